@@ -1,0 +1,35 @@
+"""Domain errors. The API maps each to one HTTP status in one place (api/errors.py)."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of the errors a command can refuse with; `code` is the machine reason."""
+
+    code = "domain_error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(DomainError):
+    code = "invalid"
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    """The command does not fit the current state (a second card, a revoked card...)."""
+
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"

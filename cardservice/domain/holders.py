@@ -1,0 +1,82 @@
+"""The Holder aggregate: one person, identified by a keyed hash of the ID number.
+
+The id is derived from the ID number, so two concurrent first issues for one person create
+the same aggregate and one of them loses on the version: the one-card-per-category rule is
+enforced by the event store, not by a check-then-act. Personal data is sealed with the
+holder's own data key (held outside the event store); erasing destroys that key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from cardservice.domain.errors import Conflict, InvalidTransition
+
+HOLDER_NAMESPACE = uuid.UUID("6f1c2a4e-7d0b-4c59-9a3e-1b2f5d8e9c70")
+
+
+def holder_id_for(id_number_digest: str) -> UUID:
+    return uuid.uuid5(HOLDER_NAMESPACE, id_number_digest)
+
+
+class Holder(Aggregate):
+    @staticmethod
+    def create_id(id_number_digest: str) -> UUID:
+        return holder_id_for(id_number_digest)
+
+    @event("Registered")
+    def __init__(
+        self,
+        id_number_digest: str,
+        sealed_personal: str,
+        actor: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        self.id_number_digest = id_number_digest
+        self.sealed_personal = sealed_personal
+        self.cards: dict[str, dict[str, str]] = {}
+        self.erased = False
+
+    def current_card(self, category: str, today: date) -> str | None:
+        """The card that blocks a new one in this category: held, not released, not expired."""
+        held = self.cards.get(category)
+        if held is None or date.fromisoformat(held["expires_on"]) < today:
+            return None
+        return held["card_id"]
+
+    def assign_card(
+        self, category: str, card_id: UUID, expires_on: str, today: date, at: datetime
+    ) -> None:
+        if self.erased:
+            raise InvalidTransition("the holder's personal data was erased")
+        existing = self.current_card(category, today)
+        if existing is not None:
+            raise Conflict(f"the holder already has a {category} card: {existing}")
+        self._card_assigned(category=category, card_id=str(card_id), expires_on=expires_on, at=at)
+
+    def release_card(self, category: str, card_id: UUID, reason: str, at: datetime) -> None:
+        held = self.cards.get(category)
+        if held is not None and held["card_id"] == str(card_id):
+            self._card_released(category=category, card_id=str(card_id), reason=reason, at=at)
+
+    def erase(self, reason: str, actor: dict[str, Any], at: datetime) -> None:
+        if self.erased:
+            raise InvalidTransition("the holder is already erased")
+        self._erased(reason=reason, actor=actor, at=at)
+
+    @event("CardAssigned")
+    def _card_assigned(self, category: str, card_id: str, expires_on: str, at: datetime) -> None:
+        self.cards[category] = {"card_id": card_id, "expires_on": expires_on}
+
+    @event("CardReleased")
+    def _card_released(self, category: str, card_id: str, reason: str, at: datetime) -> None:
+        self.cards.pop(category, None)
+
+    @event("Erased")
+    def _erased(self, reason: str, actor: dict[str, Any], at: datetime) -> None:
+        self.erased = True
