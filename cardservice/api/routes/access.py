@@ -1,0 +1,113 @@
+"""Administrator tokens and merchant registration, scoped by region subtree."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from cardservice.api.deps import AdminActor, IdempotencyKey, ServicesDep, json_body, parse_id
+from cardservice.api.schemas import MerchantIn, MintTokenIn, ReasonIn
+from cardservice.domain.errors import NotFound
+from cardservice.domain.merchants import Merchant
+
+router = APIRouter(prefix="/v1/admin", tags=["admin: access"])
+
+
+def merchant_view(merchant: Merchant) -> dict[str, Any]:
+    return {
+        "merchant_id": str(merchant.id),
+        "name": merchant.name,
+        "region": merchant.region,
+        "kind": merchant.kind,
+        "categories": merchant.categories,
+        "a_level": merchant.a_level,
+        "require_device_binding": merchant.require_device_binding,
+        "active": merchant.active,
+    }
+
+
+@router.post("/tokens", status_code=201)
+def mint_token(
+    actor: AdminActor,
+    body: Annotated[MintTokenIn, Depends(json_body(MintTokenIn))],
+    svc: ServicesDep,
+) -> dict[str, Any]:
+    token, token_id = svc.catalog.mint_token(body.role, body.region, actor)
+    return {"token": token, "token_id": str(token_id), "role": body.role, "region": body.region}
+
+
+@router.post("/tokens/{token_id}/revoke")
+def revoke_token(
+    token_id: str,
+    actor: AdminActor,
+    body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
+    svc: ServicesDep,
+) -> dict[str, Any]:
+    parsed = parse_id(token_id)
+    if parsed is None:
+        raise NotFound(f"no token {token_id}")
+    svc.catalog.revoke_token(parsed, body.reason, actor)
+    return {"token_id": token_id, "revoked": True}
+
+
+@router.post("/merchants", status_code=201)
+def register_merchant(
+    request: Request,
+    actor: AdminActor,
+    body: Annotated[MerchantIn, Depends(json_body(MerchantIn))],
+    svc: ServicesDep,
+    key: IdempotencyKey,
+) -> JSONResponse:
+    result = svc.catalog.register_merchant(
+        name=body.name,
+        region=body.region,
+        kind=body.kind,
+        categories=body.categories,
+        a_level=body.a_level,
+        require_device_binding=body.require_device_binding,
+        actor=actor,
+        command_id=key,
+        request_digest=request.state.body_digest,
+    )
+    view = merchant_view(result.merchant)
+    if result.api_key is not None:
+        view["api_key"] = result.api_key
+    else:
+        view["api_key"] = None
+        view["detail"] = "replayed: the API key was shown once and is not stored"
+    return JSONResponse(view, status_code=201)
+
+
+def _merchant_id(merchant_id: str) -> Any:
+    parsed = parse_id(merchant_id)
+    if parsed is None:
+        raise NotFound(f"no merchant {merchant_id}")
+    return parsed
+
+
+@router.get("/merchants/{merchant_id}")
+def get_merchant(merchant_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
+    from cardservice.application import require_scope
+
+    merchant = svc.catalog.merchant(_merchant_id(merchant_id))
+    require_scope(actor, merchant.region, "read")
+    return merchant_view(merchant)
+
+
+@router.post("/merchants/{merchant_id}/deactivate")
+def deactivate_merchant(
+    merchant_id: str,
+    actor: AdminActor,
+    body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
+    svc: ServicesDep,
+) -> dict[str, Any]:
+    merchant = svc.catalog.deactivate_merchant(_merchant_id(merchant_id), body.reason, actor)
+    return merchant_view(merchant)
+
+
+@router.post("/merchants/{merchant_id}/rotate-key")
+def rotate_merchant_key(merchant_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
+    api_key = svc.catalog.rotate_merchant_key(_merchant_id(merchant_id), actor)
+    return {"merchant_id": merchant_id, "api_key": api_key}

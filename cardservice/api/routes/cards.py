@@ -1,0 +1,84 @@
+"""Administrators' card endpoints: issue, look up, suspend, reinstate, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from cardservice.api.deps import AdminActor, IdempotencyKey, ServicesDep, json_body, parse_id
+from cardservice.api.schemas import IssueCardIn, ReasonIn
+from cardservice.application import IssueCardRequest
+from cardservice.domain.cards import Card
+from cardservice.domain.errors import NotFound
+from cardservice.services import Services
+
+router = APIRouter(prefix="/v1/admin/cards", tags=["admin: cards"])
+
+
+def load_card_id(card_id: str) -> Any:
+    parsed = parse_id(card_id)
+    if parsed is None:
+        raise NotFound(f"no card {card_id}")
+    return parsed
+
+
+def issued_response(svc: Services, card: Card) -> dict[str, Any]:
+    return {
+        "card_id": str(card.id),
+        "card_number": card.card_number,
+        "status": "active",
+        "qr": svc.ledger.credential_for(card),
+        "holder_token": svc.ledger.holder_tokens.for_card(card.id),
+        "expires": card.expires_on,
+        "version": card.card_version,
+    }
+
+
+@router.post("", status_code=201)
+def issue_card(
+    request: Request,
+    actor: AdminActor,
+    body: Annotated[IssueCardIn, Depends(json_body(IssueCardIn))],
+    svc: ServicesDep,
+    key: IdempotencyKey,
+) -> JSONResponse:
+    result = svc.ledger.issue_card(
+        IssueCardRequest(
+            name=body.holder.name,
+            id_number=body.holder.id_number,
+            category=body.holder.category,
+            region=body.region,
+            phone=body.holder.phone,
+            valid_years=body.valid_years,
+        ),
+        actor,
+        command_id=key,
+        request_digest=request.state.body_digest,
+    )
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    return JSONResponse(issued_response(svc, result.card), status_code=201, headers=headers)
+
+
+@router.get("/{card_id}")
+def get_card(card_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
+    card = svc.ledger.card_for(load_card_id(card_id), actor)
+    view = svc.ledger.card_view(card)
+    view["history"] = svc.ledger.history(card.id)
+    return view
+
+
+@router.post("/{card_id}/{action}")
+def change_status(
+    card_id: str,
+    action: str,
+    actor: AdminActor,
+    body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
+    svc: ServicesDep,
+    key: IdempotencyKey,
+) -> dict[str, Any]:
+    if action not in ("revoke", "suspend", "reinstate"):
+        raise NotFound(f"no action {action}")
+    card = svc.ledger.change_status(load_card_id(card_id), action, body.reason, actor, key or "")
+    return svc.ledger.card_view(card)

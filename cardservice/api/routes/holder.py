@@ -1,0 +1,57 @@
+"""Holder endpoints, opened by the card's holder token: the QR image and device binding."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from cardservice import credentials
+from cardservice.api.deps import HolderCardId, ServicesDep, json_body
+from cardservice.api.schemas import DeviceKeyIn
+from cardservice.domain.errors import InvalidInput
+
+router = APIRouter(prefix="/v1/cards", tags=["holder"])
+
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _current_qr(svc: ServicesDep, card_id: Any) -> str:
+    card = svc.ledger.refresh_signature(svc.ledger.card(card_id))
+    return svc.ledger.credential_for(card)
+
+
+@router.get("/{card_id}")
+def holder_card(card_id: HolderCardId, svc: ServicesDep) -> dict[str, Any]:
+    card = svc.ledger.card(card_id)
+    view = svc.ledger.card_view(card)
+    view.pop("holder_id", None)
+    view["qr"] = _current_qr(svc, card_id)
+    return view
+
+
+@router.get("/{card_id}/qr.svg", response_class=Response)
+def qr_svg(card_id: HolderCardId, svc: ServicesDep) -> Response:
+    svg = credentials.render_svg(_current_qr(svc, card_id))
+    return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
+
+
+@router.get("/{card_id}/qr.png", response_class=Response)
+def qr_png(card_id: HolderCardId, svc: ServicesDep) -> Response:
+    png = credentials.render_png(_current_qr(svc, card_id))
+    return Response(png, media_type="image/png", headers=NO_STORE)
+
+
+@router.post("/{card_id}/device-key")
+def bind_device_key(
+    card_id: HolderCardId,
+    body: Annotated[DeviceKeyIn, Depends(json_body(DeviceKeyIn))],
+    svc: ServicesDep,
+) -> dict[str, Any]:
+    try:
+        device_key = credentials.DeviceKey.from_jwk(body.jwk.model_dump())
+    except credentials.CredentialError as exc:
+        raise InvalidInput(f"jwk: {exc}") from None
+    card = svc.ledger.bind_device_key(card_id, device_key)
+    return {"qr": svc.ledger.credential_for(card), "version": card.card_version}

@@ -1,0 +1,27 @@
+"""Issuer keys (public) and health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from cardservice.api.deps import ServicesDep
+
+router = APIRouter(tags=["public"])
+
+
+@router.get("/v1/keys")
+def issuer_keys(svc: ServicesDep) -> dict[str, Any]:
+    return {"keys": svc.ledger.public_keys()}
+
+
+@router.get("/healthz")
+def healthz(svc: ServicesDep) -> JSONResponse:
+    checks: dict[str, Any] = {"database": "ok" if svc.db.ping() else "down"}
+    for name, probe in svc.extras.get("health", {}).items():
+        checks[name] = probe()
+    degraded = any(v not in ("ok",) and not isinstance(v, dict) for v in checks.values())
+    status = "degraded" if degraded else "ok"
+    return JSONResponse({"status": status, "checks": checks}, status_code=503 if degraded else 200)

@@ -1,0 +1,60 @@
+"""Request bodies. Shapes only; meaning (ID checksums, known regions) is checked by the domain."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+Region = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
+Reason = Annotated[str, StringConstraints(max_length=500)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class HolderIn(Strict):
+    name: Name
+    id_number: Annotated[str, StringConstraints(min_length=18, max_length=18)]
+    category: Annotated[str, StringConstraints(max_length=40)]
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,19}$")] | None = None
+
+
+class IssueCardIn(Strict):
+    holder: HolderIn
+    region: Region
+    valid_years: Annotated[int, Field(ge=1, le=50, strict=True)] | None = None
+
+
+class ReasonIn(Strict):
+    reason: Reason = ""
+
+
+class MintTokenIn(Strict):
+    region: Region
+    role: Annotated[str, StringConstraints(max_length=40)]
+
+
+class MerchantIn(Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    region: Region
+    kind: Annotated[str, StringConstraints(max_length=20)]
+    categories: Annotated[
+        list[Annotated[str, StringConstraints(min_length=1, max_length=40)]], Field(max_length=20)
+    ] = []
+    a_level: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
+    require_device_binding: Annotated[bool, Field(strict=True)] = False
+
+
+class JwkIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    kty: str
+    crv: str
+    x: Annotated[str, StringConstraints(max_length=64)]
+    y: Annotated[str, StringConstraints(max_length=64)]
+
+
+class DeviceKeyIn(Strict):
+    jwk: JwkIn

@@ -1,0 +1,647 @@
+"""The service layer: eventsourcing Applications whose methods are the use cases.
+
+`CardLedger` owns cards, holders and the issuer keyring; `CatalogAdmin` owns regional
+catalogs, merchants and administrator tokens. Both are plain eventsourcing Applications;
+the HTTP routes and the CLI only parse input, call a method here and render the result.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+from typing import Any, ClassVar
+from uuid import UUID
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+
+from cardservice import credentials
+from cardservice.clock import SHANGHAI, Clock, today_in_shanghai
+from cardservice.domain import regions as region_table
+from cardservice.domain.access import PERMISSIONS, ROLES, AdminToken, token_id_for
+from cardservice.domain.actors import Actor
+from cardservice.domain.cards import Card
+from cardservice.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cardservice.domain.holders import Holder, holder_id_for
+from cardservice.domain.identity import HOLDER_CATEGORIES, card_number, id_number_problem
+from cardservice.domain.keys import COMPROMISED, KEYRING_ID, IssuerKeyring
+from cardservice.domain.merchants import KINDS, Merchant
+from cardservice.security import (
+    HolderTokens,
+    Sealer,
+    b64u,
+    keyed_digest,
+    new_secret_token,
+    same,
+    token_hash,
+)
+from cardservice.settings import Settings
+from cardservice.storage import Database
+
+COMMAND_NAMESPACE = uuid.UUID("3c9a1e52-8b47-4f0e-a7d6-2e5f9c1b0d83")
+MAX_ISSUE_ATTEMPTS = 8
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class IdempotencyMismatch(InvalidInput):
+    """The same Idempotency-Key was used with a different request body."""
+
+    code = "idempotency_mismatch"
+
+
+def command_uuid(actor: Actor, command_id: str, kind: str) -> UUID:
+    """A command's target id derived from who sent it and its idempotency key."""
+    return uuid.uuid5(COMMAND_NAMESPACE, f"{kind}:{actor.id}:{command_id}")
+
+
+def end_of_day(day: date) -> int:
+    return int(datetime.combine(day, time(23, 59, 59), tzinfo=SHANGHAI).timestamp())
+
+
+def add_years(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
+
+
+@dataclass(frozen=True)
+class IssueCardRequest:
+    name: str
+    id_number: str
+    category: str
+    region: str
+    phone: str | None = None
+    valid_years: int | None = None
+
+
+@dataclass(frozen=True)
+class IssuedCard:
+    card: Card
+    replayed: bool
+
+
+class ServiceApplication(Application[UUID]):
+    """Shared wiring: the injected clock, the side database and the settings."""
+
+    is_snapshotting_enabled = False
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.clock = clock
+        super().__init__(env=env)
+
+    def register_transcodings(self, transcoder: Transcoder) -> None:
+        super().register_transcodings(transcoder)  # type: ignore[arg-type]
+        transcoder.register(DateAsISO())
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        return today_in_shanghai(self.clock)
+
+    def _get_or_none(self, aggregate_id: UUID, version: int | None = None) -> Any:
+        try:
+            return self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            return None
+
+    def history(self, aggregate_id: UUID) -> list[dict[str, Any]]:
+        """An aggregate's events in order, as an auditor reads them."""
+        items = []
+        for ev in self.events.get(aggregate_id):
+            data = {
+                k: v
+                for k, v in ev.__dict__.items()
+                if k not in ("originator_id", "originator_topic", "timestamp")
+            }
+            items.append(
+                {
+                    "type": type(ev).__name__,
+                    "version": data.pop("originator_version"),
+                    "at": (data.pop("at", None) or data.pop("issued_at", None) or ev.timestamp),
+                    "actor": data.pop("actor", None),
+                    "reason": data.pop("reason", None),
+                    "data": {k: v for k, v in data.items() if not k.startswith("sealed")},
+                }
+            )
+        return items
+
+
+def require_region(code: str) -> None:
+    """A well-formed region code missing from the table is invalid input (422)."""
+    if not region_table.is_well_formed(code):
+        raise InvalidInput(f"region must be a 6-digit administrative division code: {code!r}")
+    if not region_table.regions().exists(code):
+        raise InvalidInput(f"unknown region code {code}")
+
+
+def require_scope(actor: Actor, region: str, permission: str) -> None:
+    """Roles act only inside their own region subtree (403 otherwise)."""
+    if permission not in PERMISSIONS.get(actor.role, frozenset()):
+        raise Forbidden(f"role {actor.role} may not do this")
+    if not region_table.regions().is_within(region, actor.region):
+        raise Forbidden(f"region {region} is outside the caller's region {actor.region}")
+
+
+class CardLedger(ServiceApplication):
+    """Issuing, suspending, reinstating, revoking and reissuing cards; issuer keys; holders."""
+
+    name = "CardLedger"
+    SEALED_PERSONAL_CONTEXT: ClassVar[bytes] = b"holder-personal:"
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        clock: Clock,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(settings=settings, db=db, clock=clock, env=env)
+        self.holder_tokens = HolderTokens(settings.derived_key("holder-token"))
+        self._kek = Sealer(settings.derived_key("holder-key-wrapping"))
+        self._issuer_kek = Sealer(settings.derived_key("issuer-key-wrapping"))
+        self._pepper = settings.derived_key("id-number-pepper")
+        self._private_keys: dict[str, Ed25519PrivateKey] = {}
+
+    # -- issuer keys -----------------------------------------------------------------------
+    def keyring(self) -> IssuerKeyring:
+        ring = self._get_or_none(KEYRING_ID)
+        if ring is None:
+            self.rotate_key(Actor.system("bootstrap"))
+            ring = self.repository.get(KEYRING_ID)
+        assert isinstance(ring, IssuerKeyring)
+        return ring
+
+    def rotate_key(self, actor: Actor) -> str:
+        """A new active Ed25519 key; the previous one retires but keeps verifying."""
+        private = Ed25519PrivateKey.generate()
+        raw_public = private.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+        raw_private = private.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        kid = b64u(credentials.kid_for(raw_public))
+        sealed = self._issuer_kek.seal(raw_private, kid.encode())
+        for _ in range(MAX_ISSUE_ATTEMPTS):
+            ring = self._get_or_none(KEYRING_ID) or IssuerKeyring(at=self.now())
+            ring.rotate(
+                kid=kid,
+                public_key=b64u(raw_public),
+                sealed_private_key=base64.b64encode(sealed).decode(),
+                actor=actor.as_dict(),
+                at=self.now(),
+            )
+            try:
+                self.save(ring)
+            except IntegrityError:
+                continue
+            self._private_keys[kid] = private
+            return kid
+        raise Conflict("the keyring is busy; try again")
+
+    def compromise_key(self, kid: str, reason: str, actor: Actor) -> None:
+        """Everything the key signed verifies as key_compromised; a new key takes over."""
+        ring = self.keyring()
+        was_active = ring.active_kid == kid
+        ring.compromise(kid, reason, actor.as_dict(), self.now())
+        self.save(ring)
+        self._private_keys.pop(kid, None)
+        if was_active:
+            self.rotate_key(actor)
+
+    def public_keys(self) -> list[dict[str, Any]]:
+        ring = self.keyring()
+        return [
+            {
+                "kid": k["kid"],
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": k["public_key"],
+                "status": k["status"],
+                "not_after": k["not_after"],
+            }
+            for k in ring.keys.values()
+        ]
+
+    def _signing_key(self, kid: str) -> Ed25519PrivateKey:
+        key = self._private_keys.get(kid)
+        if key is None:
+            entry = self.keyring().key(kid)
+            raw = self._issuer_kek.unseal(
+                base64.b64decode(entry["sealed_private_key"]), kid.encode()
+            )
+            key = Ed25519PrivateKey.from_private_bytes(raw)
+            self._private_keys[kid] = key
+        return key
+
+    def active_kid(self) -> str:
+        ring = self.keyring()
+        if ring.active_kid is None:
+            return self.rotate_key(Actor.system("no-active-key"))
+        return ring.active_kid
+
+    # -- holders ---------------------------------------------------------------------------
+    def _holder_data_key(self, holder_id: UUID, *, create: bool) -> bytes | None:
+        with self.db.transaction() as tx:
+            if create:
+                tx.execute(
+                    "INSERT INTO holder_keys (holder_id, wrapped_key) VALUES (?, ?) "
+                    "ON CONFLICT (holder_id) DO NOTHING",
+                    (str(holder_id), self._kek.seal(Sealer.new_key(), holder_id.bytes)),
+                )
+            row = tx.one(
+                "SELECT wrapped_key FROM holder_keys WHERE holder_id = ?", (str(holder_id),)
+            )
+        if row is None:
+            return None
+        return self._kek.unseal(bytes(row[0]), holder_id.bytes)
+
+    def holder_personal(self, holder_id: UUID) -> dict[str, Any] | None:
+        """The holder's personal data, or None once erased (crypto-shredded)."""
+        holder = self._get_or_none(holder_id)
+        if holder is None:
+            raise NotFound(f"no holder {holder_id}")
+        key = self._holder_data_key(holder_id, create=False)
+        if key is None or holder.erased:
+            return None
+        plain = Sealer(key).unseal(base64.b64decode(holder.sealed_personal), holder_id.bytes)
+        data: dict[str, Any] = json.loads(plain)
+        return data
+
+    def erase_holder(self, holder_id: UUID, reason: str, actor: Actor) -> list[UUID]:
+        """Destroy the holder's data key and revoke their cards; history still replays."""
+        holder = self._get_or_none(holder_id)
+        if not isinstance(holder, Holder):
+            raise NotFound(f"no holder {holder_id}")
+        now = self.now()
+        cards: list[Card] = []
+        for held in list(holder.cards.values()):
+            card = self.repository.get(UUID(held["card_id"]))
+            if card.status != "revoked":
+                card.revoke("holder erased: " + (reason or "erasure request"), actor.as_dict(), now)
+                cards.append(card)
+            holder.release_card(card.category, card.id, "erased", now)
+        holder.erase(reason or "erasure request", actor.as_dict(), now)
+        self.save(holder, *cards)
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM holder_keys WHERE holder_id = ?", (str(holder_id),))
+        self.db.after_erasure()
+        return [c.id for c in cards]
+
+    # -- cards -----------------------------------------------------------------------------
+    def issue_card(
+        self,
+        request: IssueCardRequest,
+        actor: Actor,
+        *,
+        command_id: str | None = None,
+        request_digest: str = "",
+    ) -> IssuedCard:
+        """Issue a card; a retried command (same command id) returns the first result."""
+        problem = id_number_problem(request.id_number)
+        if problem:
+            raise InvalidInput(f"id_number: {problem}")
+        if request.category not in HOLDER_CATEGORIES:
+            raise InvalidInput(f"category must be one of {', '.join(HOLDER_CATEGORIES)}")
+        require_region(request.region)
+        valid_years = request.valid_years or self.settings.default_valid_years
+        if not 1 <= valid_years <= 50:
+            raise InvalidInput("valid_years must be between 1 and 50")
+        require_scope(actor, request.region, "cards")
+
+        card_id = command_uuid(actor, command_id, "issue") if command_id else uuid.uuid4()
+        if command_id:
+            replay = self._replay(card_id, request_digest)
+            if replay is not None:
+                return replay
+
+        digest = keyed_digest(self._pepper, request.id_number)
+        holder_id = holder_id_for(digest)
+        now = self.now()
+        today = self.today()
+        expires_on = add_years(today, valid_years).isoformat()
+        numbers: tuple[str, int] | None = None
+        for _ in range(MAX_ISSUE_ATTEMPTS):
+            holder = self._get_or_none(holder_id)
+            if holder is None:
+                key = self._holder_data_key(holder_id, create=True)
+                assert key is not None
+                personal = json.dumps(
+                    {"name": request.name, "id_number": request.id_number, "phone": request.phone},
+                    ensure_ascii=False,
+                ).encode()
+                holder = Holder(
+                    id_number_digest=digest,
+                    sealed_personal=base64.b64encode(
+                        Sealer(key).seal(personal, holder_id.bytes)
+                    ).decode(),
+                    actor=actor.as_dict(),
+                    at=now,
+                )
+            holder.assign_card(request.category, card_id, expires_on, today, now)
+            if numbers is None:
+                sequence = self.db.allocate(f"card:{request.region}:{today.year}")
+                numbers = (
+                    card_number(request.region, today.year, sequence),
+                    self.db.allocate("status_index"),
+                )
+            card = Card(
+                card_id=card_id,
+                holder_id=holder_id,
+                card_number=numbers[0],
+                category=request.category,
+                region=request.region,
+                masked_name=credentials.mask_name(request.name),
+                issued_at=now,
+                expires_on=expires_on,
+                status_index=numbers[1],
+                kid=self.active_kid(),
+                actor=actor.as_dict(),
+                command_id=command_id or "",
+                request_digest=request_digest,
+            )
+            try:
+                self.save(holder, card)
+            except IntegrityError:
+                # Lost a race: on the card id (a concurrent retry of this command) or on the
+                # holder (another issue for this person). Re-read and decide again.
+                if command_id:
+                    replay = self._replay(card_id, request_digest)
+                    if replay is not None:
+                        return replay
+                continue
+            return IssuedCard(card=card, replayed=False)
+        raise Conflict("too many concurrent changes to this holder; try again")
+
+    def _replay(self, card_id: UUID, request_digest: str) -> IssuedCard | None:
+        first = self._get_or_none(card_id, version=1)
+        if first is None:
+            return None
+        if first.request_digest != request_digest:
+            raise IdempotencyMismatch("Idempotency-Key reused with a different request body")
+        return IssuedCard(card=first, replayed=True)
+
+    def card(self, card_id: UUID) -> Card:
+        card = self._get_or_none(card_id)
+        if not isinstance(card, Card):
+            raise NotFound(f"no card {card_id}")
+        return card
+
+    def card_for(self, card_id: UUID, actor: Actor, permission: str = "read") -> Card:
+        card = self.card(card_id)
+        require_scope(actor, card.region, permission)
+        return card
+
+    def change_status(
+        self, card_id: UUID, action: str, reason: str, actor: Actor, command_id: str = ""
+    ) -> Card:
+        """suspend | reinstate | revoke, with a reason; a retried command is applied once."""
+        card = self.card_for(card_id, actor, "cards")
+        if command_id and any(
+            getattr(ev, "command_id", None) == command_id for ev in self.events.get(card_id)
+        ):
+            return card
+        now = self.now()
+        if action == "suspend":
+            card.suspend(reason, actor.as_dict(), now, command_id)
+            self.save(card)
+        elif action == "reinstate":
+            card.reinstate(reason, actor.as_dict(), now, command_id)
+            self.save(card)
+        elif action == "revoke":
+            card.revoke(reason, actor.as_dict(), now, command_id)
+            holder = self.repository.get(card.holder_id)
+            holder.release_card(card.category, card.id, "revoked", now)
+            self.save(card, holder)
+        else:
+            raise InvalidInput(f"unknown action {action}")
+        return card
+
+    def bind_device_key(self, card_id: UUID, device_key: credentials.DeviceKey) -> Card:
+        """Reissue the card bound to the holder's phone key: old QR codes become superseded."""
+        card = self.card(card_id)
+        if card.status == "revoked":
+            raise Conflict("the card is revoked")
+        card.reissue(
+            reason="device_key_bound",
+            status_index=self.db.allocate("status_index"),
+            kid=self.active_kid(),
+            device_key=device_key.to_jwk(),
+            actor=Actor(
+                kind="holder", id=str(card_id), role="holder", region=card.region
+            ).as_dict(),
+            at=self.now(),
+        )
+        self.save(card)
+        return card
+
+    def refresh_signature(self, card: Card) -> Card:
+        """A card signed by a compromised key is reissued under the active key on demand."""
+        if self.keyring().key(card.kid)["status"] != COMPROMISED or card.status == "revoked":
+            return card
+        device = credentials.DeviceKey.from_jwk(card.device_key) if card.device_key else None
+        card.reissue(
+            reason="issuer_key_replaced",
+            status_index=self.db.allocate("status_index"),
+            kid=self.active_kid(),
+            device_key=device.to_jwk() if device else None,
+            actor=Actor.system("key-compromise").as_dict(),
+            at=self.now(),
+        )
+        self.save(card)
+        return card
+
+    def claims_for(self, card: Card) -> credentials.CardClaims:
+        device = credentials.DeviceKey.from_jwk(card.device_key) if card.device_key else None
+        return credentials.CardClaims(
+            issuer_region=card.region,
+            issued_at=int(card.version_issued_at.timestamp()),
+            expires_at=end_of_day(date.fromisoformat(card.expires_on)),
+            card_id=card.id,
+            card_number=card.card_number,
+            category=card.category,
+            region=card.region,
+            masked_name=card.masked_name,
+            version=card.card_version,
+            status_index=card.status_index,
+            device_key=device,
+        )
+
+    def credential_for(self, card: Card) -> str:
+        """The PTC1 text of this card version (deterministic: Ed25519 signatures are)."""
+        return credentials.issue_ptc1(self.claims_for(card), self._signing_key(card.kid))
+
+    def card_view(self, card: Card) -> dict[str, Any]:
+        return {
+            "card_id": str(card.id),
+            "card_number": card.card_number,
+            "status": card.status_on(self.today()),
+            "category": card.category,
+            "region": card.region,
+            "masked_name": card.masked_name,
+            "version": card.card_version,
+            "status_index": card.status_index,
+            "kid": card.kid,
+            "issued_at": card.issued_at.astimezone(UTC).isoformat(),
+            "expires": card.expires_on,
+            "device_bound": card.device_key is not None,
+            "holder_id": str(card.holder_id),
+        }
+
+
+@dataclass(frozen=True)
+class RegisteredMerchant:
+    merchant: Merchant
+    api_key: str | None
+
+
+class CatalogAdmin(ServiceApplication):
+    """Regional catalogs, merchants and the administrator tokens that manage them."""
+
+    name = "CatalogAdmin"
+
+    # -- administrator tokens --------------------------------------------------------------
+    def authenticate(self, presented: str) -> Actor | None:
+        """The actor behind a bearer token, or None (the caller answers 401)."""
+        if not presented or len(presented) > 200:
+            return None
+        presented_hash = token_hash(presented)
+        bootstrap = self.settings.admin_token
+        if bootstrap and same(presented_hash, token_hash(bootstrap)):
+            return Actor(kind="admin", id="bootstrap", role="admin", region="000000")
+        token = self._get_or_none(token_id_for(presented_hash))
+        if not isinstance(token, AdminToken) or token.revoked:
+            return None
+        if not same(token.token_hash, presented_hash):
+            return None
+        return Actor(kind="admin", id=str(token.id), role=token.role, region=token.region)
+
+    def mint_token(self, role: str, region: str, actor: Actor) -> tuple[str, UUID]:
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
+        require_region(region)
+        require_scope(actor, region, "tokens")
+        secret = new_secret_token("adm")
+        token = AdminToken(
+            token_hash=token_hash(secret),
+            role=role,
+            region=region,
+            actor=actor.as_dict(),
+            at=self.now(),
+        )
+        self.save(token)
+        return secret, token.id
+
+    def revoke_token(self, token_id: UUID, reason: str, actor: Actor) -> None:
+        token = self._get_or_none(token_id)
+        if not isinstance(token, AdminToken):
+            raise NotFound(f"no token {token_id}")
+        require_scope(actor, token.region, "tokens")
+        token.revoke(reason, actor.as_dict(), self.now())
+        self.save(token)
+
+    # -- merchants -------------------------------------------------------------------------
+    def register_merchant(
+        self,
+        *,
+        name: str,
+        region: str,
+        kind: str,
+        categories: list[str],
+        a_level: int | None,
+        require_device_binding: bool,
+        actor: Actor,
+        command_id: str | None = None,
+        request_digest: str = "",
+    ) -> RegisteredMerchant:
+        """Register a merchant; its API key is returned once and only its hash is kept."""
+        name = name.strip()
+        if not 1 <= len(name) <= 100:
+            raise InvalidInput("name must be 1 to 100 characters")
+        if kind not in KINDS:
+            raise InvalidInput(f"kind must be one of {', '.join(KINDS)}")
+        if a_level is not None and not 1 <= a_level <= 5:
+            raise InvalidInput("a_level must be 1 to 5")
+        if len(categories) > 20 or any(not c or len(c) > 40 for c in categories):
+            raise InvalidInput("categories: at most 20, each 1 to 40 characters")
+        require_region(region)
+        require_scope(actor, region, "merchants")
+        merchant_id = command_uuid(actor, command_id, "merchant") if command_id else uuid.uuid4()
+        if command_id:
+            existing = self._get_or_none(merchant_id, version=1)
+            if existing is not None:
+                if existing.request_digest != request_digest:
+                    raise IdempotencyMismatch(
+                        "Idempotency-Key reused with a different request body"
+                    )
+                return RegisteredMerchant(merchant=existing, api_key=None)
+        api_key = new_secret_token("mk")
+        merchant = Merchant(
+            merchant_id=merchant_id,
+            name=name,
+            region=region,
+            kind=kind,
+            categories=sorted(set(categories)),
+            a_level=a_level,
+            require_device_binding=require_device_binding,
+            key_hash=token_hash(api_key),
+            actor=actor.as_dict(),
+            at=self.now(),
+            command_id=command_id or "",
+            request_digest=request_digest,
+        )
+        try:
+            self.save(merchant)
+        except IntegrityError:
+            raise Conflict("a concurrent request registered this merchant") from None
+        return RegisteredMerchant(merchant=merchant, api_key=api_key)
+
+    def merchant(self, merchant_id: UUID) -> Merchant:
+        merchant = self._get_or_none(merchant_id)
+        if not isinstance(merchant, Merchant):
+            raise NotFound(f"no merchant {merchant_id}")
+        return merchant
+
+    def deactivate_merchant(self, merchant_id: UUID, reason: str, actor: Actor) -> Merchant:
+        merchant = self.merchant(merchant_id)
+        require_scope(actor, merchant.region, "merchants")
+        merchant.deactivate(reason, actor.as_dict(), self.now())
+        self.save(merchant)
+        return merchant
+
+    def rotate_merchant_key(self, merchant_id: UUID, actor: Actor) -> str:
+        merchant = self.merchant(merchant_id)
+        require_scope(actor, merchant.region, "merchants")
+        api_key = new_secret_token("mk")
+        merchant.rotate_key(token_hash(api_key), actor.as_dict(), self.now())
+        self.save(merchant)
+        return api_key

@@ -1,0 +1,149 @@
+"""The `cardservice` command line: serve, worker, demo, import, verify, keys, holders, projections.
+
+Each command is a thin shell over the service layer; failures print one clear line and
+exit non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cardservice.domain.actors import Actor
+from cardservice.domain.errors import DomainError
+
+app = typer.Typer(
+    help="Electronic preferential-treatment card service.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+keys_app = typer.Typer(help="Issuer signing keys.", no_args_is_help=True)
+holders_app = typer.Typer(help="Holders' personal data.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+app.add_typer(holders_app, name="holders")
+
+console = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+CLI_ACTOR = Actor(kind="admin", id="cli", role="admin", region="000000")
+
+
+def clean_errors(fn: F) -> F:
+    """Domain refusals and bad configuration become one line on stderr and exit 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except DomainError as exc:
+            err.print(f"[red]refused:[/red] {exc.detail}")
+            raise typer.Exit(1) from None
+        except (OSError, RuntimeError, ValueError) as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def build_services() -> Any:
+    from cardservice.services import Services
+
+    return Services.build()
+
+
+@app.command()
+@clean_errors
+def serve(
+    host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[bool, typer.Option(help="Run the projections in this process.")] = True,
+) -> None:
+    """Serve everything (admin, holder, merchant API, pages) in one process."""
+    import uvicorn
+
+    from cardservice.api.app import create_app
+    from cardservice.runtime import install_runtime
+
+    svc = build_services()
+    install_runtime(svc, run_projections=workers)
+    application = create_app(svc, own_services=True)
+    console.print(f"cardservice listening on http://{host}:{port}  (docs: /docs)")
+    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+
+
+@keys_app.command("list")
+@clean_errors
+def keys_list() -> None:
+    """List issuer keys and their states."""
+    svc = build_services()
+    table = Table("kid", "status", "not_after")
+    for key in svc.ledger.public_keys():
+        table.add_row(key["kid"], key["status"], key["not_after"] or "")
+    console.print(table)
+
+
+@keys_app.command("rotate")
+@clean_errors
+def keys_rotate() -> None:
+    """Activate a new issuer key; the old one retires but still verifies."""
+    svc = build_services()
+    svc.ledger.keyring()
+    kid = svc.ledger.rotate_key(CLI_ACTOR)
+    console.print(f"new active key: {kid}")
+
+
+@keys_app.command("compromise")
+@clean_errors
+def keys_compromise(
+    kid: str,
+    reason: Annotated[str, typer.Option(help="Why the key is compromised.")] = "compromised",
+) -> None:
+    """Mark a key compromised: everything it signed verifies as key_compromised."""
+    svc = build_services()
+    svc.ledger.compromise_key(kid, reason, CLI_ACTOR)
+    console.print(f"key {kid} marked compromised; active key: {svc.ledger.active_kid()}")
+
+
+@holders_app.command("erase")
+@clean_errors
+def holders_erase(
+    holder_id: str,
+    reason: Annotated[
+        str, typer.Option(help="Why (e.g. the request reference).")
+    ] = "erasure request",
+) -> None:
+    """Destroy a holder's data key (crypto-shredding) and revoke their cards."""
+    try:
+        parsed = UUID(holder_id)
+    except ValueError:
+        err.print(f"[red]error:[/red] not a holder id: {holder_id}")
+        raise typer.Exit(1) from None
+    svc = build_services()
+    revoked = svc.ledger.erase_holder(parsed, reason, CLI_ACTOR)
+    console.print(f"holder {holder_id} erased; cards revoked: {len(revoked)}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2, default=str)
+
+
+__all__ = ["Path", "app", "main"]

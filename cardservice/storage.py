@@ -1,0 +1,194 @@
+"""The project's own tables beside the event store: key material, allocators and read views.
+
+One small adapter speaks both SQLite and PostgreSQL, so every caller writes one SQL text
+(with `?` placeholders) and one transaction shape. Views and their tracking positions live
+in the same database so a projection commits both in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from cardservice.settings import Settings
+
+Row = tuple[Any, ...]
+
+SIDE_SCHEMA = [
+    # Per-holder data keys, wrapped by the master secret. Deleting a row erases a holder.
+    """CREATE TABLE IF NOT EXISTS holder_keys (
+        holder_id TEXT PRIMARY KEY,
+        wrapped_key {blob} NOT NULL
+    )""",
+    # Number allocators (card sequence per region and year, status-list index). Gaps are
+    # harmless; uniqueness is what matters, and an allocator never blocks the event store.
+    """CREATE TABLE IF NOT EXISTS sequences (
+        name TEXT PRIMARY KEY,
+        last_value BIGINT NOT NULL
+    )""",
+]
+
+
+class Cursor(Protocol):
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
+    def fetchone(self) -> Any: ...
+    def fetchall(self) -> list[Any]: ...
+
+    @property
+    def rowcount(self) -> int: ...
+
+
+class Tx:
+    """A transaction handle: `?` placeholders on both engines."""
+
+    def __init__(self, cursor: Any, dialect: str) -> None:
+        self._cursor = cursor
+        self.dialect = dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> Tx:
+        self._cursor.execute(_translate(sql, self.dialect), tuple(params))
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(_translate(sql, self.dialect), [tuple(r) for r in rows])
+
+    def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
+        self.execute(sql, params)
+        row = self._cursor.fetchone()
+        return tuple(row) if row is not None else None
+
+    def all(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        self.execute(sql, params)
+        return [tuple(r) for r in self._cursor.fetchall()]
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def _translate(sql: str, dialect: str) -> str:
+    if dialect == "postgres":
+        return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
+    return sql
+
+
+class Database:
+    """Connections to the side database (SQLite file or PostgreSQL)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.dialect = "postgres" if settings.is_postgres else "sqlite"
+        self._local = threading.local()
+        self._pool: ConnectionPool | None = None
+        if self.dialect == "postgres":
+            params = settings.postgres_params()
+            kwargs: dict[str, Any] = {
+                "autocommit": False,
+                "connect_timeout": 5,
+            }
+            if settings.postgres_schema:
+                kwargs["options"] = f"-c search_path={settings.postgres_schema}"
+            self._pool = ConnectionPool(
+                conninfo=psycopg.conninfo.make_conninfo(**params),
+                kwargs=kwargs,
+                min_size=1,
+                max_size=max(2, settings.pool_size),
+                open=True,
+                check=ConnectionPool.check_connection,
+            )
+        else:
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.blob = "BYTEA" if self.dialect == "postgres" else "BLOB"
+
+    @property
+    def path(self) -> Path:
+        return self.settings.sqlite_path
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA secure_delete=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self, *, write: bool = True) -> Iterator[Tx]:
+        """One transaction; SQLite takes the write lock up front so writers never deadlock."""
+        if self._pool is not None:
+            with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
+                yield Tx(cur, "postgres")
+            return
+        conn = self._sqlite()
+        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        try:
+            yield Tx(conn.cursor(), "sqlite")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def read(self) -> Any:
+        return self.transaction(write=False)
+
+    def create_tables(self, statements: Sequence[str]) -> None:
+        with self.transaction() as tx:
+            for statement in statements:
+                tx.execute(statement.format(blob=self.blob))
+
+    def allocate(self, name: str, count: int = 1) -> int:
+        """Reserve `count` consecutive numbers under `name`; returns the first."""
+        with self.transaction() as tx:
+            row = tx.one(
+                "INSERT INTO sequences (name, last_value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET last_value = sequences.last_value + ? "
+                "RETURNING last_value",
+                (name, count, count),
+            )
+        assert row is not None
+        return int(row[0]) - count + 1
+
+    def after_erasure(self) -> None:
+        """Make deleted key material unrecoverable from the files, not just invisible."""
+        if self.dialect == "sqlite":
+            self._sqlite().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        elif self._pool is not None:
+            with self._pool.connection() as conn:
+                conn.autocommit = True
+                try:
+                    conn.execute("VACUUM holder_keys")
+                finally:
+                    conn.autocommit = False
+
+    def ping(self) -> bool:
+        try:
+            with self.read() as tx:
+                tx.one("SELECT 1")
+            return True
+        except Exception:
+            return False
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
