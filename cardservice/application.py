@@ -26,7 +26,13 @@ from cardservice.domain import regions as region_table
 from cardservice.domain.access import PERMISSIONS, ROLES, AdminToken, token_id_for
 from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
-from cardservice.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from cardservice.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+)
 from cardservice.domain.holders import Holder, holder_id_for
 from cardservice.domain.identity import HOLDER_CATEGORIES, card_number, id_number_problem
 from cardservice.domain.keys import COMPROMISED, KEYRING_ID, IssuerKeyring
@@ -88,6 +94,13 @@ class IssueCardRequest:
     region: str
     phone: str | None = None
     valid_years: int | None = None
+
+
+@dataclass(frozen=True)
+class BulkOutcome:
+    result: str  # "issued" | "exists" | "rejected"
+    card_id: UUID | None
+    reason: str
 
 
 @dataclass(frozen=True)
@@ -318,6 +331,80 @@ class CardLedger(ServiceApplication):
         return [c.id for c in cards]
 
     # -- cards -----------------------------------------------------------------------------
+    def _validated(self, request: IssueCardRequest, actor: Actor) -> int:
+        """Check an issue request (422 before 403, as the contract orders); valid years."""
+        problem = id_number_problem(request.id_number)
+        if problem:
+            raise InvalidInput(f"id_number: {problem}")
+        if not request.name.strip() or len(request.name) > 50:
+            raise InvalidInput("name must be 1 to 50 characters")
+        if request.category not in HOLDER_CATEGORIES:
+            raise InvalidInput(f"category must be one of {', '.join(HOLDER_CATEGORIES)}")
+        require_region(request.region)
+        valid_years = request.valid_years or self.settings.default_valid_years
+        if not 1 <= valid_years <= 50:
+            raise InvalidInput("valid_years must be between 1 and 50")
+        require_scope(actor, request.region, "cards")
+        return valid_years
+
+    def _new_holder(self, request: IssueCardRequest, digest: str, actor: Actor) -> Holder:
+        holder_id = holder_id_for(digest)
+        key = self._holder_data_key(holder_id, create=True)
+        assert key is not None
+        personal = json.dumps(
+            {"name": request.name, "id_number": request.id_number, "phone": request.phone},
+            ensure_ascii=False,
+        ).encode()
+        return Holder(
+            id_number_digest=digest,
+            sealed_personal=base64.b64encode(Sealer(key).seal(personal, holder_id.bytes)).decode(),
+            actor=actor.as_dict(),
+            at=self.now(),
+        )
+
+    def _new_card(
+        self,
+        request: IssueCardRequest,
+        *,
+        card_id: UUID,
+        holder_id: UUID,
+        numbers: tuple[str, int],
+        expires_on: str,
+        kid: str,
+        actor: Actor,
+        command_id: str,
+        request_digest: str,
+    ) -> Card:
+        return Card(
+            card_id=card_id,
+            holder_id=holder_id,
+            card_number=numbers[0],
+            category=request.category,
+            region=request.region,
+            masked_name=credentials.mask_name(request.name.strip()),
+            issued_at=self.now(),
+            expires_on=expires_on,
+            status_index=numbers[1],
+            kid=kid,
+            actor=actor.as_dict(),
+            command_id=command_id,
+            request_digest=request_digest,
+        )
+
+    def _allocate_numbers(self, regions: list[str]) -> list[tuple[str, int]]:
+        """Card numbers and status indexes for a batch, one allocator call per region."""
+        year = self.today().year
+        first_index = self.db.allocate("status_index", len(regions))
+        next_seq: dict[str, int] = {}
+        for region in set(regions):
+            count = regions.count(region)
+            next_seq[region] = self.db.allocate(f"card:{region}:{year}", count)
+        numbers = []
+        for offset, region in enumerate(regions):
+            numbers.append((card_number(region, year, next_seq[region]), first_index + offset))
+            next_seq[region] += 1
+        return numbers
+
     def issue_card(
         self,
         request: IssueCardRequest,
@@ -327,17 +414,7 @@ class CardLedger(ServiceApplication):
         request_digest: str = "",
     ) -> IssuedCard:
         """Issue a card; a retried command (same command id) returns the first result."""
-        problem = id_number_problem(request.id_number)
-        if problem:
-            raise InvalidInput(f"id_number: {problem}")
-        if request.category not in HOLDER_CATEGORIES:
-            raise InvalidInput(f"category must be one of {', '.join(HOLDER_CATEGORIES)}")
-        require_region(request.region)
-        valid_years = request.valid_years or self.settings.default_valid_years
-        if not 1 <= valid_years <= 50:
-            raise InvalidInput("valid_years must be between 1 and 50")
-        require_scope(actor, request.region, "cards")
-
+        valid_years = self._validated(request, actor)
         card_id = command_uuid(actor, command_id, "issue") if command_id else uuid.uuid4()
         if command_id:
             replay = self._replay(card_id, request_digest)
@@ -346,46 +423,21 @@ class CardLedger(ServiceApplication):
 
         digest = keyed_digest(self._pepper, request.id_number)
         holder_id = holder_id_for(digest)
-        now = self.now()
         today = self.today()
         expires_on = add_years(today, valid_years).isoformat()
         numbers: tuple[str, int] | None = None
         for _ in range(MAX_ISSUE_ATTEMPTS):
-            holder = self._get_or_none(holder_id)
-            if holder is None:
-                key = self._holder_data_key(holder_id, create=True)
-                assert key is not None
-                personal = json.dumps(
-                    {"name": request.name, "id_number": request.id_number, "phone": request.phone},
-                    ensure_ascii=False,
-                ).encode()
-                holder = Holder(
-                    id_number_digest=digest,
-                    sealed_personal=base64.b64encode(
-                        Sealer(key).seal(personal, holder_id.bytes)
-                    ).decode(),
-                    actor=actor.as_dict(),
-                    at=now,
-                )
-            holder.assign_card(request.category, card_id, expires_on, today, now)
-            if numbers is None:
-                sequence = self.db.allocate(f"card:{request.region}:{today.year}")
-                numbers = (
-                    card_number(request.region, today.year, sequence),
-                    self.db.allocate("status_index"),
-                )
-            card = Card(
+            holder = self._get_or_none(holder_id) or self._new_holder(request, digest, actor)
+            holder.assign_card(request.category, card_id, expires_on, today, self.now())
+            numbers = numbers or self._allocate_numbers([request.region])[0]
+            card = self._new_card(
+                request,
                 card_id=card_id,
                 holder_id=holder_id,
-                card_number=numbers[0],
-                category=request.category,
-                region=request.region,
-                masked_name=credentials.mask_name(request.name),
-                issued_at=now,
+                numbers=numbers,
                 expires_on=expires_on,
-                status_index=numbers[1],
                 kid=self.active_kid(),
-                actor=actor.as_dict(),
+                actor=actor,
                 command_id=command_id or "",
                 request_digest=request_digest,
             )
@@ -401,6 +453,82 @@ class CardLedger(ServiceApplication):
                 continue
             return IssuedCard(card=card, replayed=False)
         raise Conflict("too many concurrent changes to this holder; try again")
+
+    def issue_cards_bulk(
+        self, requests: list[IssueCardRequest], actor: Actor, *, source: str = "import"
+    ) -> list[BulkOutcome]:
+        """Issue many cards in one transaction (bulk import of existing certificates).
+
+        Each row's card id derives from the person and category, so importing the same
+        file again finds the cards already there and issues nothing twice.
+        """
+        outcomes: list[BulkOutcome | None] = [None] * len(requests)
+        holders: dict[UUID, Holder] = {}
+        pending: list[tuple[int, IssueCardRequest, UUID, str, str, int]] = []
+        today = self.today()
+        for i, request in enumerate(requests):
+            try:
+                valid_years = self._validated(request, actor)
+            except DomainError as exc:
+                outcomes[i] = BulkOutcome("rejected", None, exc.detail)
+                continue
+            digest = keyed_digest(self._pepper, request.id_number)
+            holder_id = holder_id_for(digest)
+            card_id = uuid.uuid5(COMMAND_NAMESPACE, f"{source}:{digest}:{request.category}")
+            holder = holders.get(holder_id) or self._get_or_none(holder_id)
+            if holder is not None and holder.cards.get(request.category, {}).get("card_id") == str(
+                card_id
+            ):
+                outcomes[i] = BulkOutcome("exists", card_id, "already imported")
+                holders[holder_id] = holder
+                continue
+            if holder is None:
+                holder = self._new_holder(request, digest, actor)
+            expires_on = add_years(today, valid_years).isoformat()
+            try:
+                holder.assign_card(request.category, card_id, expires_on, today, self.now())
+            except DomainError as exc:
+                outcomes[i] = BulkOutcome("rejected", None, exc.detail)
+                holders[holder_id] = holder
+                continue
+            holders[holder_id] = holder
+            pending.append((i, request, card_id, digest, expires_on, valid_years))
+        if pending:
+            numbers = self._allocate_numbers([p[1].region for p in pending])
+            kid = self.active_kid()
+            cards = []
+            for (i, request, card_id, digest, expires_on, _), nums in zip(
+                pending, numbers, strict=True
+            ):
+                cards.append(
+                    self._new_card(
+                        request,
+                        card_id=card_id,
+                        holder_id=holder_id_for(digest),
+                        numbers=nums,
+                        expires_on=expires_on,
+                        kid=kid,
+                        actor=actor,
+                        command_id=f"{source}:{request.category}",
+                        request_digest="",
+                    )
+                )
+                outcomes[i] = BulkOutcome("issued", card_id, "")
+            changed = [h for h in holders.values() if h.pending_events]
+            try:
+                self.save(*changed, *cards)
+            except IntegrityError:
+                # Someone else changed one of these holders meanwhile: fall back to rows.
+                return [self._issue_one_for_bulk(request, actor, source) for request in requests]
+        return [o for o in outcomes if o is not None]
+
+    def _issue_one_for_bulk(
+        self, request: IssueCardRequest, actor: Actor, source: str
+    ) -> BulkOutcome:
+        try:
+            return self.issue_cards_bulk([request], actor, source=source)[0]
+        except IntegrityError:
+            return BulkOutcome("rejected", None, "changed concurrently; import again")
 
     def _replay(self, card_id: UUID, request_digest: str) -> IssuedCard | None:
         first = self._get_or_none(card_id, version=1)

@@ -135,6 +135,49 @@ def holders_erase(
     console.print(f"holder {holder_id} erased; cards revoked: {len(revoked)}")
 
 
+@app.command("import")
+@clean_errors
+def import_cards(
+    file: Annotated[Path, typer.Argument(help="UTF-8 CSV: name,id_number,category,region[,phone]")],
+    batch_size: Annotated[int, typer.Option(min=1, max=5000)] = 500,
+) -> None:
+    """Bulk-issue cards for existing certificate holders; bad rows go to FILE.rejects.csv."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from cardservice.importer import count_rows, import_csv, write_rejects
+
+    if not file.is_file():
+        err.print(f"[red]error:[/red] no such file: {file}")
+        raise typer.Exit(2)
+    svc = build_services()
+    total = count_rows(file)
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("importing", total=total)
+        report = import_csv(
+            svc.ledger,
+            file,
+            CLI_ACTOR,
+            batch_size=batch_size,
+            progress=lambda n: bar.advance(task, n),
+        )
+    console.print(f"imported: {report.imported}")
+    if report.existing:
+        console.print(f"already imported (skipped): {report.existing}")
+    rejects = write_rejects(file, report)
+    for line, _, reason in report.rejected:
+        console.print(f"rejected line {line}: {reason}")
+    if report.rejected:
+        console.print(f"rejected: {len(report.rejected)} (written to {rejects})")
+        raise typer.Exit(1)
+
+
 def main() -> None:
     try:
         app()
