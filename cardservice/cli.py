@@ -135,6 +135,47 @@ def holders_erase(
     console.print(f"holder {holder_id} erased; cards revoked: {len(revoked)}")
 
 
+@app.command()
+@clean_errors
+def demo(
+    base_url: Annotated[str, typer.Option(help="Where the service will be reachable.")] = (
+        "http://127.0.0.1:8000"
+    ),
+) -> None:
+    """Seed demo data (idempotent) and print how to open each page."""
+    from cardservice.demo import seed
+
+    svc = build_services()
+    result = seed(svc)
+    console.print(
+        "[bold]Demo data ready[/bold] (catalog versions: "
+        + ", ".join(f"{r}: v{v}" for r, v in result.catalog_versions.items())
+        + ")"
+    )
+    table = Table("card_id", "card number", "holder", "category", "region")
+    for card in result.cards:
+        table.add_row(
+            card["card_id"],
+            card["card_number"],
+            card["masked_name"],
+            card["category"],
+            card["region"],
+        )
+    console.print(table)
+    console.print("Holder pages (open on a phone):")
+    for card in result.cards:
+        console.print(f"  {base_url}/holder#card={card['card_id']}&token={card['holder_token']}")
+    if result.first_run:
+        console.print("Merchant API keys (shown once; stored hashed):")
+        for merchant in result.merchants:
+            console.print(f"  {merchant['name']} ({merchant['region']}): {merchant['api_key']}")
+        if result.admin_token:
+            console.print(f"National admin token (shown once): {result.admin_token}")
+    else:
+        console.print("Merchant keys and the admin token were printed on the first run only.")
+    console.print(f"Pages: {base_url}/  {base_url}/holder  {base_url}/merchant  {base_url}/admin")
+
+
 @app.command("import")
 @clean_errors
 def import_cards(
