@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Install the pages' browser dependencies from the npm registry (package-lock.json, npm ci)
+# and copy the files the pages load into cardservice/web/static/vendor/ (gitignored).
+# No bundler, no build step: the copies are the packages' own ES modules and WebAssembly.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENDOR=cardservice/web/static/vendor
+STAMP="$VENDOR/.installed-from"
+want="$(sha256sum package-lock.json package.json | sha256sum | cut -d' ' -f1)"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$want" ] && [ -f node_modules/axe-core/axe.min.js ]; then
+  exit 0
+fi
+if ! command -v npm >/dev/null 2>&1; then
+  echo "npm (Node 18+) is required for the pages: apt-get install -y nodejs npm" >&2
+  exit 1
+fi
+npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+rm -rf "$VENDOR"
+mkdir -p "$VENDOR/cborg" "$VENDOR/qrcode-generator" "$VENDOR/zxing-wasm"
+# cborg: strict CBOR (rejects trailing bytes), plain ES modules.
+cp node_modules/cborg/cborg.js node_modules/cborg/LICENSE "$VENDOR/cborg/"
+cp -r node_modules/cborg/lib "$VENDOR/cborg/lib"
+rm -f "$VENDOR/cborg/lib/bin.js"
+# qrcode-generator: QR encoder with explicit alphanumeric mode and error-correction level.
+cp node_modules/qrcode-generator/dist/qrcode.mjs node_modules/qrcode-generator/package.json \
+  "$VENDOR/qrcode-generator/"
+# zxing-wasm: ZXing-C++ QR reader compiled to WebAssembly (served locally, never a CDN).
+cp -r node_modules/zxing-wasm/dist/es "$VENDOR/zxing-wasm/es"
+rm -rf "$VENDOR/zxing-wasm/es/full" "$VENDOR/zxing-wasm/es/writer"
+find "$VENDOR/zxing-wasm/es" -name '*.d.ts' -delete
+cp node_modules/zxing-wasm/dist/reader/zxing_reader.wasm node_modules/zxing-wasm/LICENSE \
+  "$VENDOR/zxing-wasm/"
+echo "$want" > "$STAMP"
