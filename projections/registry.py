@@ -1,0 +1,41 @@
+"""Every view the runner maintains. Other packages add theirs with `register`.
+
+A view factory is called once per process (a view object holds no state of its own), and
+views are grouped by their source Application: one runner per source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from projections.cards import CardStatusView, StatusListView
+from projections.keys import IssuerKeyView
+from projections.merchants import MerchantView
+from projections.view import View
+
+ViewFactory = Callable[[], View[Any]]
+
+_FACTORIES: list[ViewFactory] = [CardStatusView, StatusListView, IssuerKeyView, MerchantView]
+
+
+def register(factory: ViewFactory) -> None:
+    """Add a view (for example the effective catalog); registering twice is harmless."""
+    if factory not in _FACTORIES:
+        _FACTORIES.append(factory)
+
+
+def all_views() -> list[View[Any]]:
+    views = [factory() for factory in _FACTORIES]
+    names = [v.name for v in views]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise RuntimeError(f"two views share the name(s) {sorted(duplicates)}")
+    return views
+
+
+def view_named(name: str) -> View[Any]:
+    for view in all_views():
+        if view.name == name:
+            return view
+    raise KeyError(name)

@@ -1,0 +1,226 @@
+"""The thin runner: notification log in, view rows and tracking positions out, exactly once.
+
+Each step reads a window of the source Application's notification log (outside any side
+database transaction), then in ONE transaction of the side database: advances every view's
+position with a compare-and-set (taking the position row's lock first, so two runners of
+the same view serialise and the loser rolls back), loads the states the window touches,
+folds the events and stores the changed states. A crash anywhere leaves either the whole
+window applied with its position or none of it.
+
+Notification ids commit in id order on both engines (SQLite has one writer; the library's
+PostgreSQL recorder takes a table lock per insert), so reading up to the current maximum
+never passes over an id that commits later.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.application import Application
+
+from cardservice.storage import Database, Tx
+from projections.view import View
+
+log = logging.getLogger("projections")
+
+POSITIONS_DDL = [
+    """CREATE TABLE IF NOT EXISTS projection_positions (
+        view TEXT NOT NULL,
+        source TEXT NOT NULL,
+        position BIGINT NOT NULL,
+        PRIMARY KEY (view, source)
+    )"""
+]
+
+AnyView = View[Any]
+
+
+class PositionMoved(Exception):
+    """Another runner (or a rebuild) moved a view's position since we read it: re-read."""
+
+
+class BatchFailed(Exception):
+    """Folding or storing a window failed; carries where, so the log says which events."""
+
+    def __init__(self, source: str, first: int, last: int, topics: list[str], cause: BaseException):
+        self.source = source
+        self.first = first
+        self.last = last
+        self.topics = topics
+        self.cause = cause
+        where = f"position {first}" if first == last else f"positions {first}..{last}"
+        what = f" ({', '.join(sorted(set(topics)))})" if topics else ""
+        super().__init__(f"{source} {where}{what}: {type(cause).__name__}: {cause}")
+
+
+def create_tables(db: Database, views: Iterable[AnyView]) -> None:
+    statements = list(POSITIONS_DDL)
+    for view in views:
+        statements.extend(view.ddl(db.dialect))
+    db.create_tables(statements)
+    with db.transaction() as tx:
+        for view in views:
+            tx.execute(
+                "INSERT INTO projection_positions (view, source, position) VALUES (?, ?, 0) "
+                "ON CONFLICT (view, source) DO NOTHING",
+                (view.name, view.source),
+            )
+
+
+def read_positions(tx: Tx, views: Iterable[AnyView]) -> dict[str, int]:
+    wanted = {(v.name, v.source) for v in views}
+    return {
+        str(r[0]): int(r[2])
+        for r in tx.all("SELECT view, source, position FROM projection_positions")
+        if (r[0], r[1]) in wanted
+    }
+
+
+def head_of(app: Application[Any]) -> int:
+    return int(app.recorder.max_notification_id() or 0)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    start: int
+    stop: int
+    events: int
+
+    @property
+    def advanced(self) -> int:
+        return self.stop - self.start + 1 if self.stop >= self.start else 0
+
+
+class Runner:
+    """Applies one source Application's notifications to a group of views."""
+
+    def __init__(
+        self,
+        db: Database,
+        app: Application[Any],
+        views: Sequence[AnyView],
+        *,
+        batch_size: int = 500,
+    ) -> None:
+        if not views:
+            raise ValueError("a runner needs at least one view")
+        for view in views:
+            if view.source != app.name:
+                raise ValueError(f"view {view.name} reads {view.source}, not {app.name}")
+        self.db = db
+        self.app = app
+        # A fixed order for the compare-and-set locks: two runners never deadlock.
+        self.views = sorted(views, key=lambda v: v.name)
+        self.batch_size = batch_size
+
+    @property
+    def source(self) -> str:
+        return str(self.app.name)
+
+    def setup(self) -> None:
+        create_tables(self.db, self.views)
+
+    def positions(self) -> dict[str, int]:
+        with self.db.read() as tx:
+            return read_positions(tx, self.views)
+
+    def head(self) -> int:
+        return head_of(self.app)
+
+    def lag(self) -> dict[str, int]:
+        head = self.head()
+        return {name: max(0, head - pos) for name, pos in self.positions().items()}
+
+    def step(self, limit: int | None = None) -> StepResult:
+        """Apply the next window (at most `limit` notifications); events=0 and an empty
+        window when caught up. Raises PositionMoved or BatchFailed."""
+        limit = limit or self.batch_size
+        positions = self.positions()
+        start = min(positions.values()) + 1
+        head = self.head()
+        stop = min(start + limit - 1, head)
+        if stop < start:
+            return StepResult(start, start - 1, 0)
+        behind = [v for v in self.views if positions[v.name] < stop]
+        topics = sorted(set().union(*(v.topics for v in behind)))
+        notes = self.app.recorder.select_notifications(
+            start, limit=limit, stop=stop, topics=topics
+        )
+        try:
+            decoded = [(n.id, n.topic, self.app.mapper.to_domain_event(n)) for n in notes]
+        except Exception as exc:
+            raise BatchFailed(self.source, start, stop, [n.topic for n in notes], exc) from exc
+        try:
+            with self.db.transaction() as tx:
+                for view in behind:
+                    self._advance(tx, view, positions[view.name], stop)
+                for view in behind:
+                    after = positions[view.name]
+                    events = [e for i, t, e in decoded if i > after and t in view.topics]
+                    if events:
+                        self._fold(tx, view, events)
+        except PositionMoved:
+            raise
+        except Exception as exc:
+            raise BatchFailed(self.source, start, stop, [t for _, t, _ in decoded], exc) from exc
+        return StepResult(start, stop, len(decoded))
+
+    def _advance(self, tx: Tx, view: AnyView, expected: int, new: int) -> None:
+        tx.execute(
+            "UPDATE projection_positions SET position = ? "
+            "WHERE view = ? AND source = ? AND position = ?",
+            (new, view.name, view.source, expected),
+        )
+        if tx.rowcount != 1:
+            raise PositionMoved(f"{view.name} moved from {expected}")
+
+    @staticmethod
+    def _fold(tx: Tx, view: AnyView, events: Sequence[Any]) -> None:
+        ids = list(dict.fromkeys(e.originator_id for e in events))
+        before: Mapping[UUID, Any] = view.load(tx, ids)
+        states: dict[UUID, Any] = dict(before)
+        for event in events:
+            states[event.originator_id] = view.apply(states.get(event.originator_id), event)
+        changes = {
+            key: (before.get(key), state)
+            for key, state in states.items()
+            if before.get(key) != state
+        }
+        if changes:
+            view.store(tx, changes)
+
+    def catch_up(
+        self,
+        *,
+        until: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Apply windows until every view reaches `until` (default: the head right now)."""
+        target = self.head() if until is None else until
+        while True:
+            positions = self.positions()
+            done = min(positions.values())
+            if progress is not None:
+                progress(done, target)
+            if done >= target:
+                return
+            try:
+                result = self.step(limit=min(self.batch_size, target - done))
+            except PositionMoved:
+                continue
+            if result.advanced == 0:
+                return
+
+
+def reset(db: Database, view: AnyView) -> None:
+    """Empty a view and rewind its position, in one transaction (a rebuild's first step)."""
+    with db.transaction() as tx:
+        tx.execute(
+            "UPDATE projection_positions SET position = 0 WHERE view = ? AND source = ?",
+            (view.name, view.source),
+        )
+        view.clear(tx)
