@@ -4,6 +4,7 @@ Pure functions only (no I/O, no application imports), so the issuing side, the s
 verification service and the offline CLI share one exact reading of the contract (DESIGN §3).
 """
 
+from cardservice.credentials._base45 import b45decode, b45encode
 from cardservice.credentials.claims import (
     CATEGORIES,
     CardClaims,
@@ -49,6 +50,8 @@ __all__ = [
     "InvalidDeviceKey",
     "MalformedCredential",
     "ParsedCredential",
+    "b45decode",
+    "b45encode",
     "encode_ptc1",
     "encode_ptp1",
     "issue_ptc1",
