@@ -15,3 +15,12 @@ def install_runtime(svc: Services, *, run_projections: bool) -> None:
     svc.extras.setdefault("closers", [])
     svc.extras.setdefault("health", {})
     svc.extras["run_projections"] = run_projections
+    _add_app_hook_for_pages()
+
+
+def _add_app_hook_for_pages() -> None:
+    from cardservice.api.app import EXTENSIONS
+    from cardservice.web import install as install_pages
+
+    if install_pages not in EXTENSIONS:
+        EXTENSIONS.append(install_pages)

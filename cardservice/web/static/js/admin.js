@@ -1,0 +1,323 @@
+// Bureau administrators: cards (look up, issue, suspend/reinstate/revoke with history),
+// the regional catalog editor (draft, diff against the version in force, schedule) and
+// merchant registration. Same API and permissions as any client: the typed-in token decides.
+import { api, errorText, fmtDateTime, h, initI18n, label, onLangChange, setText, show, t, todayShanghai } from '/static/js/app.js';
+import { drawQr } from '/static/js/qr.js';
+import { loadRegionNames, regionName } from '/static/js/regions.js';
+
+const TOKEN_KEY = 'cardservice.admin.token';
+const CATEGORIES = ['veteran', 'martyr_family', 'duty_death_family', 'illness_death_family', 'disabled_veteran', 'active_family'];
+let token = null;
+
+function msg(id, text, kind = '') {
+  const el = document.getElementById(id);
+  el.textContent = text;
+  el.className = `message ${kind ? `message-${kind}` : ''}`;
+}
+
+// ---- tabs
+function wireTabs() {
+  const tabs = [...document.querySelectorAll('[role=tab]')];
+  const select = (tab) => {
+    for (const other of tabs) {
+      const on = other === tab;
+      other.setAttribute('aria-selected', String(on));
+      other.tabIndex = on ? 0 : -1;
+      show(other.getAttribute('aria-controls'), on);
+    }
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener('click', () => select(tab));
+    tab.addEventListener('keydown', (e) => {
+      const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+      if (!d) return;
+      const next = tabs[(i + d + tabs.length) % tabs.length];
+      next.focus();
+      select(next);
+    });
+  });
+}
+
+// ---- cards
+let shownCard = null;
+
+async function lookup(cardId) {
+  const got = await api(`/v1/admin/cards/${encodeURIComponent(cardId.trim())}`, { token });
+  if (!got.ok) {
+    show('card-detail', false);
+    msg('card-msg', errorText(got), 'error');
+    return;
+  }
+  msg('card-msg', '');
+  renderCard(got.data);
+}
+
+function renderCard(card) {
+  shownCard = card;
+  const rows = [
+    ['card_id', card.card_id], ['card_number', card.card_number], [t('holder.card.name'), card.masked_name],
+    [t('holder.card.category'), label('category', card.category)], [t('holder.card.region'), `${regionName(card.region)} (${card.region})`],
+    [t('holder.card.status'), label('status', card.status)], [t('holder.card.expires'), card.expires],
+    ['version', card.version], ['device_bound', card.device_bound ? t('common.yes') : t('common.no')],
+  ];
+  document.getElementById('card-fields').replaceChildren(...rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', { class: k === 'card_id' ? 'mono' : '' }, v ?? ''))));
+  document.querySelector('#history-table tbody').replaceChildren(...(card.history || []).map((ev) => h('tr', {},
+    h('td', {}, ev.version), h('td', {}, ev.type), h('td', {}, fmtDateTime(ev.at)), h('td', {}, ev.reason || ''),
+    h('td', {}, typeof ev.actor === 'object' && ev.actor ? [ev.actor.role, ev.actor.region, ev.actor.id].filter(Boolean).join(' ') : ev.actor || ''))));
+  show('card-detail', true);
+}
+
+async function changeStatus(action) {
+  const reason = document.getElementById('status-reason').value.trim();
+  if (!reason) {
+    msg('card-msg', t('admin.cards.reason.required'), 'error');
+    document.getElementById('status-reason').focus();
+    return;
+  }
+  const got = await api(`/v1/admin/cards/${shownCard.card_id}/${action}`, { method: 'POST', token, body: { reason }, headers: { 'Idempotency-Key': crypto.randomUUID() } });
+  if (!got.ok) {
+    msg('card-msg', errorText(got), 'error');
+    return;
+  }
+  document.getElementById('status-reason').value = '';
+  await lookup(shownCard.card_id);
+  msg('card-msg', t('admin.cards.done', { status: label('status', got.data.status) }), 'ok');
+}
+
+async function issue(e) {
+  e.preventDefault();
+  const holder = {
+    name: document.getElementById('issue-name').value.trim(),
+    id_number: document.getElementById('issue-id-number').value.trim().toUpperCase(),
+    category: document.getElementById('issue-category').value,
+  };
+  const phone = document.getElementById('issue-phone').value.trim();
+  if (phone) holder.phone = phone;
+  const body = { holder, region: document.getElementById('issue-region').value.trim() };
+  const years = Number(document.getElementById('issue-years').value);
+  if (years) body.valid_years = years;
+  const got = await api('/v1/admin/cards', { method: 'POST', token, body, headers: { 'Idempotency-Key': crypto.randomUUID() } });
+  if (!got.ok) {
+    show('issue-result', false);
+    msg('issue-msg', errorText(got), 'error');
+    return;
+  }
+  msg('issue-msg', t('admin.cards.issued', { number: got.data.card_number }), 'ok');
+  const link = `${location.origin}/holder#card=${got.data.card_id}&token=${got.data.holder_token}`;
+  const a = document.getElementById('activation-link');
+  a.href = link;
+  a.textContent = link;
+  drawQr(document.getElementById('activation-qr'), link, { maxPx: 240, ecl: 'M' });
+  show('issue-result', true);
+  document.getElementById('lookup-id').value = got.data.card_id;
+  lookup(got.data.card_id);
+}
+
+// ---- catalog editor
+const FIELDS = ['id', 'title', 'partner', 'category', 'discount', 'holder_categories', 'local_only', 'merchant_categories', 'min_a_level'];
+let catalogRegion = null;
+let current = [];
+let draft = [];
+
+function clean(b) {
+  const out = {
+    id: String(b.id || '').trim(), title: String(b.title || '').trim(), partner: String(b.partner || '').trim(),
+    category: String(b.category || '').trim(), discount: String(b.discount || '').trim(),
+    holder_categories: [...(b.holder_categories || [])], local_only: Boolean(b.local_only),
+    merchant_categories: [...(b.merchant_categories || [])],
+  };
+  if (b.min_a_level !== null && b.min_a_level !== undefined && b.min_a_level !== '') out.min_a_level = Number(b.min_a_level);
+  return out;
+}
+
+function draftKey() {
+  return `cardservice.admin.draft.${catalogRegion}`;
+}
+
+async function loadCatalog(e) {
+  e?.preventDefault();
+  const region = document.getElementById('catalog-region').value.trim();
+  const got = await api(`/v1/catalog/${region}?at=${todayShanghai()}`);
+  if (!got.ok) {
+    show('catalog-editor', false);
+    msg('catalog-msg', errorText(got), 'error');
+    return;
+  }
+  catalogRegion = region;
+  current = (got.data.benefits || []).filter((b) => b.region === region).map(clean);
+  const versions = [...new Set((got.data.benefits || []).filter((b) => b.region === region).map((b) => b.version))];
+  setText('catalog-current', `${t('admin.catalog.current')}: ${regionName(region)} (${region}) · ${t('admin.catalog.versions')} ${versions.join(', ') || t('common.none')} · ${current.length}`);
+  const saved = localStorage.getItem(draftKey());
+  draft = saved ? JSON.parse(saved) : current.map((b) => ({ ...b }));
+  msg('catalog-msg', '');
+  const effective = document.getElementById('effective-from');
+  effective.min = todayShanghai();
+  if (!effective.value) effective.value = todayShanghai(1);
+  renderDraft();
+  renderDiff();
+  show('catalog-editor', true);
+}
+
+function fieldInput(b, i, field) {
+  const id = `b${i}-${field}`;
+  const lab = (k) => h('label', { for: id }, t(`admin.catalog.field.${k}`));
+  const update = (value) => { draft[i][field] = value; saveDraft(); };
+  if (field === 'holder_categories') {
+    return h('fieldset', { class: 'chips' }, h('legend', {}, t('admin.catalog.field.holder_categories')),
+      ...CATEGORIES.map((c) => h('label', { class: 'check' },
+        h('input', { type: 'checkbox', checked: (b.holder_categories || []).includes(c), onchange: (e) => {
+          const set = new Set(draft[i].holder_categories || []);
+          if (e.target.checked) set.add(c); else set.delete(c);
+          update(CATEGORIES.filter((x) => set.has(x)));
+        } }), ' ', label('category', c))));
+  }
+  if (field === 'local_only') {
+    return h('label', { class: 'check' }, h('input', { id, type: 'checkbox', checked: Boolean(b.local_only), onchange: (e) => update(e.target.checked) }), ' ', t('admin.catalog.field.local_only'));
+  }
+  if (field === 'merchant_categories') {
+    return h('div', { class: 'field' }, lab(field), h('input', { id, value: (b.merchant_categories || []).join(', '), spellcheck: 'false',
+      oninput: (e) => update(e.target.value.split(/[,，\s]+/).map((s) => s.trim()).filter(Boolean)) }));
+  }
+  if (field === 'min_a_level') {
+    return h('div', { class: 'field' }, lab(field), h('input', { id, type: 'number', min: '1', max: '5', value: b.min_a_level ?? '',
+      oninput: (e) => update(e.target.value === '' ? null : Number(e.target.value)) }));
+  }
+  return h('div', { class: 'field' }, lab(field), h('input', { id, value: b[field] ?? '', required: true, spellcheck: 'false', oninput: (e) => update(e.target.value) }));
+}
+
+function renderDraft() {
+  document.getElementById('draft-list').replaceChildren(...draft.map((b, i) => h('fieldset', { class: 'draft-item' },
+    h('legend', {}, `${i + 1}. ${b.title || b.id || ''}`),
+    ...FIELDS.map((f) => fieldInput(b, i, f)),
+    h('button', { type: 'button', class: 'btn btn-quiet', onclick: () => { draft.splice(i, 1); saveDraft(); renderDraft(); } }, t('admin.catalog.remove')))));
+}
+
+function saveDraft() {
+  localStorage.setItem(draftKey(), JSON.stringify(draft));
+  renderDiff();
+}
+
+/** Benefits added, removed and changed (field by field), matched by id. */
+export function diffCatalog(before, after) {
+  const old = new Map(before.map((b) => [b.id, clean(b)]));
+  const now = new Map(after.map((b) => [clean(b).id, clean(b)]));
+  const out = [];
+  for (const [id, b] of now) {
+    if (!old.has(id)) { out.push({ kind: 'added', id, title: b.title }); continue; }
+    const a = old.get(id);
+    const fields = FIELDS.filter((f) => JSON.stringify(a[f] ?? null) !== JSON.stringify(b[f] ?? null))
+      .map((f) => ({ field: f, before: a[f], after: b[f] }));
+    if (fields.length) out.push({ kind: 'changed', id, title: b.title, fields });
+  }
+  for (const [id, a] of old) if (!now.has(id)) out.push({ kind: 'removed', id, title: a.title });
+  return out;
+}
+
+function renderDiff() {
+  const changes = diffCatalog(current, draft);
+  const box = document.getElementById('draft-diff');
+  if (!changes.length) {
+    box.replaceChildren(h('p', {}, t('admin.catalog.nodiff')));
+    return;
+  }
+  const show = (v) => (Array.isArray(v) ? v.join(', ') : v === undefined || v === null ? '—' : String(v));
+  box.replaceChildren(h('ul', {}, ...changes.map((c) => h('li', { class: `diff-${c.kind}` },
+    h('strong', {}, `${c.kind === 'added' ? '+ ' : c.kind === 'removed' ? '− ' : '~ '}${t(`admin.catalog.${c.kind}`)}`), ` ${c.id} ${c.title || ''}`,
+    c.fields ? h('ul', {}, ...c.fields.map((f) => h('li', {}, `${t(`admin.catalog.field.${f.field}`)}: `, h('del', {}, show(f.before)), ' → ', h('ins', {}, show(f.after))))) : null))));
+}
+
+async function publish(e) {
+  e.preventDefault();
+  const effective = document.getElementById('effective-from').value;
+  const body = { effective_from: effective, benefits: draft.map(clean) };
+  const got = await api(`/v1/admin/regions/${catalogRegion}/catalog`, { method: 'PUT', token, body });
+  if (!got.ok) {
+    msg('catalog-msg', errorText(got), 'error');
+    return;
+  }
+  localStorage.removeItem(draftKey());
+  msg('catalog-msg', t('admin.catalog.published', { version: got.data.version, date: effective }), 'ok');
+}
+
+// ---- merchants
+async function registerMerchant(e) {
+  e.preventDefault();
+  const body = {
+    name: document.getElementById('m-name').value.trim(),
+    region: document.getElementById('m-region').value.trim(),
+    kind: document.getElementById('m-kind').value,
+    categories: document.getElementById('m-categories').value.split(/[,，\s]+/).map((s) => s.trim()).filter(Boolean),
+    require_device_binding: document.getElementById('m-require').checked,
+  };
+  const level = document.getElementById('m-a-level').value;
+  if (level) body.a_level = Number(level);
+  const got = await api('/v1/admin/merchants', { method: 'POST', token, body, headers: { 'Idempotency-Key': crypto.randomUUID() } });
+  if (!got.ok) {
+    show('merchant-result', false);
+    msg('merchant-msg', errorText(got), 'error');
+    return;
+  }
+  msg('merchant-msg', `${got.data.name} · ${got.data.merchant_id}`, 'ok');
+  setText('merchant-key-out', got.data.api_key || '');
+  show('merchant-result', true);
+}
+
+// ---- start
+async function enter() {
+  show('signin', false);
+  show('console', true);
+}
+
+async function main() {
+  await initI18n();
+  const names = await loadRegionNames();
+  document.getElementById('region-options').replaceChildren(...Object.entries(names).slice(0, 4000).map(([code, name]) => h('option', { value: code }, name)));
+  const categorySelect = document.getElementById('issue-category');
+  const fillCategories = () => {
+    const value = categorySelect.value;
+    categorySelect.replaceChildren(...CATEGORIES.map((c) => h('option', { value: c }, label('category', c))));
+    if (value) categorySelect.value = value;
+  };
+  fillCategories();
+  onLangChange(() => { fillCategories(); if (shownCard) renderCard(shownCard); if (catalogRegion) { renderDraft(); renderDiff(); } });
+  wireTabs();
+  document.getElementById('signin-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const typed = document.getElementById('admin-token').value.trim();
+    // Any id-addressed admin read tells a bad token (401) from a good one (403/404).
+    const probe = await api('/v1/admin/cards/00000000-0000-0000-0000-000000000000', { token: typed });
+    if (probe.status === 401) {
+      msg('signin-msg', errorText(probe), 'error');
+      return;
+    }
+    token = typed;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    document.getElementById('admin-token').value = '';
+    msg('signin-msg', '');
+    enter();
+  });
+  document.getElementById('signout').addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    token = null;
+    show('console', false);
+    show('signin', true);
+  });
+  document.getElementById('lookup-form').addEventListener('submit', (e) => { e.preventDefault(); lookup(document.getElementById('lookup-id').value); });
+  for (const button of document.querySelectorAll('#status-form [data-action]')) button.addEventListener('click', () => changeStatus(button.dataset.action));
+  document.getElementById('issue-form').addEventListener('submit', issue);
+  document.getElementById('catalog-load').addEventListener('submit', loadCatalog);
+  document.getElementById('draft-add').addEventListener('click', () => {
+    draft.push({ id: '', title: '', partner: '', category: '', discount: '', holder_categories: [...CATEGORIES], local_only: false, merchant_categories: [] });
+    saveDraft();
+    renderDraft();
+    document.getElementById(`b${draft.length - 1}-id`).focus();
+  });
+  document.getElementById('publish-form').addEventListener('submit', publish);
+  document.getElementById('merchant-form').addEventListener('submit', registerMerchant);
+  token = sessionStorage.getItem(TOKEN_KEY);
+  if (token) enter();
+  else show('signin', true);
+  document.body.dataset.ready = 'true';
+}
+
+main();

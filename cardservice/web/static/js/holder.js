@@ -1,0 +1,358 @@
+// The holder's phone: activation, device key binding, the live PTP1 code, benefits, history.
+import { api, applyI18n, errorText, fmtDateTime, h, initI18n, label, onLangChange, onlineBanner, registerServiceWorker, setText, show, store, t, todayShanghai } from '/static/js/app.js';
+import { makePresentation, newDeviceKey, parseCredential, publicJwk } from '/static/js/ptc.js';
+import { drawQr } from '/static/js/qr.js';
+import { ancestors, inSubtree, loadRegionNames, regionFullName, regionName } from '/static/js/regions.js';
+
+const REFRESH_SECONDS = 30;
+const CARD_KEY = 'holder.card';
+let card = null; // {cardId, token, keyPair, qr, view, savedAt}
+let timer = null;
+let nextRenewal = 0;
+let currentCode = '';
+
+const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
+const TOKEN_RE = /ht_[A-Za-z0-9_-]{16,}/;
+
+/** Accepts the activation link, its #fragment, or a pasted code containing id and token. */
+export function parseActivation(text) {
+  const id = String(text || '').match(UUID_RE);
+  const token = String(text || '').match(TOKEN_RE);
+  return id && token ? { cardId: id[0].toLowerCase(), token: token[0] } : null;
+}
+
+function message(id, text, kind = '') {
+  const el = document.getElementById(id);
+  el.textContent = text;
+  el.className = `message ${kind ? `message-${kind}` : ''}`;
+}
+
+async function activate({ cardId, token }) {
+  show('activate', true);
+  message('activate-msg', t('holder.activate.working'));
+  const got = await api(`/v1/cards/${cardId}`, { token });
+  if (!got.ok) {
+    message('activate-msg', got.status === 401 || got.status === 404 ? t('holder.activate.bad') : errorText(got), 'error');
+    return false;
+  }
+  const existing = await store.get(CARD_KEY).catch(() => null);
+  let keyPair = existing && existing.cardId === cardId ? existing.keyPair : null;
+  let qr = existing && existing.cardId === cardId ? existing.qr : null;
+  if (!keyPair || !(await serverHasOurKey(got.data.qr, keyPair))) {
+    keyPair = await newDeviceKey();
+    const bound = await api(`/v1/cards/${cardId}/device-key`, { method: 'POST', token, body: { jwk: await publicJwk(keyPair) } });
+    if (!bound.ok) {
+      message('activate-msg', errorText(bound), 'error');
+      return false;
+    }
+    qr = bound.data.qr;
+  } else {
+    qr = got.data.qr;
+  }
+  const view = { ...got.data, device_bound: true };
+  card = { cardId, token, keyPair, qr, view, savedAt: Date.now() };
+  await store.put(CARD_KEY, card);
+  message('activate-msg', t('holder.activate.done'), 'ok');
+  return true;
+}
+
+async function serverHasOurKey(qrText, keyPair) {
+  try {
+    const parsed = parseCredential(qrText);
+    const ours = await publicJwk(keyPair);
+    return parsed.card.claims.deviceKey?.x === ours.x && parsed.card.claims.deviceKey?.y === ours.y;
+  } catch {
+    return false;
+  }
+}
+
+/** Bring the saved card up to date when online: status changes, a reissue under a new key. */
+async function refreshFromServer() {
+  const got = await api(`/v1/cards/${card.cardId}`, { token: card.token });
+  if (got.offline || !got.ok) {
+    if (got.status === 401) showProblem(t('holder.activate.bad'));
+    return;
+  }
+  if (got.data.qr !== card.qr) {
+    if (await serverHasOurKey(got.data.qr, card.keyPair)) {
+      card.qr = got.data.qr;
+    } else if (!got.data.device_bound) {
+      const bound = await api(`/v1/cards/${card.cardId}/device-key`, { method: 'POST', token: card.token, body: { jwk: await publicJwk(card.keyPair) } });
+      if (bound.ok) card.qr = bound.data.qr;
+    } else {
+      // Bound to another phone since: this phone's code would verify as superseded.
+      showProblem(t('status.superseded'));
+    }
+  }
+  card.view = { ...card.view, ...got.data };
+  card.savedAt = Date.now();
+  await store.put(CARD_KEY, card);
+  renderCard();
+  renew();
+}
+
+function showProblem(text) {
+  const el = document.getElementById('card-problem');
+  el.textContent = text;
+  el.hidden = false;
+}
+
+function maskNumber(number) {
+  if (!number || number.length !== 18) return number || '';
+  return `${number.slice(0, 6)} ${number.slice(6, 10)} ****${number.slice(14, 17)} ${number.slice(17)}`;
+}
+
+function renderCard() {
+  const v = card.view;
+  setText('card-category', label('category', v.category));
+  setText('card-name', v.masked_name);
+  const status = document.getElementById('card-status');
+  status.textContent = label('status', v.status);
+  status.className = `status-pill ${v.status === 'active' ? 'status-ok' : 'status-bad'}`;
+  setText('d-name', v.masked_name);
+  setText('d-category', label('category', v.category));
+  setText('d-number', maskNumber(v.card_number));
+  setText('d-region', regionFullName(v.region));
+  setText('d-expires', v.expires || '');
+  if (v.status && v.status !== 'active') showProblem(`${t('holder.card.status')}: ${label('status', v.status)}`);
+}
+
+async function renew() {
+  if (!card?.keyPair || !card.qr) return;
+  const now = Math.floor(Date.now() / 1000);
+  currentCode = await makePresentation(card.qr, card.keyPair.privateKey, now);
+  const canvas = document.getElementById('qr');
+  const box = document.getElementById('qr-box');
+  const width = Math.min(box.clientWidth || 320, 420);
+  drawQr(canvas, currentCode, { maxPx: width });
+  canvas.dataset.code = currentCode;
+  canvas.dataset.t = String(now);
+  nextRenewal = now + REFRESH_SECONDS;
+  tick();
+}
+
+function tick() {
+  const left = Math.max(0, nextRenewal - Math.floor(Date.now() / 1000));
+  setText('countdown-text', t('holder.qr.countdown', { s: left }));
+  const fill = document.getElementById('countdown-fill');
+  fill.style.width = `${(left / REFRESH_SECONDS) * 100}%`;
+  if (left <= 0) renew();
+}
+
+function startTimer() {
+  clearInterval(timer);
+  timer = setInterval(tick, 1000);
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') renew();
+  });
+}
+
+// ---- tabs
+function selectTab(name) {
+  for (const tab of document.querySelectorAll('[role=tab]')) {
+    const on = tab.id === `tab-${name}`;
+    tab.setAttribute('aria-selected', String(on));
+    tab.tabIndex = on ? 0 : -1;
+    show(tab.getAttribute('aria-controls'), on);
+  }
+  if (name === 'benefits') loadBenefits();
+  if (name === 'history') loadHistory();
+}
+
+function wireTabs() {
+  const tabs = [...document.querySelectorAll('[role=tab]')];
+  tabs.forEach((tab, i) => {
+    tab.addEventListener('click', () => selectTab(tab.id.slice(4)));
+    tab.addEventListener('keydown', (e) => {
+      const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
+      if (!d) return;
+      const next = tabs[(i + d + tabs.length) % tabs.length];
+      next.focus();
+      selectTab(next.id.slice(4));
+    });
+  });
+}
+
+// ---- benefits
+let catalog = null;
+let activeCategory = '';
+
+function benefitRegion() {
+  const other = document.getElementById('benefit-region-other').value.trim();
+  return /^\d{6}$/.test(other) ? other : document.getElementById('benefit-region').value;
+}
+
+function fillRegionSelect() {
+  const select = document.getElementById('benefit-region');
+  const previous = select.value;
+  select.replaceChildren(...ancestors(card.view.region).map((code) => h('option', { value: code }, `${regionName(code)} (${code})`)));
+  if (previous) select.value = previous;
+}
+
+async function loadBenefits() {
+  const region = benefitRegion();
+  const today = todayShanghai();
+  const key = `holder.catalog.${region}`;
+  const got = await api(`/v1/catalog/${region}?at=${today}`);
+  if (got.ok) {
+    catalog = { ...got.data, savedAt: Date.now() };
+    store.put(key, catalog).catch(() => {});
+    setText('benefit-note', '');
+  } else {
+    const saved = await store.get(key).catch(() => null);
+    if (saved) {
+      catalog = saved;
+      setText('benefit-note', t('holder.benefits.cached', { when: fmtDateTime(new Date(saved.savedAt).toISOString()) }));
+    } else {
+      catalog = { benefits: [] };
+      setText('benefit-note', got.offline ? t('common.offline') : errorText(got));
+    }
+  }
+  renderCategoryChips();
+  renderBenefits();
+  loadPlaces(region);
+}
+
+function renderCategoryChips() {
+  const box = document.getElementById('benefit-categories');
+  const legend = box.querySelector('legend');
+  const cats = [...new Set((catalog?.benefits || []).map((b) => b.category))].sort();
+  if (activeCategory && !cats.includes(activeCategory)) activeCategory = '';
+  const chip = (value, text) => h('button', {
+    type: 'button', class: 'chip', 'aria-pressed': String(activeCategory === value),
+    onclick: () => { activeCategory = value; renderCategoryChips(); renderBenefits(); },
+  }, text);
+  box.replaceChildren(legend, chip('', t('common.all')), ...cats.map((c) => chip(c, label('bcat', c))));
+}
+
+function mine(benefit) {
+  const v = card.view;
+  const reasons = [];
+  if (!(benefit.holder_categories || []).includes(v.category)) reasons.push(t('holder.benefits.not_mine'));
+  if (benefit.local_only && !inSubtree(v.region, benefit.region)) reasons.push(t('holder.benefits.local_no'));
+  return reasons;
+}
+
+function renderBenefits() {
+  const list = document.getElementById('benefit-list');
+  const q = document.getElementById('benefit-search').value.trim().toLowerCase();
+  const onlyMine = document.getElementById('benefit-mine').checked;
+  const items = (catalog?.benefits || []).filter((b) => {
+    if (activeCategory && b.category !== activeCategory) return false;
+    if (onlyMine && mine(b).length) return false;
+    if (!q) return true;
+    return [b.title, b.partner, b.discount, label('bcat', b.category), ...(b.merchant_categories || []).map((m) => label('mcat', m))]
+      .some((s) => String(s || '').toLowerCase().includes(q));
+  });
+  if (!items.length) {
+    list.replaceChildren(h('li', { class: 'empty' }, t('holder.benefits.empty')));
+    return;
+  }
+  list.replaceChildren(...items.map((b) => {
+    const reasons = mine(b);
+    const where = (b.merchant_categories || []).map((m) => label('mcat', m)).join('、') || t('common.all');
+    return h('li', { class: `benefit ${reasons.length ? 'benefit-no' : ''}` },
+      h('p', { class: 'benefit-discount' }, b.discount),
+      h('h3', { class: 'benefit-title' }, b.title),
+      h('p', {}, `${t('holder.benefits.partner')}：${b.partner}`),
+      h('p', {}, `${t('holder.benefits.where')}：${where}${b.min_a_level ? `（${t('holder.benefits.min_a_level', { n: b.min_a_level })}）` : ''}`),
+      b.local_only ? h('p', { class: 'tag' }, inSubtree(card.view.region, b.region) ? t('holder.benefits.local_ok') : t('holder.benefits.local_no')) : null,
+      reasons.length ? h('p', { class: 'tag tag-bad' }, reasons.join('；')) : null,
+      h('p', { class: 'small muted' }, t('holder.benefits.from', { region: regionName(b.region) })));
+  }));
+}
+
+async function loadPlaces(region) {
+  const list = document.getElementById('place-list');
+  const key = `holder.places.${region}`;
+  let got = await api(`/web/places/${region}`);
+  let places = got.ok ? got.data.places : null;
+  if (places) store.put(key, places).catch(() => {});
+  else places = await store.get(key).catch(() => null);
+  if (!places || !places.length) {
+    list.replaceChildren(h('li', { class: 'empty' }, t('holder.benefits.noplaces')));
+    return;
+  }
+  list.replaceChildren(...places.map((p) => h('li', { class: 'place' },
+    h('span', { class: 'place-name' }, p.name),
+    h('span', { class: 'small' }, [p.kind === 'scenic_site' ? `${p.a_level ? `${p.a_level}A ` : ''}${t('admin.merchants.kind.scenic_site')}` : (p.categories || []).map((m) => label('mcat', m)).join('、'), ` · ${regionName(p.region)}`].join('')))));
+}
+
+// ---- history
+async function loadHistory() {
+  const list = document.getElementById('history-list');
+  const got = await api(`/v1/cards/${card.cardId}/verifications`, { token: card.token });
+  let items = got.ok ? (got.data.items || []) : null;
+  if (items) {
+    store.put('holder.history', items).catch(() => {});
+    setText('history-note', '');
+  } else {
+    items = (await store.get('holder.history').catch(() => null)) || [];
+    setText('history-note', got.offline ? t('common.offline') : errorText(got));
+  }
+  if (!items.length) {
+    list.replaceChildren(h('li', { class: 'empty' }, t('holder.history.empty')));
+    return;
+  }
+  list.replaceChildren(...items.map((it) => {
+    const status = it.status || (it.valid ? 'valid' : 'unknown_card');
+    const who = it.merchant_name || it.merchant?.name || it.merchant || it.merchant_id || '';
+    return h('li', { class: `history-item ${it.valid ? 'ok' : 'bad'}` },
+      h('span', { class: 'history-when' }, fmtDateTime(it.checked_at || it.at)),
+      h('span', { class: 'history-who' }, `${t('holder.history.by')}：${who}`),
+      h('span', { class: 'history-result' }, `${t('holder.history.result')}：${label('status', status)}`));
+  }));
+}
+
+// ---- start
+async function showCard() {
+  show('activate', false);
+  show('card-app', true);
+  renderCard();
+  fillRegionSelect();
+  await renew();
+  startTimer();
+  if (navigator.onLine) refreshFromServer();
+}
+
+async function main() {
+  await initI18n();
+  registerServiceWorker();
+  onlineBanner();
+  await loadRegionNames();
+  wireTabs();
+  onLangChange(() => { if (card) { renderCard(); tick(); } });
+  document.getElementById('activate-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const parsed = parseActivation(document.getElementById('activation-code').value);
+    if (!parsed) {
+      message('activate-msg', t('holder.activate.bad'), 'error');
+      return;
+    }
+    if (await activate(parsed)) await showCard();
+  });
+  document.getElementById('benefit-form').addEventListener('submit', (e) => e.preventDefault());
+  document.getElementById('benefit-region').addEventListener('change', () => { document.getElementById('benefit-region-other').value = ''; loadBenefits(); });
+  document.getElementById('benefit-region-other').addEventListener('input', (e) => { if (/^\d{6}$/.test(e.target.value)) loadBenefits(); });
+  document.getElementById('benefit-search').addEventListener('input', renderBenefits);
+  document.getElementById('benefit-mine').addEventListener('change', renderBenefits);
+  document.getElementById('remove-card').addEventListener('click', async () => {
+    if (!window.confirm(t('holder.remove.confirm'))) return;
+    await store.del(CARD_KEY);
+    location.replace('/holder');
+  });
+
+  const fromLink = parseActivation(location.hash);
+  if (fromLink) history.replaceState(null, '', '/holder');
+  card = await store.get(CARD_KEY).catch(() => null);
+  show('holder-loading', false);
+  if (fromLink && (!card || card.cardId !== fromLink.cardId || !card.keyPair)) {
+    if (await activate(fromLink)) await showCard();
+    return;
+  }
+  if (card) await showCard();
+  else show('activate', true);
+  applyI18n(document.getElementById('main'));
+}
+
+main();

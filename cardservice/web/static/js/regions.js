@@ -1,0 +1,50 @@
+// Region names (GB/T 2260) for display, fetched once and kept for offline use.
+import { store } from '/static/js/app.js';
+
+let names = null;
+// Table rows that only group counties ("市辖区", "县") read oddly inside a full name.
+const PLACEHOLDERS = new Set(['市辖区', '县', '省直辖县级行政区划', '自治区直辖县级行政区划']);
+
+export async function loadRegionNames() {
+  if (names) return names;
+  try {
+    const resp = await fetch('/web/regions.json');
+    if (resp.ok) {
+      names = await resp.json();
+      store.put('regions', names).catch(() => {});
+      return names;
+    }
+  } catch { /* offline: fall back to the saved copy */ }
+  names = (await store.get('regions').catch(() => null)) || {};
+  return names;
+}
+
+/** The region and its ancestors, nearest first: 500112 → 500100 → 500000 → 000000. */
+export function ancestors(code) {
+  const chain = [code];
+  let c = code;
+  while (c !== '000000') {
+    if (c.slice(4) !== '00') c = c.slice(0, 4) + '00';
+    else if (c.slice(2) !== '0000') c = c.slice(0, 2) + '0000';
+    else c = '000000';
+    chain.push(c);
+  }
+  return chain;
+}
+
+export function inSubtree(code, root) {
+  return ancestors(code).includes(root);
+}
+
+export function regionName(code) {
+  if (code === '000000') return names?.[code] || '全国';
+  return names?.[code] || code;
+}
+
+/** "重庆市 渝北区" style full name, province first, without the national level. */
+export function regionFullName(code) {
+  const parts = ancestors(code).reverse().filter((c) => c !== '000000').map((c) => names?.[c])
+    .filter((n, i, all) => n && (i === all.length - 1 || !PLACEHOLDERS.has(n)));
+  const unique = parts.filter((p, i) => p !== parts[i - 1]);
+  return unique.length ? unique.join(' ') : regionName(code);
+}
