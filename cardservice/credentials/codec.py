@@ -38,8 +38,8 @@ PREFIX_LENGTH = 5
 MAX_TEXT_LENGTH = 1200
 """Longest QR text accepted (after stripping); real ones are at most ~311 (PTC1), ~430 (PTC1
 with a cnf key) and ~545 (PTP1) characters."""
-MAX_DECODED_BYTES = 800
-"""Longest base45-decoded content accepted; bounds every later allocation."""
+MAX_DECODED_BYTES = 640
+"""Longest base45-decoded content accepted (the longest real PTP1 is about 360 bytes)."""
 HOLDER_SIGNATURE_LENGTH = 64
 PTP1_CONTEXT = "PTP1"
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())

@@ -391,7 +391,8 @@ def test_device_key_from_jwk_refuses(change: dict[str, object]) -> None:
 
 
 def test_device_key_from_jwk_refuses_non_objects() -> None:
-    for value in (None, [], "jwk"):
+    values: list[object] = [None, [], "jwk"]
+    for value in values:
         with pytest.raises(cred.InvalidDeviceKey):
             cred.DeviceKey.from_jwk(value)  # type: ignore[arg-type]
     assert issubclass(cred.InvalidDeviceKey, cred.CredentialError)
