@@ -18,7 +18,7 @@ from uuid import UUID
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Transcoder, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
 
 from cardservice import credentials
 from cardservice.clock import SHANGHAI, Clock, today_in_shanghai
@@ -127,8 +127,8 @@ class ServiceApplication(Application[UUID]):
         self.clock = clock
         super().__init__(env=env)
 
-    def register_transcodings(self, transcoder: Transcoder) -> None:
-        super().register_transcodings(transcoder)  # type: ignore[arg-type]
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
     def now(self) -> datetime:
@@ -156,7 +156,7 @@ class ServiceApplication(Application[UUID]):
                 {
                     "type": type(ev).__name__,
                     "version": data.pop("originator_version"),
-                    "at": (data.pop("at", None) or data.pop("issued_at", None) or ev.timestamp),
+                    "at": (data.pop("at", None) or data.pop("issued_at", None) or getattr(ev, "timestamp", None)),
                     "actor": data.pop("actor", None),
                     "reason": data.pop("reason", None),
                     "data": {k: v for k, v in data.items() if not k.startswith("sealed")},
@@ -318,7 +318,7 @@ class CardLedger(ServiceApplication):
         now = self.now()
         cards: list[Card] = []
         for held in list(holder.cards.values()):
-            card = self.repository.get(UUID(held["card_id"]))
+            card: Card = self.repository.get(UUID(held["card_id"]))
             if card.status != "revoked":
                 card.revoke("holder erased: " + (reason or "erasure request"), actor.as_dict(), now)
                 cards.append(card)
@@ -341,7 +341,11 @@ class CardLedger(ServiceApplication):
         if request.category not in HOLDER_CATEGORIES:
             raise InvalidInput(f"category must be one of {', '.join(HOLDER_CATEGORIES)}")
         require_region(request.region)
-        valid_years = request.valid_years or self.settings.default_valid_years
+        valid_years = (
+            self.settings.default_valid_years
+            if request.valid_years is None
+            else request.valid_years
+        )
         if not 1 <= valid_years <= 50:
             raise InvalidInput("valid_years must be between 1 and 50")
         require_scope(actor, request.region, "cards")
@@ -567,7 +571,7 @@ class CardLedger(ServiceApplication):
             self.save(card)
         elif action == "revoke":
             card.revoke(reason, actor.as_dict(), now, command_id)
-            holder = self.repository.get(card.holder_id)
+            holder: Holder = self.repository.get(card.holder_id)
             holder.release_card(card.category, card.id, "revoked", now)
             self.save(card, holder)
         else:

@@ -136,14 +136,14 @@ class Database:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
                 yield Tx(cur, "postgres")
             return
-        conn = self._sqlite()
-        conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        lite = self._sqlite()
+        lite.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield Tx(conn.cursor(), "sqlite")
+            yield Tx(lite.cursor(), "sqlite")
         except BaseException:
-            conn.execute("ROLLBACK")
+            lite.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        lite.execute("COMMIT")
 
     def read(self) -> Any:
         return self.transaction(write=False)

@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.routing import APIRoute
 from pydantic.json_schema import models_json_schema
 
 from cardservice.api.deps import BODY_MODELS
@@ -71,23 +70,6 @@ def install_openapi(app: FastAPI) -> None:
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(defs.get("$defs", {}))
-        for route in app.routes:
-            if not isinstance(route, APIRoute):
-                continue
-            for dep in route.dependant.dependencies:
-                model = BODY_MODELS.get(getattr(dep.call, "__name__", ""))
-                if model is None:
-                    continue
-                for method in route.methods:
-                    op = schema["paths"][route.path_format][method.lower()]
-                    op["requestBody"] = {
-                        "required": True,
-                        "content": {
-                            "application/json": {
-                                "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
-                            }
-                        },
-                    }
         app.openapi_schema = schema
         return schema
 

@@ -119,6 +119,13 @@ def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
     return dependency
 
 
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route whose body `json_body(model)` reads by hand."""
+    BODY_MODELS[f"body_{model.__name__}"] = model
+    ref = {"$ref": f"#/components/schemas/{model.__name__}"}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": ref}}}}
+
+
 def validation_text(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors()[:5]:

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from cardservice.api.deps import AdminActor, IdempotencyKey, ServicesDep, json_body, parse_id
+from cardservice.api.deps import (
+    AdminActor,
+    IdempotencyKey,
+    ServicesDep,
+    body_doc,
+    json_body,
+    parse_id,
+)
 from cardservice.api.schemas import MerchantIn, MintTokenIn, ReasonIn
 from cardservice.domain.errors import NotFound
 from cardservice.domain.merchants import Merchant
@@ -28,7 +35,7 @@ def merchant_view(merchant: Merchant) -> dict[str, Any]:
     }
 
 
-@router.post("/tokens", status_code=201)
+@router.post("/tokens", status_code=201, openapi_extra=body_doc(MintTokenIn))
 def mint_token(
     actor: AdminActor,
     body: Annotated[MintTokenIn, Depends(json_body(MintTokenIn))],
@@ -38,7 +45,7 @@ def mint_token(
     return {"token": token, "token_id": str(token_id), "role": body.role, "region": body.region}
 
 
-@router.post("/tokens/{token_id}/revoke")
+@router.post("/tokens/{token_id}/revoke", openapi_extra=body_doc(ReasonIn))
 def revoke_token(
     token_id: str,
     actor: AdminActor,
@@ -52,7 +59,7 @@ def revoke_token(
     return {"token_id": token_id, "revoked": True}
 
 
-@router.post("/merchants", status_code=201)
+@router.post("/merchants", status_code=201, openapi_extra=body_doc(MerchantIn))
 def register_merchant(
     request: Request,
     actor: AdminActor,
@@ -96,7 +103,7 @@ def get_merchant(merchant_id: str, actor: AdminActor, svc: ServicesDep) -> dict[
     return merchant_view(merchant)
 
 
-@router.post("/merchants/{merchant_id}/deactivate")
+@router.post("/merchants/{merchant_id}/deactivate", openapi_extra=body_doc(ReasonIn))
 def deactivate_merchant(
     merchant_id: str,
     actor: AdminActor,

@@ -7,7 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from cardservice.api.deps import AdminActor, IdempotencyKey, ServicesDep, json_body, parse_id
+from cardservice.api.deps import (
+    AdminActor,
+    IdempotencyKey,
+    ServicesDep,
+    body_doc,
+    json_body,
+    parse_id,
+)
 from cardservice.api.schemas import IssueCardIn, ReasonIn
 from cardservice.application import IssueCardRequest
 from cardservice.domain.cards import Card
@@ -36,7 +43,7 @@ def issued_response(svc: Services, card: Card) -> dict[str, Any]:
     }
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, openapi_extra=body_doc(IssueCardIn))
 def issue_card(
     request: Request,
     actor: AdminActor,
@@ -69,7 +76,7 @@ def get_card(card_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any
     return view
 
 
-@router.post("/{card_id}/{action}")
+@router.post("/{card_id}/{action}", openapi_extra=body_doc(ReasonIn))
 def change_status(
     card_id: str,
     action: str,

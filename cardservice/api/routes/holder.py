@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from cardservice import credentials
-from cardservice.api.deps import HolderCardId, ServicesDep, json_body
+from cardservice.api.deps import HolderCardId, ServicesDep, body_doc, json_body
 from cardservice.api.schemas import DeviceKeyIn
 from cardservice.domain.errors import InvalidInput
 
@@ -43,7 +43,7 @@ def qr_png(card_id: HolderCardId, svc: ServicesDep) -> Response:
     return Response(png, media_type="image/png", headers=NO_STORE)
 
 
-@router.post("/{card_id}/device-key")
+@router.post("/{card_id}/device-key", openapi_extra=body_doc(DeviceKeyIn))
 def bind_device_key(
     card_id: HolderCardId,
     body: Annotated[DeviceKeyIn, Depends(json_body(DeviceKeyIn))],
