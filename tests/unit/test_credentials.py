@@ -281,6 +281,17 @@ def test_issuer_key_must_match_the_kid() -> None:
         cred.verify_issuer_signature(parsed, ISSUER_RAW[:16])
 
 
+def test_generic_sign1_for_other_payloads() -> None:
+    """The offline bundle is a COSE_Sign1 of the same shape with a large opaque payload."""
+    payload = cbor2.dumps({"status_list": bytes(200_000), "issued_at": IAT})
+    message = cred.sign1(payload, ISSUER)
+    parsed = cred.parse_sign1(message)
+    assert parsed.payload == payload and parsed.kid == cred.kid_for(ISSUER_RAW)
+    assert cred.verify_sign1(parsed, ISSUER_RAW)
+    assert not cred.verify_sign1(parsed, OTHER_ISSUER_RAW)
+    assert not cred.verify_sign1(dataclasses.replace(parsed, payload=payload + b"\0"), ISSUER_RAW)
+
+
 def test_categories_match_the_domain() -> None:
     assert cred.CATEGORIES == HOLDER_CATEGORIES
 
