@@ -12,3 +12,5 @@ fi
 if [ -x .venv/bin/python ] && ! .venv/bin/python -c "import playwright" 2>/dev/null; then
   .venv/bin/python -m pip install --quiet --disable-pip-version-check "playwright>=1.45,<2"
 fi
+# The pages' scripts (and axe-core for the accessibility checks) come from npm.
+./scripts/setup_frontend.sh

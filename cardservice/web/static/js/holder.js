@@ -2,7 +2,7 @@
 import { api, applyI18n, errorText, fmtDateTime, h, initI18n, label, onLangChange, onlineBanner, registerServiceWorker, setText, show, store, t, todayShanghai } from '/static/js/app.js';
 import { makePresentation, newDeviceKey, parseCredential, publicJwk } from '/static/js/ptc.js';
 import { drawQr } from '/static/js/qr.js';
-import { ancestors, inSubtree, loadRegionNames, regionFullName, regionName } from '/static/js/regions.js';
+import { ancestors, cities, counties, inSubtree, loadRegionNames, provinces, regionFullName, regionName } from '/static/js/regions.js';
 
 const REFRESH_SECONDS = 30;
 const CARD_KEY = 'holder.card';
@@ -99,7 +99,7 @@ function showProblem(text) {
 
 function maskNumber(number) {
   if (!number || number.length !== 18) return number || '';
-  return `${number.slice(0, 6)} ${number.slice(6, 10)} ****${number.slice(14, 17)} ${number.slice(17)}`;
+  return `${number.slice(0, 6)} ${number.slice(6, 10)} ***${number.slice(13)}`;
 }
 
 function renderCard() {
@@ -123,7 +123,7 @@ async function renew() {
   currentCode = await makePresentation(card.qr, card.keyPair.privateKey, now);
   const canvas = document.getElementById('qr');
   const box = document.getElementById('qr-box');
-  const width = Math.min(box.clientWidth || 320, 420);
+  const width = Math.min(box.clientWidth || 320, 480);
   drawQr(canvas, currentCode, { maxPx: width });
   canvas.dataset.code = currentCode;
   canvas.dataset.t = String(now);
@@ -178,15 +178,49 @@ let catalog = null;
 let activeCategory = '';
 
 function benefitRegion() {
-  const other = document.getElementById('benefit-region-other').value.trim();
-  return /^\d{6}$/.test(other) ? other : document.getElementById('benefit-region').value;
+  for (const id of ['r-county', 'r-city', 'r-province']) {
+    const value = document.getElementById(id).value;
+    if (value) return value;
+  }
+  return card.view.region;
 }
 
-function fillRegionSelect() {
-  const select = document.getElementById('benefit-region');
-  const previous = select.value;
-  select.replaceChildren(...ancestors(card.view.region).map((code) => h('option', { value: code }, `${regionName(code)} (${code})`)));
-  if (previous) select.value = previous;
+function options(select, list, whole) {
+  const value = select.value;
+  select.replaceChildren(...(whole ? [h('option', { value: '' }, t('region.whole'))] : []),
+    ...list.map((code) => h('option', { value: code }, regionName(code))));
+  select.disabled = list.length === 0;
+  if (list.includes(value)) select.value = value;
+}
+
+/** Province → city → county selects, starting at the card's own region. */
+function fillRegionSelect(pick = card.view.region) {
+  const chain = ancestors(pick);
+  const province = document.getElementById('r-province');
+  const city = document.getElementById('r-city');
+  const county = document.getElementById('r-county');
+  const provs = provinces();
+  options(province, ['000000', ...(provs.length ? provs : chain.filter((c) => c !== '000000').slice(-1))], false);
+  province.value = chain.find((c) => c.endsWith('0000')) || '000000';
+  options(city, province.value === '000000' ? [] : cities(province.value), true);
+  city.value = chain.find((c) => [...city.options].some((o) => o.value === c && c)) || '';
+  options(county, city.value ? counties(city.value) : [], true);
+  county.value = chain.find((c) => [...county.options].some((o) => o.value === c && c)) || '';
+}
+
+function onRegionChange(level) {
+  const province = document.getElementById('r-province');
+  const city = document.getElementById('r-city');
+  const county = document.getElementById('r-county');
+  if (level === 'province') {
+    options(city, province.value === '000000' ? [] : cities(province.value), true);
+    city.value = '';
+  }
+  if (level !== 'county') {
+    options(county, city.value ? counties(city.value) : [], true);
+    county.value = '';
+  }
+  loadBenefits();
 }
 
 async function loadBenefits() {
@@ -332,8 +366,8 @@ async function main() {
     if (await activate(parsed)) await showCard();
   });
   document.getElementById('benefit-form').addEventListener('submit', (e) => e.preventDefault());
-  document.getElementById('benefit-region').addEventListener('change', () => { document.getElementById('benefit-region-other').value = ''; loadBenefits(); });
-  document.getElementById('benefit-region-other').addEventListener('input', (e) => { if (/^\d{6}$/.test(e.target.value)) loadBenefits(); });
+  for (const level of ['province', 'city', 'county']) document.getElementById(`r-${level}`).addEventListener('change', () => onRegionChange(level));
+  document.getElementById('r-mine').addEventListener('click', () => { fillRegionSelect(); loadBenefits(); });
   document.getElementById('benefit-search').addEventListener('input', renderBenefits);
   document.getElementById('benefit-mine').addEventListener('change', renderBenefits);
   document.getElementById('remove-card').addEventListener('click', async () => {

@@ -79,9 +79,9 @@ function need(cond, what) {
   if (!cond) throw new Malformed(what);
 }
 
-/** Parse the COSE_Sign1 card bytes into {protectedBytes, payloadBytes, signature, kid, claims}. */
-export function parseCard(cardBytes) {
-  const cose = cborDecode(cardBytes);
+/** A tagged COSE_Sign1 with EdDSA: {protectedBytes, payloadBytes, signature, kid}. */
+export function parseCoseSign1(bytes) {
+  const cose = cborDecode(bytes);
   need(cose instanceof Tagged && cose.tag === 18, 'not a tagged COSE_Sign1');
   const arr = cose.value;
   need(Array.isArray(arr) && arr.length === 4, 'COSE_Sign1 shape');
@@ -93,6 +93,12 @@ export function parseCard(cardBytes) {
   need(header instanceof Map && header.get(1) === -8, 'algorithm');
   const kid = header.get(4);
   need(isBytes(kid), 'kid');
+  return { protectedBytes, payloadBytes, signature, kid: b64u(kid) };
+}
+
+/** Parse the COSE_Sign1 card bytes into {protectedBytes, payloadBytes, signature, kid, claims}. */
+export function parseCard(cardBytes) {
+  const { protectedBytes, payloadBytes, signature, kid } = parseCoseSign1(cardBytes);
   const p = cborDecode(payloadBytes);
   need(p instanceof Map, 'payload');
   const ptc = p.get('ptc');
@@ -124,7 +130,7 @@ export function parseCard(cardBytes) {
     need(k.get(-2).length === 32 && k.get(-3).length === 32, 'COSE_Key size');
     claims.deviceKey = { kty: 'EC', crv: 'P-256', x: b64u(k.get(-2)), y: b64u(k.get(-3)) };
   }
-  return { cardBytes, protectedBytes, payloadBytes, signature, kid: b64u(kid), claims };
+  return { cardBytes, protectedBytes, payloadBytes, signature, kid, claims };
 }
 
 /** Parse "PTC1:..." or "PTP1:..." text; throws Malformed. */

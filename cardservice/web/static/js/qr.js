@@ -10,13 +10,13 @@ export function drawQr(canvas, text, { maxPx = 360, ecl = 'M' } = {}) {
   qr.make();
   const n = qr.getModuleCount();
   const total = n + 8;
+  // Whole device pixels per module (crisp), displayed at the full width available.
   const ratio = window.devicePixelRatio || 1;
-  const scale = Math.max(2, Math.floor((maxPx * ratio) / total));
+  const scale = Math.max(2, Math.ceil((maxPx * ratio) / total));
   const size = total * scale;
   canvas.width = size;
   canvas.height = size;
-  canvas.style.width = `${size / ratio}px`;
-  canvas.style.height = `${size / ratio}px`;
+  canvas.style.width = `${Math.min(maxPx, size / ratio)}px`;
   const ctx = canvas.getContext('2d');
   ctx.fillStyle = '#fff';
   ctx.fillRect(0, 0, size, size);

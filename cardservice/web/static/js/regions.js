@@ -48,3 +48,22 @@ export function regionFullName(code) {
   const unique = parts.filter((p, i) => p !== parts[i - 1]);
   return unique.length ? unique.join(' ') : regionName(code);
 }
+
+const codes = () => Object.keys(names || {}).sort();
+
+export function provinces() {
+  return codes().filter((c) => c !== '000000' && c.endsWith('0000'));
+}
+
+/** Prefecture-level rows of a province (and counties placed directly under it). */
+export function cities(province) {
+  const pre = province.slice(0, 2);
+  return codes().filter((c) => c.startsWith(pre) && c !== province
+    && (c.endsWith('00') || !(names[`${c.slice(0, 4)}00`])));
+}
+
+export function counties(city) {
+  if (!city.endsWith('00')) return [];
+  const pre = city.slice(0, 4);
+  return codes().filter((c) => c.startsWith(pre) && !c.endsWith('00'));
+}
