@@ -156,7 +156,11 @@ class ServiceApplication(Application[UUID]):
                 {
                     "type": type(ev).__name__,
                     "version": data.pop("originator_version"),
-                    "at": (data.pop("at", None) or data.pop("issued_at", None) or getattr(ev, "timestamp", None)),
+                    "at": (
+                        data.pop("at", None)
+                        or data.pop("issued_at", None)
+                        or getattr(ev, "timestamp", None)
+                    ),
                     "actor": data.pop("actor", None),
                     "reason": data.pop("reason", None),
                     "data": {k: v for k, v in data.items() if not k.startswith("sealed")},

@@ -33,7 +33,7 @@ def _pg_available() -> str | None:
         return str(exc)
 
 
-_PG_PROBLEM: str | None | bool = False
+_PG_PROBLEM: str | bool | None = False
 
 
 def require_postgres() -> None:

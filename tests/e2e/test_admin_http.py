@@ -39,14 +39,32 @@ def credentials_raw(x: str) -> bytes:
 def test_status_transitions_and_history(client: Any, admin_headers: dict[str, str]) -> None:
     card = issue(client, admin_headers)
     url = f"/v1/admin/cards/{card['card_id']}"
-    assert client.post(url + "/suspend", json={"reason": "lost"}, headers=admin_headers).json()[
-        "status"
-    ] == "suspended"
-    assert client.post(url + "/suspend", json={"reason": "x"}, headers=admin_headers).status_code == 409
-    assert client.post(url + "/reinstate", json={"reason": "ok"}, headers=admin_headers).status_code == 200
-    assert client.post(url + "/revoke", json={"reason": "gone"}, headers=admin_headers).status_code == 200
-    assert client.post(url + "/revoke", json={"reason": "again"}, headers=admin_headers).status_code == 409
-    assert client.post(url + "/reinstate", json={"reason": "x"}, headers=admin_headers).status_code == 409
+    assert (
+        client.post(url + "/suspend", json={"reason": "lost"}, headers=admin_headers).json()[
+            "status"
+        ]
+        == "suspended"
+    )
+    assert (
+        client.post(url + "/suspend", json={"reason": "x"}, headers=admin_headers).status_code
+        == 409
+    )
+    assert (
+        client.post(url + "/reinstate", json={"reason": "ok"}, headers=admin_headers).status_code
+        == 200
+    )
+    assert (
+        client.post(url + "/revoke", json={"reason": "gone"}, headers=admin_headers).status_code
+        == 200
+    )
+    assert (
+        client.post(url + "/revoke", json={"reason": "again"}, headers=admin_headers).status_code
+        == 409
+    )
+    assert (
+        client.post(url + "/reinstate", json={"reason": "x"}, headers=admin_headers).status_code
+        == 409
+    )
     got = client.get(url, headers=admin_headers).json()
     assert got["status"] == "revoked"
     assert [h["type"] for h in got["history"]] == ["Issued", "Suspended", "Reinstated", "Revoked"]
@@ -94,7 +112,9 @@ def test_region_scoped_roles(client: Any, admin_headers: dict[str, str]) -> None
     resp = client.post("/v1/admin/cards", json=card_body(2, region="110101"), headers=issuer)
     assert resp.status_code == 403
     # An issuer cannot mint tokens.
-    resp = client.post("/v1/admin/tokens", json={"region": "500112", "role": "auditor"}, headers=issuer)
+    resp = client.post(
+        "/v1/admin/tokens", json={"region": "500112", "role": "auditor"}, headers=issuer
+    )
     assert resp.status_code == 403
 
 
@@ -124,7 +144,9 @@ def test_holder_qr_images_and_device_binding(client: Any, admin_headers: dict[st
     device = ec.derive_private_key(123456789, ec.SECP256R1())
     nums = device.public_key().public_numbers()
     jwk = credentials.DeviceKey(x=nums.x.to_bytes(32, "big"), y=nums.y.to_bytes(32, "big")).to_jwk()
-    bound = client.post(f"/v1/cards/{card['card_id']}/device-key", json={"jwk": jwk}, headers=holder)
+    bound = client.post(
+        f"/v1/cards/{card['card_id']}/device-key", json={"jwk": jwk}, headers=holder
+    )
     assert bound.status_code == 200
     parsed = credentials.parse_credential(bound.json()["qr"])
     assert parsed.claims.version == 2 and parsed.claims.device_key is not None

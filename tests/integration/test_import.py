@@ -12,7 +12,9 @@ from tests.factories import id_number
 ACTOR = Actor(kind="admin", id="cli", role="admin", region="000000")
 
 
-def write_csv(path: Path, rows: list[str], header: str = "name,id_number,category,region,phone") -> Path:
+def write_csv(
+    path: Path, rows: list[str], header: str = "name,id_number,category,region,phone"
+) -> Path:
     path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
     return path
 

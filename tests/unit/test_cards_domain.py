@@ -46,7 +46,10 @@ def test_life_cycle_transitions() -> None:
             action("x", WHO, AT)
     assert card.status == "revoked"
     assert [type(e).__name__ for e in card.collect_events()] == [
-        "Issued", "Suspended", "Reinstated", "Revoked",
+        "Issued",
+        "Suspended",
+        "Reinstated",
+        "Revoked",
     ]
 
 

@@ -1,0 +1,239 @@
+"""Support for the browser tests: a real server in a thread, Debian's Chromium, fake camera.
+
+The server is exactly what `cardservice serve` runs (install_runtime + create_app) on a
+fresh SQLite data dir and a free localhost port. Chromium is /usr/bin/chromium driven by
+Playwright for Python; nothing is downloaded at test time.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM = os.environ.get("CARDSERVICE_CHROMIUM", "/usr/bin/chromium")
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+VENDOR = ROOT / "cardservice" / "web" / "static" / "vendor" / "cborg" / "cborg.js"
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ADMIN_TOKEN = "adm_pages_test_token_0123456789abcdef"
+PHONE = {"width": 360, "height": 740}
+
+
+def missing_browser_parts() -> str | None:
+    """Why the browser tests cannot run here, or None (scripts/setup_browser.sh fixes it)."""
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        return "playwright is not installed (run scripts/setup_browser.sh)"
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is missing (run scripts/setup_browser.sh)"
+    if not VENDOR.exists() or not AXE.exists():
+        return "front-end dependencies missing (run scripts/setup_frontend.sh)"
+    return None
+
+
+def require_browser() -> None:
+    problem = missing_browser_parts()
+    if problem:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"browser tests cannot run under CI: {problem}")
+        pytest.skip(problem)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LiveServer:
+    url: str
+    svc: Any
+    http: httpx.Client
+
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+    def issue(self, seq: int, **kw: Any) -> dict[str, Any]:
+        from tests.factories import card_body
+
+        resp = self.http.post("/v1/admin/cards", json=card_body(seq, **kw), headers=self.admin())
+        assert resp.status_code == 201, resp.text
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def merchant(self, **kw: Any) -> dict[str, Any]:
+        body = {
+            "name": "渝北测试商店",
+            "region": "500112",
+            "kind": "merchant",
+            "categories": ["dining"],
+            **kw,
+        }
+        resp = self.http.post("/v1/admin/merchants", json=body, headers=self.admin())
+        assert resp.status_code == 201, resp.text
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def verify(self, key: str, qr: str) -> dict[str, Any]:
+        resp = self.http.post(
+            "/v1/verify", json={"qr": qr}, headers={"Authorization": f"Bearer {key}"}
+        )
+        assert resp.status_code == 200, resp.text
+        data: dict[str, Any] = resp.json()
+        return data
+
+    def verify_until(self, key: str, qr: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
+        """The verification path reads views that lag writes: poll until they caught up."""
+        deadline = time.monotonic() + timeout
+        while True:
+            verdict = self.verify(key, qr)
+            if verdict["status"] == status or time.monotonic() > deadline:
+                return verdict
+            time.sleep(0.1)
+
+
+@contextmanager
+def live_server(data_dir: Path) -> Iterator[LiveServer]:
+    import uvicorn
+
+    from cardservice.api.app import create_app
+    from cardservice.runtime import install_runtime
+    from cardservice.services import Services
+    from cardservice.settings import Settings
+
+    settings = Settings(
+        database_url=None,
+        data_dir=data_dir,
+        admin_token=ADMIN_TOKEN,
+        secret="pages-test-secret",
+        projection_poll_seconds=0.02,
+        merchant_rate=0,
+    )
+    svc = Services.build(settings)
+    install_runtime(svc, run_projections=True)
+    app = create_app(svc, own_services=True)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, name="pages-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with httpx.Client(base_url=url, timeout=10) as http:
+            yield LiveServer(url=url, svc=svc, http=http)
+    finally:
+        server.should_exit = True
+        thread.join(15)
+
+
+def launch(playwright: Any, *extra_args: str) -> Any:
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, *extra_args], headless=True
+    )
+
+
+def artifact(name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS / name
+
+
+def run_axe(page: Any) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now."""
+    if not page.evaluate("typeof window.axe !== 'undefined'"):
+        page.add_script_tag(content=AXE.read_text("utf-8"))
+    result = page.evaluate(
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))}))"
+    )
+    return [v for v in result if v["impact"] in ("serious", "critical")]
+
+
+def decode_qr_png(png: bytes) -> list[str]:
+    """Decode QR codes in a screenshot with ZXing-C++ (independent of the page's decoder)."""
+    import zxingcpp
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
+
+
+def qr_y4m(text: str, path: Path, width: int = 640, height: int = 480, frames: int = 2) -> Path:
+    """A Y4M video of `text` as a QR code, for Chromium's fake camera (4:2:0, grey)."""
+    import segno
+
+    qr = segno.make(text, error="m", micro=False)
+    matrix = [list(row) for row in qr.matrix]
+    n = len(matrix) + 8  # quiet zone of 4 modules
+    scale = max(1, min(width, height) * 9 // 10 // n)
+    size = n * scale
+    left, top = (width - size) // 2, (height - size) // 2
+    luma = bytearray(b"\xff" * (width * height))
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if not dark:
+                continue
+            y0, x0 = top + (r + 4) * scale, left + (c + 4) * scale
+            for y in range(y0, y0 + scale):
+                luma[y * width + x0 : y * width + x0 + scale] = b"\x00" * scale
+    chroma = b"\x80" * ((width // 2) * (height // 2) * 2)
+    with path.open("wb") as fh:
+        fh.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            fh.write(b"FRAME\n")
+            fh.write(luma)
+            fh.write(chroma)
+    return path
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, step: float = 0.1) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(step)
+
+
+def dump(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=1, default=str)
+
+
+def clean_artifacts() -> None:
+    if ARTIFACTS.exists():
+        for png in ARTIFACTS.glob("page-*.png"):
+            png.unlink()
+
+
+__all__ = ["ADMIN_TOKEN", "PHONE", "LiveServer", "shutil"]
