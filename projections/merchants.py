@@ -65,8 +65,7 @@ def apply_merchant(state: MerchantRow | None, event: Event) -> MerchantRow | Non
 
 
 _COLUMNS = (
-    "merchant_id, key_hash, name, region, kind, a_level, categories, "
-    "require_device_binding, active"
+    "merchant_id, key_hash, name, region, kind, a_level, categories, require_device_binding, active"
 )
 
 

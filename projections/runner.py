@@ -147,9 +147,7 @@ class Runner:
             return StepResult(start, start - 1, 0)
         behind = [v for v in self.views if positions[v.name] < stop]
         topics = sorted(set().union(*(v.topics for v in behind)))
-        notes = self.app.recorder.select_notifications(
-            start, limit=limit, stop=stop, topics=topics
-        )
+        notes = self.app.recorder.select_notifications(start, limit=limit, stop=stop, topics=topics)
         try:
             decoded = [(n.id, n.topic, self.app.mapper.to_domain_event(n)) for n in notes]
         except Exception as exc:

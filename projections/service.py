@@ -104,7 +104,7 @@ class ProjectionService:
             except Exception as exc:  # supervised: log, back off, retry the same position
                 self._failed(runner, health, exc)
                 limit = 1  # narrow the retry down to the one failing event
-                backoff = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2 ** health.failures)
+                backoff = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2**health.failures)
                 self._stop.wait(backoff)
                 continue
             if health.failures:
@@ -162,9 +162,7 @@ class ProjectionService:
         return views
 
     def health_probe(self) -> Any:
-        failing = {
-            source: h.last_error for source, h in self.health.items() if h.failures >= 3
-        }
+        failing = {source: h.last_error for source, h in self.health.items() if h.failures >= 3}
         if self._threads and not self.running:
             return "down: projection threads stopped"
         if failing:

@@ -1,0 +1,106 @@
+"""The merchant verification service as an ASGI app, alone or inside `cardservice serve`.
+
+Alone (any number of replicas against one PostgreSQL):
+    uvicorn merchant_api.app:create_app --factory
+It serves /v1/verify, /v1/verifications, /v1/cards/{id}/verifications, /v1/offline-bundle,
+/v1/keys (from the issuer-keys view), /healthz and /metrics; the projections run elsewhere
+(`cardservice worker`). Inside `cardservice serve`, `install` adds the same routes to the
+main app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import JSONResponse
+
+from cardservice.api.errors import install_error_handlers
+from cardservice.services import Services
+from merchant_api.routes import ApiDep, metrics_router, router
+from merchant_api.service import MerchantApi
+
+EXTRAS_KEY = "merchant_api"
+
+
+def merchant_api_for(svc: Services) -> MerchantApi:
+    """One MerchantApi per Services (its caches, log writer and metrics), closed with it."""
+    api = svc.extras.get(EXTRAS_KEY)
+    if not isinstance(api, MerchantApi):
+        api = MerchantApi(svc)
+        api.setup()
+        svc.extras[EXTRAS_KEY] = api
+        svc.extras.setdefault("closers", []).append(api.close)
+        svc.extras.setdefault("health", {})["verification_log"] = lambda: _log_health(api)
+    return api
+
+
+def _log_health(api: MerchantApi) -> Any:
+    return {"queue_depth": api.log.depth, "written": api.log.written, "failures": api.log.failures}
+
+
+def install(app: FastAPI, svc: Services) -> None:
+    """Mount the merchant API on an app (the hook `cardservice serve` uses)."""
+    if getattr(app.state, "merchant_api", None) is not None:
+        return
+    app.state.merchant_api = merchant_api_for(svc)
+    app.include_router(router)
+    if not any(getattr(r, "path", None) == "/metrics" for r in app.routes):
+        app.include_router(metrics_router)
+
+
+def create_app(services: Services | None = None) -> FastAPI:
+    """The standalone merchant API (`uvicorn merchant_api.app:create_app --factory`)."""
+    svc = services or Services.build()
+    own = services is None
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if own:
+            svc.close()
+        else:
+            api = svc.extras.get(EXTRAS_KEY)
+            if isinstance(api, MerchantApi):
+                api.log.flush()
+
+    app = FastAPI(
+        title="Merchant verification API",
+        version="1.0",
+        description="Verify 优待证 QR codes against the projected views; stateless replicas.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    install(app, svc)
+
+    @app.get("/v1/keys", tags=["public"])
+    def issuer_keys(api: ApiDep) -> dict[str, Any]:
+        return {
+            "keys": [
+                {
+                    "kid": k.kid,
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": k.public_key,
+                    "status": k.status,
+                    "not_after": k.not_after,
+                }
+                for k in api.keys.refresh(min_age=1.0).rows
+            ]
+        }
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz(api: ApiDep) -> JSONResponse:
+        ok = svc.db.ping()
+        body = {
+            "status": "ok" if ok else "degraded",
+            "checks": {"database": "ok" if ok else "down", "verification_log": _log_health(api)},
+        }
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    from cardservice.api.app import install_openapi
+
+    install_openapi(app)
+    return app

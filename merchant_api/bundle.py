@@ -1,0 +1,170 @@
+"""The offline bundle: issuer keys, the status list and the merchant region's catalog, signed.
+
+A tagged COSE_Sign1 (the cards' own shape) by an active issuer key over CBOR
+`{"keys", "status_list", "catalog", "merchant_region", "issued_at", "expires"}`;
+`status_list` is zlib of 2 bits per status index (index 0 in the top bits of byte 0). The
+ETag hashes everything but the two times, so a client re-downloads only on real change.
+Pure: building, signing, opening and verifying do no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cardservice import credentials
+from cardservice.credentials import MalformedCredential
+from cardservice.security import b64u, b64u_decode
+from merchant_api.core import (
+    STANDING_BY_CODE,
+    Checked,
+    Policy,
+    TrustedKey,
+    check_credential,
+    decide,
+)
+from projections.cards import status_code_at
+
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+MAX_STATUS_LIST_BYTES = 256 * 1024 * 1024
+
+
+class BundleRefused(Exception):
+    """The bundle cannot be trusted or used: bad signature, unknown signer, expired, unreadable."""
+
+
+@dataclass(frozen=True)
+class BundleContent:
+    keys: list[dict[str, Any]]
+    status_list: bytes  # uncompressed 2-bit list
+    catalog: dict[str, Any]
+    merchant_region: str
+    merchant: dict[str, Any]
+    """The merchant's policy (kind, categories, A-level, device binding): offline
+    eligibility and `static_not_allowed` need it. An addition to the contract's keys."""
+
+    def etag(self) -> str:
+        digest = hashlib.sha256(
+            cbor2.dumps(
+                {
+                    "keys": self.keys,
+                    "status_list": self.status_list,
+                    "catalog": self.catalog,
+                    "merchant_region": self.merchant_region,
+                    "merchant": self.merchant,
+                },
+                canonical=True,
+            )
+        ).hexdigest()
+        return f'"{digest[:32]}"'
+
+
+def sign_bundle(
+    content: BundleContent, key: Ed25519PrivateKey, issued_at: int, expires: int
+) -> bytes:
+    payload = cbor2.dumps(
+        {
+            "keys": content.keys,
+            "status_list": zlib.compress(content.status_list, 9),
+            "catalog": content.catalog,
+            "merchant_region": content.merchant_region,
+            "merchant": content.merchant,
+            "issued_at": issued_at,
+            "expires": expires,
+        },
+        canonical=True,
+    )
+    return credentials.sign1(payload, key)
+
+
+@dataclass(frozen=True)
+class Bundle:
+    signer: str
+    keys: dict[str, TrustedKey]
+    status_list: bytes
+    catalog: Mapping[str, Any]
+    merchant_region: str
+    merchant: Mapping[str, Any]
+    issued_at: int
+    expires: int
+
+
+def pinned_keys(keys_json: Mapping[str, Any]) -> dict[str, TrustedKey]:
+    """Trusted keys from a saved `/v1/keys` answer; each kid must match its key."""
+    found: dict[str, TrustedKey] = {}
+    entries = keys_json.get("keys") if isinstance(keys_json, Mapping) else None
+    if not isinstance(entries, Sequence):
+        raise BundleRefused('trust file: expected {"keys": [...]} as /v1/keys answers')
+    for entry in entries:
+        try:
+            raw = b64u_decode(str(entry["x"]))
+            kid = b64u(credentials.kid_for(raw))
+        except (KeyError, TypeError, ValueError):
+            raise BundleRefused("trust file: a key entry is not an Ed25519 key") from None
+        if entry.get("kid") != kid:
+            raise BundleRefused(f"trust file: kid {entry.get('kid')} does not match its key")
+        found[kid] = TrustedKey(kid, raw, str(entry.get("status", "active")))
+    return found
+
+
+def _decode_payload(payload: bytes) -> Mapping[str, Any]:
+    stream = io.BytesIO(payload)
+    try:
+        data = cbor2.CBORDecoder(stream).decode()
+    except Exception as exc:
+        raise BundleRefused(f"unreadable bundle payload: {exc}") from None
+    if stream.tell() != len(payload) or not isinstance(data, Mapping):
+        raise BundleRefused("unreadable bundle payload")
+    return data
+
+
+def open_bundle(data: bytes, trusted: Mapping[str, TrustedKey], now: int) -> Bundle:
+    """Check the signature against the pinned keys, then the expiry; BundleRefused if not."""
+    if len(data) > MAX_BUNDLE_BYTES:
+        raise BundleRefused("unreadable bundle: too large")
+    try:
+        message = credentials.parse_sign1(data)
+    except MalformedCredential as exc:
+        raise BundleRefused(f"unreadable bundle: {exc}") from None
+    signer = b64u(message.kid)
+    key = trusted.get(signer)
+    if key is None:
+        raise BundleRefused(f"unknown signer {signer}: not among the pinned issuer keys")
+    if key.status == "compromised":
+        raise BundleRefused(f"signer {signer} is a compromised key")
+    if not credentials.verify_sign1(message, key.raw):
+        raise BundleRefused("bad signature")
+    body = _decode_payload(message.payload)
+    try:
+        issued_at, expires = int(body["issued_at"]), int(body["expires"])
+        compressed = body["status_list"]
+        decompressor = zlib.decompressobj()
+        bits = decompressor.decompress(bytes(compressed), MAX_STATUS_LIST_BYTES)
+        keys = {k.kid: k for k in pinned_keys({"keys": list(body["keys"])}).values()}
+        catalog = body.get("catalog") or {}
+        region = str(body["merchant_region"])
+        merchant = body.get("merchant") or {}
+    except BundleRefused:
+        raise
+    except (KeyError, TypeError, ValueError, zlib.error) as exc:
+        raise BundleRefused(f"unreadable bundle payload: {exc}") from None
+    if now > expires:
+        raise BundleRefused("expired bundle: download a new one")
+    return Bundle(signer, keys, bits, catalog, region, merchant, issued_at, expires)
+
+
+def verify_offline(text: str, bundle: Bundle, now: int, policy: Policy) -> tuple[str, Checked]:
+    """The verdict status of `text` against the bundle alone."""
+    checked = check_credential(text, bundle.keys, now, policy)
+    standing = None
+    if checked.status is None and checked.parsed is not None:
+        code = status_code_at(bundle.status_list, checked.parsed.claims.status_index)
+        standing = None if code is None else STANDING_BY_CODE[code]
+    return decide(checked, standing, now, policy), checked

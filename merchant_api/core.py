@@ -1,0 +1,171 @@
+"""The verification core: QR text in, verdict status out. Pure: no I/O, no clock, no globals.
+
+Split in two steps around the one lookup the caller makes, so the online service (card
+status view) and the offline verifier (signed status list) share every rule:
+
+1. `check_credential`: parse, find the issuer key, check signatures and freshness;
+2. `decide`: given the card's standing (from whichever source), the final status.
+
+Statuses are decided in the contract's precedence order (first match wins).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal, Protocol
+from zoneinfo import ZoneInfo
+
+from cardservice import credentials
+from cardservice.credentials import MalformedCredential, ParsedCredential
+from cardservice.security import b64u
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+STATUSES: tuple[str, ...] = (
+    "malformed",
+    "unknown_key",
+    "key_compromised",
+    "bad_signature",
+    "stale_presentation",
+    "unknown_card",
+    "superseded",
+    "revoked",
+    "suspended",
+    "expired",
+    "not_yet_valid",
+    "static_not_allowed",
+    "valid",
+)
+"""Every verdict status, in the contract's precedence order."""
+
+TRUSTED_STATUSES = frozenset(STATUSES[STATUSES.index("stale_presentation") :])
+"""Statuses reached only after the issuer signature verified: the card's claims are real."""
+
+Standing = Literal["active", "suspended", "revoked", "superseded"]
+"""A card version's standing as the status source sees it."""
+
+COMPROMISED = "compromised"
+
+
+@dataclass(frozen=True)
+class TrustedKey:
+    """An issuer public key the verifier trusts, by base64url kid."""
+
+    kid: str
+    raw: bytes
+    status: str  # active | retired | compromised
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of the credential stage. `status` is set when it already decided."""
+
+    status: str | None
+    parsed: ParsedCredential | None = None
+
+    @property
+    def presentation(self) -> str | None:
+        return self.parsed.presentation if self.parsed is not None else None
+
+
+@dataclass(frozen=True)
+class Policy:
+    clock_skew_seconds: int = 300
+    presentation_window_seconds: int = 60
+    require_device_binding: bool = False
+
+
+class KeyLookup(Protocol):
+    """Issuer keys by base64url kid (a dict, or a cache that refreshes on a miss)."""
+
+    def get(self, kid: str, /) -> TrustedKey | None: ...
+
+
+def kid_text(kid: bytes) -> str:
+    return b64u(kid)
+
+
+def check_credential(
+    text: str, keys: KeyLookup | Mapping[str, TrustedKey], now: int, policy: Policy
+) -> Checked:
+    """malformed → unknown_key → key_compromised → bad_signature → stale_presentation."""
+    try:
+        parsed = credentials.parse_credential(text)
+    except MalformedCredential:
+        return Checked("malformed")
+    key = keys.get(kid_text(parsed.kid))
+    if key is None:
+        return Checked("unknown_key", parsed)
+    if key.status == COMPROMISED:
+        return Checked("key_compromised", parsed)
+    try:
+        issuer_ok = credentials.verify_issuer_signature(parsed, key.raw)
+    except ValueError:  # a trust-store entry that is not an Ed25519 key: refuse the card
+        issuer_ok = False
+    if not issuer_ok:
+        return Checked("bad_signature", parsed)
+    if parsed.presentation == "device_bound":
+        if not credentials.verify_holder_signature(parsed):
+            return Checked("bad_signature", parsed)
+        presented_at = parsed.presented_at or 0
+        if abs(now - presented_at) > policy.presentation_window_seconds:
+            return Checked("stale_presentation", parsed)
+    return Checked(None, parsed)
+
+
+def standing_from_view(
+    parsed: ParsedCredential, status: str | None, version: int | None
+) -> Standing | None:
+    """The standing of this card version given the card status view's row (None: absent)."""
+    if status is None or version is None:
+        return None
+    if parsed.claims.version < version:
+        return "superseded"
+    if status in ("revoked", "suspended"):
+        return "revoked" if status == "revoked" else "suspended"
+    return "active"
+
+
+STANDING_BY_CODE: dict[int, Standing] = {0: "active", 1: "suspended", 2: "revoked", 3: "superseded"}
+
+
+def decide(checked: Checked, standing: Standing | None, now: int, policy: Policy) -> str:
+    """unknown_card → superseded → revoked → suspended → expired → not_yet_valid →
+    static_not_allowed → valid, after the credential stage."""
+    if checked.status is not None:
+        return checked.status
+    parsed = checked.parsed
+    assert parsed is not None
+    if standing is None:
+        return "unknown_card"
+    if standing != "active":
+        return standing
+    claims = parsed.claims
+    if now > claims.expires_at:
+        return "expired"
+    if claims.issued_at > now + policy.clock_skew_seconds:
+        return "not_yet_valid"
+    if policy.require_device_binding and parsed.presentation == "static":
+        return "static_not_allowed"
+    return "valid"
+
+
+def card_summary(parsed: ParsedCredential | None, status: str) -> dict[str, Any] | None:
+    """The verdict's `card` object: only for cards whose issuer signature verified."""
+    if parsed is None or status not in TRUSTED_STATUSES:
+        return None
+    claims = parsed.claims
+    return {
+        "card_number": claims.card_number,
+        "masked_name": claims.masked_name,
+        "category": claims.category,
+        "region": claims.region,
+        "expires": expires_date(claims.expires_at).isoformat(),
+    }
+
+
+def expires_date(expires_at: int) -> date:
+    """The card's last valid calendar day in Asia/Shanghai."""
+    return datetime.fromtimestamp(expires_at, SHANGHAI).date()

@@ -1,0 +1,170 @@
+"""Merchant API routes: parse, authenticate, call `MerchantApi`, render. Nothing else.
+
+Order of refusals is the contract's: 401 (merchant key), 413 and 422 (body), 429 (rate).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import anyio.to_thread
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, StrictStr
+
+from cardservice.api.deps import HolderCardId, bearer, json_body, unauthorized
+from cardservice.api.errors import ApiError
+from merchant_api.core import STATUSES
+from merchant_api.service import MerchantApi, Unavailable
+from projections.merchants import MerchantRow
+
+router = APIRouter(tags=["merchant"])
+
+PAGE_DEFAULT = 50
+PAGE_MAX = 500
+COSE_MEDIA_TYPE = "application/cose"
+
+
+def merchant_api(request: Request) -> MerchantApi:
+    api: MerchantApi = request.app.state.merchant_api
+    return api
+
+
+ApiDep = Annotated[MerchantApi, Depends(merchant_api)]
+
+
+async def merchant(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> MerchantRow:
+    """The merchant behind the `Authorization: Bearer` API key (401 otherwise)."""
+    found = merchant_api(request).authenticate(bearer(authorization))
+    if found is None:
+        raise unauthorized()
+    return found
+
+
+MerchantDep = Annotated[MerchantRow, Depends(merchant)]
+
+
+class VerifyIn(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    qr: StrictStr
+
+
+class CardOut(BaseModel):
+    card_number: str
+    masked_name: str
+    category: str
+    region: str
+    expires: str
+
+
+class NotApplicableOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str
+    reason: str
+    message: str
+
+
+class VerdictOut(BaseModel):
+    valid: bool
+    status: Literal[STATUSES]  # type: ignore[valid-type]
+    card: CardOut | None
+    benefits: list[dict[str, Any]]
+    not_applicable: list[NotApplicableOut]
+    presentation: Literal["static", "device_bound"] | None
+    catalog_version: dict[str, int]
+    checked_at: str
+    verification_id: str
+
+
+class LogPage(BaseModel):
+    items: list[dict[str, Any]]
+    next: str | None
+
+
+def parse_cursor(cursor: str | None) -> int | None:
+    if cursor is None or cursor == "":
+        return None
+    if not cursor.isascii() or not cursor.isdigit() or len(cursor) > 18:
+        raise ApiError(422, "invalid", "cursor: not a cursor this API returned")
+    return int(cursor)
+
+
+Cursor = Annotated[str | None, Query(max_length=40)]
+Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
+
+
+@router.post(
+    "/v1/verify",
+    response_model=None,
+    responses={200: {"model": VerdictOut, "description": "The verdict (also for forged text)"}},
+)
+async def verify(
+    who: MerchantDep,
+    body: Annotated[VerifyIn, Depends(json_body(VerifyIn))],
+    api: ApiDep,
+) -> JSONResponse:
+    retry = api.rate_limited(who)
+    if retry is not None:
+        raise ApiError(429, "rate_limited", "too many verifications", {"Retry-After": str(retry)})
+    verdict, record = api.decide(who, body.qr)
+    if not api.log.try_record(record):
+        await anyio.to_thread.run_sync(api.log.record, record)  # back-pressure, off the loop
+    return JSONResponse(verdict)
+
+
+@router.get("/v1/verifications", response_model=LogPage)
+def merchant_verifications(
+    who: MerchantDep, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
+) -> dict[str, Any]:
+    return api.merchant_log(who, parse_cursor(cursor), limit)
+
+
+@router.get("/v1/cards/{card_id}/verifications", response_model=LogPage)
+def card_verifications(
+    card_id: HolderCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
+) -> dict[str, Any]:
+    return api.card_log(card_id, parse_cursor(cursor), limit)
+
+
+def _etag_matches(header: str | None, etag: str) -> bool:
+    if not header:
+        return False
+    tags = [t.strip().removeprefix("W/") for t in header.split(",")]
+    return "*" in tags or etag in tags
+
+
+@router.get(
+    "/v1/offline-bundle",
+    response_class=Response,
+    responses={
+        200: {"content": {COSE_MEDIA_TYPE: {}}, "description": "Signed bundle (COSE_Sign1)"},
+        304: {"description": "Not modified (If-None-Match)"},
+    },
+)
+def offline_bundle(
+    who: MerchantDep,
+    api: ApiDep,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    content = api.bundle_content(who)
+    etag = content.etag()
+    headers = {"ETag": etag, "Cache-Control": "no-cache"}
+    if _etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=headers)
+    try:
+        data = api.signed_bundle(content)
+    except Unavailable as exc:
+        raise ApiError(503, "unavailable", str(exc), {"Retry-After": "1"}) from None
+    return Response(data, media_type=COSE_MEDIA_TYPE, headers=headers)
+
+
+metrics_router = APIRouter(tags=["operations"])
+
+
+@metrics_router.get("/metrics", response_class=Response)
+def metrics(api: ApiDep) -> Response:
+    from prometheus_client import CONTENT_TYPE_LATEST
+
+    return Response(api.metrics.render(), media_type=CONTENT_TYPE_LATEST)

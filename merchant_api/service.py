@@ -1,0 +1,278 @@
+"""The merchant API's use cases over the views: authenticate, verify, list, bundle.
+
+Never loads an aggregate: issuer keys and merchants come from cached views, card standing
+from one indexed lookup of the card status view, benefits from one catalog lookup.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
+from uuid import UUID
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cardservice.clock import today_in_shanghai
+from cardservice.security import Sealer, same, token_hash
+from cardservice.services import Services
+from merchant_api import vlog
+from merchant_api.bundle import BundleContent, sign_bundle
+from merchant_api.catalog import evaluator, lookup_from
+from merchant_api.core import (
+    Checked,
+    Policy,
+    card_summary,
+    check_credential,
+    decide,
+    standing_from_view,
+)
+from merchant_api.metrics import Metrics
+from merchant_api.ratelimit import RateLimiter
+from merchant_api.store import KeyCache, MerchantCache, ViewReader
+from projections.cards import status_list_bytes
+from projections.merchants import MerchantRow
+from projections.registry import all_views
+from projections.runner import create_tables
+from projections.service import runners_for
+
+BUNDLE_CACHE_SECONDS = 5.0
+MAX_TOKEN_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    benefits: list[dict[str, Any]]
+    not_applicable: list[dict[str, Any]]
+    versions: dict[str, int]
+
+
+class Unavailable(Exception):
+    """A dependency (the views) cannot answer yet; the caller may retry."""
+
+
+class MerchantApi:
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+        self.settings = svc.settings
+        self.clock = svc.clock
+        self.reader = ViewReader(svc.db)
+        self.keys = KeyCache(self.reader)
+        self.merchants = MerchantCache(self.reader)
+        self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
+        self.log = vlog.VerificationLog(svc.db)
+        self._runners = runners_for(svc)
+        self.metrics = Metrics(self.projection_lag, lambda: self.log.depth)
+        self._bundle_lock = threading.Lock()
+        self._bundles: dict[str, tuple[float, BundleContent]] = {}
+
+    def setup(self) -> None:
+        """Create the tables read here, so a fresh database answers before any worker ran."""
+        create_tables(self.svc.db, all_views())
+        self.svc.db.create_tables(vlog.ddl(self.svc.db.dialect))
+
+    def close(self) -> None:
+        self.log.close()
+
+    # -- authentication --------------------------------------------------------------------
+    def authenticate(self, token: str | None) -> MerchantRow | None:
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return None
+        presented = token_hash(token)
+        merchant = self.merchants.get(presented)
+        if merchant is None or not merchant.active or not same(merchant.key_hash, presented):
+            return None
+        return merchant
+
+    def rate_limited(self, merchant: MerchantRow) -> int | None:
+        return self.limiter.take(str(merchant.merchant_id))
+
+    # -- verification ----------------------------------------------------------------------
+    def policy_for(self, merchant: MerchantRow) -> Policy:
+        return Policy(
+            clock_skew_seconds=self.settings.clock_skew_seconds,
+            presentation_window_seconds=self.settings.presentation_window_seconds,
+            require_device_binding=merchant.require_device_binding,
+        )
+
+    def verify(self, merchant: MerchantRow, text: str) -> dict[str, Any]:
+        """Decide and record (waiting for room in the log queue if it is full)."""
+        verdict, record = self.decide(merchant, text)
+        self.log.record(record)
+        return verdict
+
+    def decide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
+        """The verdict and the log record to append (the caller queues it)."""
+        started = time.perf_counter()
+        now_dt = self.clock.now()
+        now = int(now_dt.timestamp())
+        policy = self.policy_for(merchant)
+        checked = check_credential(text, self.keys, now, policy)
+        standing = None
+        if checked.status is None and checked.parsed is not None:
+            row = self.reader.card(checked.parsed.claims.card_id)
+            if row is not None:
+                standing = standing_from_view(checked.parsed, row.status, row.version)
+        status = decide(checked, standing, now, policy)
+        eligibility = (
+            self.eligibility(checked, merchant, today_in_shanghai(self.clock))
+            if status == "valid"
+            else Eligibility([], [], {})
+        )
+        verdict = {
+            "valid": status == "valid",
+            "status": status,
+            "card": card_summary(checked.parsed, status),
+            "benefits": eligibility.benefits,
+            "not_applicable": eligibility.not_applicable,
+            "presentation": checked.presentation,
+            "catalog_version": eligibility.versions,
+            "checked_at": now_dt.astimezone(UTC).isoformat(),
+            "verification_id": str(uuid.uuid4()),
+        }
+        self.metrics.observe(status, time.perf_counter() - started)
+        return verdict, self._record(merchant, checked, verdict)
+
+    def eligibility(self, checked: Checked, merchant: MerchantRow, today: date) -> Eligibility:
+        benefits, versions = lookup_from(self.svc.extras)(merchant.region, today)
+        evaluate = evaluator()
+        if not benefits or evaluate is None or checked.parsed is None:
+            return Eligibility([], [], dict(versions))
+        claims = checked.parsed.claims
+        applicable, refused = evaluate(
+            benefits,
+            holder_category=claims.category,
+            card_region=claims.issuer_region,
+            merchant_categories=list(merchant.categories),
+            merchant_a_level=merchant.a_level,
+        )
+        return Eligibility(list(applicable), list(refused), dict(versions))
+
+    @staticmethod
+    def _record(merchant: MerchantRow, checked: Checked, verdict: dict[str, Any]) -> vlog.Record:
+        trusted = verdict["card"] is not None and checked.parsed is not None
+        claims = checked.parsed.claims if trusted and checked.parsed is not None else None
+        return vlog.Record(
+            verification_id=verdict["verification_id"],
+            merchant_id=str(merchant.merchant_id),
+            merchant_name=merchant.name,
+            merchant_kind=merchant.kind,
+            merchant_region=merchant.region,
+            card_id=str(claims.card_id) if claims else None,
+            card_number=claims.card_number if claims else None,
+            status=verdict["status"],
+            presentation=verdict["presentation"],
+            checked_at=verdict["checked_at"],
+        )
+
+    # -- logs --------------------------------------------------------------------------------
+    def merchant_log(self, merchant: MerchantRow, cursor: int | None, limit: int) -> dict[str, Any]:
+        with self.svc.db.read() as tx:
+            rows, after = vlog.page(
+                tx,
+                column="merchant_id",
+                value=str(merchant.merchant_id),
+                before=cursor,
+                limit=limit,
+            )
+        items = [
+            {
+                "verification_id": r[1],
+                "checked_at": r[10],
+                "status": r[8],
+                "valid": r[8] == "valid",
+                "presentation": r[9],
+                "card_number": r[7],
+            }
+            for r in rows
+        ]
+        return {"items": items, "next": str(after) if after is not None else None}
+
+    def card_log(self, card_id: UUID, cursor: int | None, limit: int) -> dict[str, Any]:
+        with self.svc.db.read() as tx:
+            rows, after = vlog.page(
+                tx, column="card_id", value=str(card_id), before=cursor, limit=limit
+            )
+        items = [
+            {
+                "verification_id": r[1],
+                "checked_at": r[10],
+                "status": r[8],
+                "valid": r[8] == "valid",
+                "presentation": r[9],
+                "merchant": {"name": r[3], "kind": r[4], "region": r[5]},
+            }
+            for r in rows
+        ]
+        return {"items": items, "next": str(after) if after is not None else None}
+
+    # -- offline bundle -----------------------------------------------------------------------
+    def bundle_content(self, merchant: MerchantRow) -> BundleContent:
+        key = f"{merchant.region}|{merchant.merchant_id}"
+        now = time.monotonic()
+        with self._bundle_lock:
+            cached = self._bundles.get(key)
+        if cached is not None and now - cached[0] <= BUNDLE_CACHE_SECONDS:
+            return cached[1]
+        today = today_in_shanghai(self.clock)
+        benefits, versions = lookup_from(self.svc.extras)(merchant.region, today)
+        keys = [
+            {
+                "kid": k.kid,
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": k.public_key,
+                "status": k.status,
+                "not_after": k.not_after,
+            }
+            for k in self.keys.refresh(min_age=0).rows
+        ]
+        content = BundleContent(
+            keys=keys,
+            status_list=status_list_bytes(self.reader.status_entries()),
+            catalog={
+                "region": merchant.region,
+                "at": today.isoformat(),
+                "benefits": benefits,
+                "versions": versions,
+            },
+            merchant_region=merchant.region,
+            merchant={
+                "kind": merchant.kind,
+                "categories": list(merchant.categories),
+                "a_level": merchant.a_level,
+                "require_device_binding": merchant.require_device_binding,
+            },
+        )
+        with self._bundle_lock:
+            self._bundles[key] = (now, content)
+        return content
+
+    def signing_key(self) -> Ed25519PrivateKey:
+        active = [k for k in self.keys.refresh(min_age=1.0).rows if k.status == "active"]
+        if not active:
+            raise Unavailable("no active issuer key is projected yet")
+        key = active[-1]
+        sealer = Sealer(self.settings.derived_key("issuer-key-wrapping"))
+        raw = sealer.unseal(base64.b64decode(key.sealed_private_key), key.kid.encode())
+        return Ed25519PrivateKey.from_private_bytes(raw)
+
+    def signed_bundle(self, content: BundleContent) -> bytes:
+        issued_at = int(self.clock.now().timestamp())
+        expires = issued_at + self.settings.bundle_hours * 3600
+        return sign_bundle(content, self.signing_key(), issued_at, expires)
+
+    # -- metrics -------------------------------------------------------------------------------
+    def projection_lag(self) -> dict[str, int]:
+        lag: dict[str, int] = {}
+        for runner in self._runners:
+            lag.update(runner.lag())
+        return lag
+
+
+def now_iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()

@@ -1,0 +1,129 @@
+"""Reads of the projected views, and the small caches in front of them.
+
+The verification path makes at most one indexed card lookup per request. Issuer keys and
+merchants are cached briefly: keys are refreshed on an unknown kid (at most once per
+`KEY_REFRESH_SECONDS`) and every `KEY_TTL_SECONDS`; a merchant entry lives
+`MERCHANT_TTL_SECONDS`, so a deactivated or rotated key stops working within projection
+lag plus that (well under the contract's 5 s).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from cardservice.security import b64u_decode
+from cardservice.storage import Database
+from merchant_api.core import TrustedKey
+from projections.cards import CardRow, select_card
+from projections.keys import KeyRow, select_keys
+from projections.merchants import MerchantRow, select_merchant_by_key_hash
+
+KEY_REFRESH_SECONDS = 2.0
+KEY_TTL_SECONDS = 5.0
+MERCHANT_TTL_SECONDS = 2.0
+MERCHANT_CACHE_SIZE = 10_000
+
+Monotonic = Callable[[], float]
+
+
+class ViewReader:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def card(self, card_id: UUID) -> CardRow | None:
+        with self.db.read() as tx:
+            return select_card(tx, card_id)
+
+    def merchant_by_key_hash(self, key_hash: str) -> MerchantRow | None:
+        with self.db.read() as tx:
+            return select_merchant_by_key_hash(tx, key_hash)
+
+    def keys(self) -> list[KeyRow]:
+        with self.db.read() as tx:
+            return select_keys(tx)
+
+    def status_entries(self) -> list[tuple[int, int]]:
+        with self.db.read() as tx:
+            return [
+                (int(r[0]), int(r[1]))
+                for r in tx.all("SELECT status_index, code FROM view_status_list")
+            ]
+
+
+@dataclass(frozen=True)
+class KeySet:
+    by_kid: dict[str, TrustedKey]
+    rows: tuple[KeyRow, ...]
+    loaded_at: float
+
+
+class KeyCache:
+    """Issuer public keys from the issuer_keys view, by base64url kid."""
+
+    def __init__(self, reader: ViewReader, monotonic: Monotonic = time.monotonic) -> None:
+        self._reader = reader
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._set = KeySet({}, (), float("-inf"))
+
+    def _load(self) -> KeySet:
+        rows = tuple(self._reader.keys())
+        by_kid = {r.kid: TrustedKey(r.kid, b64u_decode(r.public_key), r.status) for r in rows}
+        return KeySet(by_kid, rows, self._monotonic())
+
+    def current(self) -> KeySet:
+        found = self._set
+        if self._monotonic() - found.loaded_at > KEY_TTL_SECONDS:
+            found = self.refresh(min_age=KEY_TTL_SECONDS)
+        return found
+
+    def refresh(self, min_age: float = KEY_REFRESH_SECONDS) -> KeySet:
+        with self._lock:
+            if self._monotonic() - self._set.loaded_at > min_age:
+                self._set = self._load()
+            return self._set
+
+    def get(self, kid: str, /) -> TrustedKey | None:
+        key = self.current().by_kid.get(kid)
+        if key is None:
+            key = self.refresh().by_kid.get(kid)
+        return key
+
+
+class MerchantCache:
+    """Merchant by API-key hash (None cached too, so floods of bad keys stay cheap)."""
+
+    def __init__(self, reader: ViewReader, monotonic: Monotonic = time.monotonic) -> None:
+        self._reader = reader
+        self._monotonic = monotonic
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[float, MerchantRow | None]] = OrderedDict()
+
+    def get(self, key_hash: str) -> MerchantRow | None:
+        now = self._monotonic()
+        with self._lock:
+            entry = self._entries.get(key_hash)
+        if entry is not None and now - entry[0] <= MERCHANT_TTL_SECONDS:
+            return entry[1]
+        merchant = self._reader.merchant_by_key_hash(key_hash)
+        with self._lock:
+            self._entries[key_hash] = (now, merchant)
+            self._entries.move_to_end(key_hash)
+            while len(self._entries) > MERCHANT_CACHE_SIZE:
+                self._entries.popitem(last=False)
+        return merchant
+
+
+def merchant_json(merchant: MerchantRow) -> dict[str, Any]:
+    return {
+        "merchant_id": str(merchant.merchant_id),
+        "name": merchant.name,
+        "region": merchant.region,
+        "kind": merchant.kind,
+    }

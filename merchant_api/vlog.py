@@ -1,0 +1,195 @@
+"""The verification log: every verdict recorded, off the request path, never dropped.
+
+Requests put a record on a bounded queue; one writer thread appends them in batches (one
+transaction per batch). When the writer falls behind, the queue fills and `record` blocks:
+back-pressure slows verification down instead of losing records. A failed write is
+retried with backoff with the same records (inserts are idempotent by verification id).
+`close` drains the queue before returning.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import astuple, dataclass
+from typing import Any
+
+from cardservice.storage import Database, Row, Tx
+
+log = logging.getLogger("merchant_api.log")
+
+QUEUE_SIZE = 10_000
+BATCH_SIZE = 500
+MAX_BACKOFF_SECONDS = 5.0
+PAGE_MAX = 500
+
+
+def ddl(dialect: str) -> list[str]:
+    seq = "BIGSERIAL PRIMARY KEY" if dialect == "postgres" else "INTEGER PRIMARY KEY AUTOINCREMENT"
+    return [
+        f"""CREATE TABLE IF NOT EXISTS verification_log (
+            seq {seq},
+            verification_id TEXT NOT NULL UNIQUE,
+            merchant_id TEXT NOT NULL,
+            merchant_name TEXT NOT NULL,
+            merchant_kind TEXT NOT NULL,
+            merchant_region TEXT NOT NULL,
+            card_id TEXT,
+            card_number TEXT,
+            status TEXT NOT NULL,
+            presentation TEXT,
+            checked_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS verification_log_merchant "
+        "ON verification_log (merchant_id, seq)",
+        "CREATE INDEX IF NOT EXISTS verification_log_card ON verification_log (card_id, seq)",
+    ]
+
+
+@dataclass(frozen=True)
+class Record:
+    verification_id: str
+    merchant_id: str
+    merchant_name: str
+    merchant_kind: str
+    merchant_region: str
+    card_id: str | None
+    card_number: str | None
+    status: str
+    presentation: str | None
+    checked_at: str
+
+
+_COLUMNS = (
+    "verification_id, merchant_id, merchant_name, merchant_kind, merchant_region, card_id, "
+    "card_number, status, presentation, checked_at"
+)
+
+
+def write(tx: Tx, records: Sequence[Record]) -> None:
+    tx.executemany(
+        f"INSERT INTO verification_log ({_COLUMNS}) "  # noqa: S608
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (verification_id) DO NOTHING",
+        [astuple(r) for r in records],
+    )
+
+
+class VerificationLog:
+    def __init__(self, db: Database, *, maxsize: int = QUEUE_SIZE) -> None:
+        self.db = db
+        self._queue: queue.Queue[Record | None] = queue.Queue(maxsize=maxsize)
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._closed = False
+        self.written = 0
+        self.failures = 0
+
+    @property
+    def depth(self) -> int:
+        return self._queue.qsize()
+
+    def _ensure_started(self) -> None:
+        if self._thread is not None:
+            return
+        with self._start_lock:
+            if self._thread is None:
+                thread = threading.Thread(target=self._run, name="verification-log", daemon=True)
+                thread.start()
+                self._thread = thread
+
+    def try_record(self, record: Record) -> bool:
+        """Queue without waiting; False when full (the caller then waits in `record`)."""
+        if self._closed:
+            raise RuntimeError("the verification log is closed")
+        self._ensure_started()
+        try:
+            self._queue.put_nowait(record)
+        except queue.Full:
+            return False
+        return True
+
+    def record(self, record: Record) -> None:
+        """Queue, waiting for room if the writer is behind (back-pressure, never a drop)."""
+        if not self.try_record(record):
+            self._queue.put(record)
+
+    def _run(self) -> None:
+        done = False
+        while not done:
+            first = self._queue.get()
+            if first is None:
+                self._queue.task_done()
+                break
+            batch = [first]
+            while len(batch) < BATCH_SIZE:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._queue.task_done()
+                    done = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            for _ in batch:
+                self._queue.task_done()
+
+    def _write(self, batch: list[Record]) -> None:
+        attempt = 0
+        while True:
+            try:
+                with self.db.transaction() as tx:
+                    write(tx, batch)
+                self.written += len(batch)
+                return
+            except Exception as exc:  # keep the records; retry until the database is back
+                attempt += 1
+                self.failures += 1
+                log.error(
+                    "writing %d verification records failed (attempt %d): %s",
+                    len(batch),
+                    attempt,
+                    exc,
+                )
+                time.sleep(min(MAX_BACKOFF_SECONDS, 0.05 * 2**attempt))
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Write everything queued, then stop the writer."""
+        self._closed = True
+        thread = self._thread
+        if thread is None:
+            return
+        self._queue.put(None)
+        thread.join(timeout)
+        self._thread = None
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything queued so far is written (tests and shutdown)."""
+        deadline = time.monotonic() + timeout
+        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+
+def page(
+    tx: Tx, *, column: str, value: str, before: int | None, limit: int
+) -> tuple[list[Row], int | None]:
+    """Newest first; returns the rows and the cursor of the next page (or None)."""
+    if column not in ("merchant_id", "card_id"):
+        raise ValueError(column)
+    where = f"{column} = ?"
+    params: list[Any] = [value]
+    if before is not None:
+        where += " AND seq < ?"
+        params.append(before)
+    rows = tx.all(
+        f"SELECT seq, {_COLUMNS} FROM verification_log WHERE {where} "  # noqa: S608
+        "ORDER BY seq DESC LIMIT ?",
+        [*params, limit + 1],
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, (int(rows[-1][0]) if more and rows else None)
