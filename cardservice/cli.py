@@ -20,6 +20,7 @@ from rich.table import Table
 
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import DomainError
+from projections.cli import projections_app
 
 app = typer.Typer(
     help="Electronic preferential-treatment card service.",
@@ -31,6 +32,7 @@ keys_app = typer.Typer(help="Issuer signing keys.", no_args_is_help=True)
 holders_app = typer.Typer(help="Holders' personal data.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 app.add_typer(holders_app, name="holders")
+app.add_typer(projections_app, name="projections")
 
 console = Console()
 err = Console(stderr=True)
@@ -217,6 +219,44 @@ def import_cards(
     if report.rejected:
         console.print(f"rejected: {len(report.rejected)} (written to {rejects})")
         raise typer.Exit(1)
+
+
+@app.command()
+@clean_errors
+def worker() -> None:
+    """Run the projections as their own process (production); stops on SIGTERM/SIGINT."""
+    from projections.cli import run_worker
+
+    run_worker()
+
+
+@app.command("verify")
+def verify_offline(
+    qr: Annotated[str, typer.Argument(help='The QR text (PTC1:... or PTP1:...); "-" reads stdin.')],
+    bundle: Annotated[Path, typer.Option(help="A saved /v1/offline-bundle (application/cose).")],
+    trust: Annotated[Path, typer.Option(help="A saved /v1/keys answer pinning the issuer keys.")],
+    require_device_binding: Annotated[
+        bool, typer.Option(help="Refuse static PTC1 codes (as a device-binding merchant).")
+    ] = False,
+) -> None:
+    """Verify a QR code offline: exit 0 valid, 1 not valid, 2 bundle refused."""
+    import time
+
+    from cardservice.settings import Settings
+    from merchant_api.offline import run
+
+    settings = Settings()
+    code = run(
+        bundle,
+        trust,
+        qr,
+        now=int(time.time()),
+        clock_skew_seconds=settings.clock_skew_seconds,
+        presentation_window_seconds=settings.presentation_window_seconds,
+        require_device_binding=require_device_binding,
+        out=print,
+    )
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ def install_runtime(svc: Services, *, run_projections: bool) -> None:
     svc.extras.setdefault("health", {})
     svc.extras["run_projections"] = run_projections
     _add_app_hook_for_pages()
+    _add_merchant_api_and_projections(svc, run_projections=run_projections)
 
 
 def _add_app_hook_for_pages() -> None:
@@ -24,3 +25,19 @@ def _add_app_hook_for_pages() -> None:
 
     if install_pages not in EXTENSIONS:
         EXTENSIONS.append(install_pages)
+
+
+def _add_merchant_api_and_projections(svc: Services, *, run_projections: bool) -> None:
+    """Mount the merchant API on the app; run the projections here unless a worker does."""
+    from cardservice.api.app import EXTENSIONS
+    from merchant_api.app import install as install_merchant_api
+    from projections.service import ProjectionService
+
+    if install_merchant_api not in EXTENSIONS:
+        EXTENSIONS.append(install_merchant_api)
+    if run_projections and "projections" not in svc.extras:
+        service = ProjectionService(svc)
+        svc.extras["projections"] = service
+        svc.extras["starters"].append(service.start)
+        svc.extras["closers"].append(service.stop)
+        svc.extras["health"]["projections"] = service.health_probe
