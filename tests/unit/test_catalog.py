@@ -130,7 +130,7 @@ def test_publish_numbers_versions_and_replays() -> None:
     # a retried command records nothing new
     assert catalog.publish("2026-03-01", [], published_at=T0, actor=ACTOR, command_id="cmd-2") == 2
     app.save(catalog)
-    loaded = app.repository.get(RegionCatalog.create_id("500112"))
+    loaded: Any = app.repository.get(RegionCatalog.create_id("500112"))
     assert isinstance(loaded, RegionCatalog)
     assert loaded.published_count == 2
     assert loaded.history == catalog.history
