@@ -39,6 +39,7 @@ function setLang(next) {
   lang = next;
   try { localStorage.setItem(LANG_KEY, next); } catch { /* private mode: not remembered */ }
   document.documentElement.lang = next;
+  markSwitch();
   applyI18n();
   for (const fn of listeners) fn(next);
 }
@@ -56,8 +57,15 @@ export async function initI18n() {
   document.documentElement.lang = lang;
   if (lang !== 'zh-CN') applyI18n();
   document.documentElement.classList.remove('i18n-pending');
+  markSwitch();
   const button = document.getElementById('lang-switch');
   if (button) button.addEventListener('click', () => setLang(lang === 'en' ? 'zh-CN' : 'en'));
+}
+
+/** The switch names the other language, in that language. */
+function markSwitch() {
+  const button = document.getElementById('lang-switch');
+  if (button) button.lang = lang === 'en' ? 'zh-CN' : 'en';
 }
 
 /** JSON API call; never throws: {ok, status, data, offline}. */

@@ -73,6 +73,7 @@ async function refreshFromServer() {
     if (got.status === 401) showProblem(t('holder.activate.bad'));
     return;
   }
+  const before = card.qr;
   if (got.data.qr !== card.qr) {
     if (await serverHasOurKey(got.data.qr, card.keyPair)) {
       card.qr = got.data.qr;
@@ -88,7 +89,7 @@ async function refreshFromServer() {
   card.savedAt = Date.now();
   await store.put(CARD_KEY, card);
   renderCard();
-  renew();
+  if (card.qr !== before) renew();
 }
 
 function showProblem(text) {
