@@ -22,7 +22,7 @@ from cardservice.security import Sealer, same, token_hash
 from cardservice.services import Services
 from merchant_api import vlog
 from merchant_api.bundle import BundleContent, sign_bundle
-from merchant_api.catalog import evaluator, lookup_from
+from merchant_api.catalog import decide_benefits, lookup_from
 from merchant_api.core import (
     Checked,
     Policy,
@@ -139,18 +139,18 @@ class MerchantApi:
 
     def eligibility(self, checked: Checked, merchant: MerchantRow, today: date) -> Eligibility:
         benefits, versions = lookup_from(self.svc.extras)(merchant.region, today)
-        evaluate = evaluator()
-        if not benefits or evaluate is None or checked.parsed is None:
+        if checked.parsed is None:
             return Eligibility([], [], dict(versions))
         claims = checked.parsed.claims
-        applicable, refused = evaluate(
+        decision = decide_benefits(
             benefits,
             holder_category=claims.category,
             card_region=claims.issuer_region,
-            merchant_categories=list(merchant.categories),
+            merchant_region=merchant.region,
+            merchant_categories=merchant.categories,
             merchant_a_level=merchant.a_level,
         )
-        return Eligibility(list(applicable), list(refused), dict(versions))
+        return Eligibility(decision.benefits, decision.not_applicable, dict(versions))
 
     @staticmethod
     def _record(merchant: MerchantRow, checked: Checked, verdict: dict[str, Any]) -> vlog.Record:

@@ -25,8 +25,9 @@ from projections.keys import KeyRow, select_keys
 from projections.merchants import MerchantRow, select_merchant_by_key_hash
 
 KEY_REFRESH_SECONDS = 2.0
-KEY_TTL_SECONDS = 5.0
+KEY_TTL_SECONDS = 2.0
 MERCHANT_TTL_SECONDS = 2.0
+UNKNOWN_KEY_TTL_SECONDS = 0.2
 MERCHANT_CACHE_SIZE = 10_000
 
 Monotonic = Callable[[], float]
@@ -97,7 +98,8 @@ class KeyCache:
 
 
 class MerchantCache:
-    """Merchant by API-key hash (None cached too, so floods of bad keys stay cheap)."""
+    """Merchant by API-key hash. Unknown hashes are cached briefly too, so a flood of bad
+    keys costs one query per key per `UNKNOWN_KEY_TTL_SECONDS`, and a new key works soon."""
 
     def __init__(self, reader: ViewReader, monotonic: Monotonic = time.monotonic) -> None:
         self._reader = reader
@@ -109,8 +111,10 @@ class MerchantCache:
         now = self._monotonic()
         with self._lock:
             entry = self._entries.get(key_hash)
-        if entry is not None and now - entry[0] <= MERCHANT_TTL_SECONDS:
-            return entry[1]
+        if entry is not None:
+            ttl = MERCHANT_TTL_SECONDS if entry[1] is not None else UNKNOWN_KEY_TTL_SECONDS
+            if now - entry[0] <= ttl:
+                return entry[1]
         merchant = self._reader.merchant_by_key_hash(key_hash)
         with self._lock:
             self._entries[key_hash] = (now, merchant)
