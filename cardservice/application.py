@@ -287,20 +287,31 @@ class CardLedger(ServiceApplication):
         return ring.active_kid
 
     # -- holders ---------------------------------------------------------------------------
-    def _holder_data_key(self, holder_id: UUID, *, create: bool) -> bytes | None:
+    def _holder_data_keys(self, holder_ids: list[UUID], *, create: bool) -> dict[UUID, bytes]:
+        """Each holder's data key (made on first use), for a whole batch in one transaction."""
+        if not holder_ids:
+            return {}
+        ids = [str(h) for h in holder_ids]
+        marks = ",".join("?" * len(ids))
         with self.db.transaction() as tx:
             if create:
-                tx.execute(
+                tx.executemany(
                     "INSERT INTO holder_keys (holder_id, wrapped_key) VALUES (?, ?) "
                     "ON CONFLICT (holder_id) DO NOTHING",
-                    (str(holder_id), self._kek.seal(Sealer.new_key(), holder_id.bytes)),
+                    [(str(h), self._kek.seal(Sealer.new_key(), h.bytes)) for h in holder_ids],
                 )
-            row = tx.one(
-                "SELECT wrapped_key FROM holder_keys WHERE holder_id = ?", (str(holder_id),)
+            rows = tx.all(
+                f"SELECT holder_id, wrapped_key FROM holder_keys WHERE holder_id IN ({marks})",  # noqa: S608
+                ids,
             )
-        if row is None:
-            return None
-        return self._kek.unseal(bytes(row[0]), holder_id.bytes)
+        keys = {}
+        for holder_id, wrapped in rows:
+            hid = UUID(holder_id)
+            keys[hid] = self._kek.unseal(bytes(wrapped), hid.bytes)
+        return keys
+
+    def _holder_data_key(self, holder_id: UUID, *, create: bool) -> bytes | None:
+        return self._holder_data_keys([holder_id], create=create).get(holder_id)
 
     def holder_personal(self, holder_id: UUID) -> dict[str, Any] | None:
         """The holder's personal data, or None once erased (crypto-shredded)."""
@@ -355,19 +366,27 @@ class CardLedger(ServiceApplication):
         require_scope(actor, request.region, "cards")
         return valid_years
 
-    def _new_holder(self, request: IssueCardRequest, digest: str, actor: Actor) -> Holder:
+    def _new_holder(
+        self,
+        request: IssueCardRequest,
+        digest: str,
+        actor: Actor,
+        data_key: bytes,
+        first_card: dict[str, str],
+    ) -> Holder:
         holder_id = holder_id_for(digest)
-        key = self._holder_data_key(holder_id, create=True)
-        assert key is not None
         personal = json.dumps(
             {"name": request.name, "id_number": request.id_number, "phone": request.phone},
             ensure_ascii=False,
         ).encode()
         return Holder(
             id_number_digest=digest,
-            sealed_personal=base64.b64encode(Sealer(key).seal(personal, holder_id.bytes)).decode(),
+            sealed_personal=base64.b64encode(
+                Sealer(data_key).seal(personal, holder_id.bytes)
+            ).decode(),
             actor=actor.as_dict(),
             at=self.now(),
+            first_card=first_card,
         )
 
     def _new_card(
@@ -435,8 +454,15 @@ class CardLedger(ServiceApplication):
         expires_on = add_years(today, valid_years).isoformat()
         numbers: tuple[str, int] | None = None
         for _ in range(MAX_ISSUE_ATTEMPTS):
-            holder = self._get_or_none(holder_id) or self._new_holder(request, digest, actor)
-            holder.assign_card(request.category, card_id, expires_on, today, self.now())
+            holder = self._get_or_none(holder_id)
+            if holder is None:
+                data_key = self._holder_data_key(holder_id, create=True)
+                assert data_key is not None
+                first = {"category": request.category, "card_id": str(card_id)}
+                first["expires_on"] = expires_on
+                holder = self._new_holder(request, digest, actor, data_key, first)
+            else:
+                holder.assign_card(request.category, card_id, expires_on, today, self.now())
             numbers = numbers or self._allocate_numbers([request.region])[0]
             card = self._new_card(
                 request,
@@ -468,11 +494,12 @@ class CardLedger(ServiceApplication):
         """Issue many cards in one transaction (bulk import of existing certificates).
 
         Each row's card id derives from the person and category, so importing the same
-        file again finds the cards already there and issues nothing twice.
+        file again finds the cards already there and issues nothing twice. Holders with no
+        data key yet are new: they are registered without a read, their keys made in one
+        transaction.
         """
         outcomes: list[BulkOutcome | None] = [None] * len(requests)
-        holders: dict[UUID, Holder] = {}
-        pending: list[tuple[int, IssueCardRequest, UUID, str, str, int]] = []
+        rows: list[tuple[int, IssueCardRequest, str, UUID, UUID, str]] = []
         today = self.today()
         for i, request in enumerate(requests):
             try:
@@ -481,38 +508,53 @@ class CardLedger(ServiceApplication):
                 outcomes[i] = BulkOutcome("rejected", None, exc.detail)
                 continue
             digest = keyed_digest(self._pepper, request.id_number)
-            holder_id = holder_id_for(digest)
             card_id = uuid.uuid5(COMMAND_NAMESPACE, f"{source}:{digest}:{request.category}")
-            holder = holders.get(holder_id) or self._get_or_none(holder_id)
+            expires_on = add_years(today, valid_years).isoformat()
+            rows.append((i, request, digest, holder_id_for(digest), card_id, expires_on))
+
+        known = set(self._holder_data_keys([r[3] for r in rows], create=False))
+        new_keys = self._holder_data_keys(
+            list({r[3] for r in rows if r[3] not in known}), create=True
+        )
+        holders: dict[UUID, Holder] = {}
+        pending: list[tuple[int, IssueCardRequest, UUID, UUID, str]] = []
+        for i, request, digest, holder_id, card_id, expires_on in rows:
+            holder = holders.get(holder_id)
+            if holder is None and holder_id in known:
+                holder = self._get_or_none(holder_id)
             if holder is not None and holder.cards.get(request.category, {}).get("card_id") == str(
                 card_id
             ):
                 outcomes[i] = BulkOutcome("exists", card_id, "already imported")
                 holders[holder_id] = holder
                 continue
-            if holder is None:
-                holder = self._new_holder(request, digest, actor)
-            expires_on = add_years(today, valid_years).isoformat()
             try:
-                holder.assign_card(request.category, card_id, expires_on, today, self.now())
+                if holder is None:
+                    first = {"category": request.category, "card_id": str(card_id)}
+                    first["expires_on"] = expires_on
+                    holder = self._new_holder(request, digest, actor, new_keys[holder_id], first)
+                else:
+                    holder.assign_card(request.category, card_id, expires_on, today, self.now())
             except DomainError as exc:
                 outcomes[i] = BulkOutcome("rejected", None, exc.detail)
-                holders[holder_id] = holder
                 continue
-            holders[holder_id] = holder
-            pending.append((i, request, card_id, digest, expires_on, valid_years))
+            finally:
+                if holder is not None:
+                    holders[holder_id] = holder
+            pending.append((i, request, card_id, holder_id, expires_on))
+
         if pending:
             numbers = self._allocate_numbers([p[1].region for p in pending])
             kid = self.active_kid()
             cards = []
-            for (i, request, card_id, digest, expires_on, _), nums in zip(
+            for (i, request, card_id, holder_id, expires_on), nums in zip(
                 pending, numbers, strict=True
             ):
                 cards.append(
                     self._new_card(
                         request,
                         card_id=card_id,
-                        holder_id=holder_id_for(digest),
+                        holder_id=holder_id,
                         numbers=nums,
                         expires_on=expires_on,
                         kid=kid,

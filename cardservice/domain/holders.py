@@ -36,10 +36,17 @@ class Holder(Aggregate):
         sealed_personal: str,
         actor: dict[str, Any],
         at: datetime,
+        first_card: dict[str, str] | None = None,
     ) -> None:
+        """Registered with the card being issued, so a first issue is one holder event."""
         self.id_number_digest = id_number_digest
         self.sealed_personal = sealed_personal
         self.cards: dict[str, dict[str, str]] = {}
+        if first_card is not None:
+            self.cards[first_card["category"]] = {
+                "card_id": first_card["card_id"],
+                "expires_on": first_card["expires_on"],
+            }
         self.erased = False
 
     def current_card(self, category: str, today: date) -> str | None:
