@@ -55,12 +55,12 @@ async function lookup(cardId) {
 function renderCard(card) {
   shownCard = card;
   const rows = [
-    ['card_id', card.card_id], ['card_number', card.card_number], [t('holder.card.name'), card.masked_name],
+    [t('admin.cards.card_id'), card.card_id], [t('admin.cards.number'), card.card_number], [t('holder.card.name'), card.masked_name],
     [t('holder.card.category'), label('category', card.category)], [t('holder.card.region'), `${regionName(card.region)} (${card.region})`],
     [t('holder.card.status'), label('status', card.status)], [t('holder.card.expires'), card.expires],
-    ['version', card.version], ['device_bound', card.device_bound ? t('common.yes') : t('common.no')],
+    [t('admin.cards.version'), card.version], [t('admin.cards.device'), card.device_bound ? t('common.yes') : t('common.no')],
   ];
-  document.getElementById('card-fields').replaceChildren(...rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', { class: k === 'card_id' ? 'mono' : '' }, v ?? ''))));
+  document.getElementById('card-fields').replaceChildren(...rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v ?? ''))));
   document.querySelector('#history-table tbody').replaceChildren(...(card.history || []).map((ev) => h('tr', {},
     h('td', {}, ev.version), h('td', {}, ev.type), h('td', {}, fmtDateTime(ev.at)), h('td', {}, ev.reason || ''),
     h('td', {}, typeof ev.actor === 'object' && ev.actor ? [ev.actor.role, ev.actor.region, ev.actor.id].filter(Boolean).join(' ') : ev.actor || ''))));

@@ -377,6 +377,13 @@ async function main() {
     location.replace('/holder');
   });
 
+  // An activation link opened while this page is already open only changes the fragment.
+  window.addEventListener('hashchange', async () => {
+    const link = parseActivation(location.hash);
+    if (!link) return;
+    history.replaceState(null, '', '/holder');
+    if (await activate(link)) await showCard();
+  });
   const fromLink = parseActivation(location.hash);
   if (fromLink) history.replaceState(null, '', '/holder');
   card = await store.get(CARD_KEY).catch(() => null);
