@@ -10,9 +10,10 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
 from cryptography.hazmat.primitives import serialization
@@ -49,6 +50,7 @@ from cardservice.security import (
 from cardservice.settings import Settings
 from cardservice.storage import Database
 
+T = TypeVar("T")
 COMMAND_NAMESPACE = uuid.UUID("3c9a1e52-8b47-4f0e-a7d6-2e5f9c1b0d83")
 MAX_ISSUE_ATTEMPTS = 8
 
@@ -136,6 +138,19 @@ class ServiceApplication(Application[UUID]):
 
     def today(self) -> date:
         return today_in_shanghai(self.clock)
+
+    def retrying(self, command: Callable[[], T]) -> T:
+        """Run a load-decide-save command again when a concurrent writer got there first.
+
+        The event store refuses the second writer of an aggregate version; re-reading and
+        deciding again yields one linear history (and a 409 where the new state forbids it).
+        """
+        for _ in range(MAX_ISSUE_ATTEMPTS * 4):
+            try:
+                return command()
+            except IntegrityError:
+                continue
+        raise Conflict("too many concurrent changes; try again")
 
     def _get_or_none(self, aggregate_id: UUID, version: int | None = None) -> Any:
         try:
@@ -247,10 +262,15 @@ class CardLedger(ServiceApplication):
 
     def compromise_key(self, kid: str, reason: str, actor: Actor) -> None:
         """Everything the key signed verifies as key_compromised; a new key takes over."""
-        ring = self.keyring()
-        was_active = ring.active_kid == kid
-        ring.compromise(kid, reason, actor.as_dict(), self.now())
-        self.save(ring)
+
+        def command() -> bool:
+            ring = self.keyring()
+            was_active = ring.active_kid == kid
+            ring.compromise(kid, reason, actor.as_dict(), self.now())
+            self.save(ring)
+            return was_active
+
+        was_active = self.retrying(command)
         self._private_keys.pop(kid, None)
         if was_active:
             self.rotate_key(actor)
@@ -327,6 +347,9 @@ class CardLedger(ServiceApplication):
 
     def erase_holder(self, holder_id: UUID, reason: str, actor: Actor) -> list[UUID]:
         """Destroy the holder's data key and revoke their cards; history still replays."""
+        return self.retrying(lambda: self._erase_holder(holder_id, reason, actor))
+
+    def _erase_holder(self, holder_id: UUID, reason: str, actor: Actor) -> list[UUID]:
         holder = self._get_or_none(holder_id)
         if not isinstance(holder, Holder):
             raise NotFound(f"no holder {holder_id}")
@@ -603,60 +626,74 @@ class CardLedger(ServiceApplication):
         self, card_id: UUID, action: str, reason: str, actor: Actor, command_id: str = ""
     ) -> Card:
         """suspend | reinstate | revoke, with a reason; a retried command is applied once."""
-        card = self.card_for(card_id, actor, "cards")
-        if command_id and any(
-            getattr(ev, "command_id", None) == command_id for ev in self.events.get(card_id)
-        ):
-            return card
-        now = self.now()
-        if action == "suspend":
-            card.suspend(reason, actor.as_dict(), now, command_id)
-            self.save(card)
-        elif action == "reinstate":
-            card.reinstate(reason, actor.as_dict(), now, command_id)
-            self.save(card)
-        elif action == "revoke":
-            card.revoke(reason, actor.as_dict(), now, command_id)
-            holder: Holder = self.repository.get(card.holder_id)
-            holder.release_card(card.category, card.id, "revoked", now)
-            self.save(card, holder)
-        else:
+        if action not in ("suspend", "reinstate", "revoke"):
             raise InvalidInput(f"unknown action {action}")
-        return card
+
+        def command() -> Card:
+            card = self.card_for(card_id, actor, "cards")
+            if command_id and any(
+                getattr(ev, "command_id", None) == command_id for ev in self.events.get(card_id)
+            ):
+                return card
+            now = self.now()
+            if action == "suspend":
+                card.suspend(reason, actor.as_dict(), now, command_id)
+                self.save(card)
+            elif action == "reinstate":
+                card.reinstate(reason, actor.as_dict(), now, command_id)
+                self.save(card)
+            else:
+                card.revoke(reason, actor.as_dict(), now, command_id)
+                holder: Holder = self.repository.get(card.holder_id)
+                holder.release_card(card.category, card.id, "revoked", now)
+                self.save(card, holder)
+            return card
+
+        return self.retrying(command)
 
     def bind_device_key(self, card_id: UUID, device_key: credentials.DeviceKey) -> Card:
         """Reissue the card bound to the holder's phone key: old QR codes become superseded."""
-        card = self.card(card_id)
-        if card.status == "revoked":
-            raise Conflict("the card is revoked")
-        card.reissue(
-            reason="device_key_bound",
-            status_index=self.db.allocate("status_index"),
-            kid=self.active_kid(),
-            device_key=device_key.to_jwk(),
-            actor=Actor(
-                kind="holder", id=str(card_id), role="holder", region=card.region
-            ).as_dict(),
-            at=self.now(),
-        )
-        self.save(card)
-        return card
+
+        def command() -> Card:
+            card = self.card(card_id)
+            if card.status == "revoked":
+                raise Conflict("the card is revoked")
+            card.reissue(
+                reason="device_key_bound",
+                status_index=self.db.allocate("status_index"),
+                kid=self.active_kid(),
+                device_key=device_key.to_jwk(),
+                actor=Actor(
+                    kind="holder", id=str(card_id), role="holder", region=card.region
+                ).as_dict(),
+                at=self.now(),
+            )
+            self.save(card)
+            return card
+
+        return self.retrying(command)
 
     def refresh_signature(self, card: Card) -> Card:
         """A card signed by a compromised key is reissued under the active key on demand."""
         if self.keyring().key(card.kid)["status"] != COMPROMISED or card.status == "revoked":
             return card
-        device = credentials.DeviceKey.from_jwk(card.device_key) if card.device_key else None
-        card.reissue(
-            reason="issuer_key_replaced",
-            status_index=self.db.allocate("status_index"),
-            kid=self.active_kid(),
-            device_key=device.to_jwk() if device else None,
-            actor=Actor.system("key-compromise").as_dict(),
-            at=self.now(),
-        )
-        self.save(card)
-        return card
+
+        def command() -> Card:
+            fresh = self.card(card.id)
+            if self.keyring().key(fresh.kid)["status"] != COMPROMISED:
+                return fresh
+            fresh.reissue(
+                reason="issuer_key_replaced",
+                status_index=self.db.allocate("status_index"),
+                kid=self.active_kid(),
+                device_key=fresh.device_key,
+                actor=Actor.system("key-compromise").as_dict(),
+                at=self.now(),
+            )
+            self.save(fresh)
+            return fresh
+
+        return self.retrying(command)
 
     def claims_for(self, card: Card) -> credentials.CardClaims:
         device = credentials.DeviceKey.from_jwk(card.device_key) if card.device_key else None
