@@ -70,8 +70,11 @@ def browser(pw: Any) -> Iterator[Any]:
 
 @pytest.fixture(scope="module")
 def shop(server: LiveServer) -> dict[str, Any]:
-    """A dining merchant in Yubei that accepts static codes too."""
-    return server.merchant(name="渝北老火锅", categories=["dining"])
+    """A dining merchant in Yubei that accepts static codes too (its key already works)."""
+    merchant = server.merchant(name="渝北老火锅", categories=["dining"])
+    auth = {"Authorization": f"Bearer {merchant['api_key']}"}
+    assert wait_for(lambda: server.http.get("/v1/verifications", headers=auth).status_code == 200)
+    return merchant
 
 
 def phone_context(browser: Any, **kw: Any) -> Any:

@@ -144,7 +144,7 @@ function startTimer() {
   clearInterval(timer);
   timer = setInterval(tick, 1000);
   document.addEventListener('visibilitychange', () => {
-    if (document.visibilityState === 'visible') renew();
+    if (document.visibilityState === 'visible') tick(); // renews if the code has run out
   });
 }
 
