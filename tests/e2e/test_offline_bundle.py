@@ -1,0 +1,193 @@
+"""GET /v1/offline-bundle and `cardservice verify --bundle --trust QR` (offline verification).
+
+The offline CLI runs as a real subprocess on the real clock, so these tests set the frozen
+clock to the real time first (bundles expire 24 h after issue).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import cbor2
+import pytest
+
+from cardservice import credentials
+from cardservice.clock import FrozenClock
+from merchant_api.bundle import BundleRefused, open_bundle, pinned_keys
+from projections.cards import status_code_at
+from tests.merchant_support import FOREIGN_ISSUER, MerchantEnv, build_env, ptp1
+
+
+@pytest.fixture
+def env(backend: str, tmp_path: Path, clock: FrozenClock) -> Iterator[MerchantEnv]:
+    clock.set(datetime.now(UTC))
+    yield from build_env(backend, tmp_path, clock)
+
+
+def offline(tmp_path: Path, bundle: bytes, keys: object, qr: str, *extra: str) -> tuple[int, str]:
+    bundle_file, keys_file = tmp_path / "bundle.cose", tmp_path / "keys.json"
+    bundle_file.write_bytes(bundle)
+    keys_file.write_text(json.dumps(keys))
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from cardservice.cli import main; main()",
+            "verify",
+            "--bundle",
+            str(bundle_file),
+            "--trust",
+            str(keys_file),
+            *extra,
+            qr,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def fetch(env: MerchantEnv, key: dict[str, str], etag: str | None = None) -> tuple[int, bytes, str]:
+    headers = {**key, **({"If-None-Match": etag} if etag else {})}
+    resp = env.client.get("/v1/offline-bundle", headers=headers)
+    return resp.status_code, resp.content, resp.headers.get("etag", "")
+
+
+def wait_bundle_codes(
+    env: MerchantEnv, key: dict[str, str], etag: str, codes: dict[int, int]
+) -> bytes:
+    """Poll until a new bundle's status list shows `codes` (index → code)."""
+    deadline = time.monotonic() + 20
+    while True:
+        status, body, _ = fetch(env, key, etag)
+        if status == 200:
+            payload = cbor2.loads(credentials.parse_sign1(body).payload)
+            bits = zlib.decompress(payload["status_list"])
+            if all(status_code_at(bits, i) == c for i, c in codes.items()):
+                return body
+        assert time.monotonic() < deadline, "the bundle never showed the changes"
+        time.sleep(0.2)
+
+
+def test_bundle_shape_etag_and_offline_verdicts(env: MerchantEnv, tmp_path: Path) -> None:
+    key = env.merchant(region="500112", categories=["scenic"])
+    card, other = env.issue(), env.issue()
+    env.wait_status(card["qr"], key, "valid")
+    env.wait_status(other["qr"], key, "valid")
+    keys = env.client.get("/v1/keys").json()
+    status, bundle, etag = fetch(env, key)
+    assert status == 200 and etag
+    resp = env.client.get("/v1/offline-bundle", headers=key)
+    assert resp.headers["content-type"] == "application/cose"
+    # A tagged COSE_Sign1 by the active issuer key, with the contract's payload.
+    message = credentials.parse_sign1(bundle)
+    active = next(k for k in keys["keys"] if k["status"] == "active")
+    assert credentials.verify_sign1(message, _raw(active["x"]))
+    payload = cbor2.loads(message.payload)
+    assert set(payload) >= {
+        "keys",
+        "status_list",
+        "catalog",
+        "merchant_region",
+        "issued_at",
+        "expires",
+    }
+    assert payload["merchant_region"] == "500112"
+    assert payload["expires"] - payload["issued_at"] == 24 * 3600
+    bits = zlib.decompress(payload["status_list"])
+    index = credentials.parse_credential(card["qr"]).claims.status_index
+    assert status_code_at(bits, index) == 0
+    # Same content → same ETag → 304, even though the signing time moved.
+    env.clock.advance(timedelta(seconds=30))
+    assert fetch(env, key, etag)[0] == 304
+    assert fetch(env, key, f'W/{etag}, "other"')[0] == 304
+    code, out = offline(tmp_path, bundle, keys, card["qr"])
+    assert code == 0 and out.startswith("valid"), out
+    assert json.loads(out.split("\n", 1)[1])["card"]["card_number"] == card["card_number"]
+    code, out = offline(tmp_path, bundle, keys, card["qr"], "--require-device-binding")
+    assert code == 1 and "static_not_allowed" in out
+    # A revocation, a suspension and a device binding change the content and the ETag.
+    env.action(card, "revoke")
+    bound = env.bind(other)
+    other_index = credentials.parse_credential(other["qr"]).claims.status_index
+    fresh = wait_bundle_codes(env, key, etag, {index: 2, other_index: 3})
+    code, out = offline(tmp_path, fresh, keys, card["qr"])
+    assert code == 1 and "not valid: revoked" in out, out
+    code, out = offline(tmp_path, fresh, keys, other["qr"])
+    assert code == 1 and "not valid: superseded" in out, out
+    code, out = offline(tmp_path, fresh, keys, ptp1(bound, int(time.time())))
+    assert code == 0, out
+    code, out = offline(tmp_path, fresh, keys, "PTC1:NOPE")
+    assert code == 1 and "malformed" in out
+
+
+def test_refused_bundles(env: MerchantEnv, tmp_path: Path) -> None:
+    key = env.merchant()
+    card = env.issue()
+    env.wait_status(card["qr"], key, "valid")
+    keys = env.client.get("/v1/keys").json()
+    bundle = fetch(env, key)[1]
+    assert offline(tmp_path, bundle, keys, card["qr"])[0] == 0
+    # Tampered: one byte of the signed payload changed.
+    message = credentials.parse_sign1(bundle)
+    at = bundle.index(message.payload) + len(message.payload) // 2
+    tampered = bundle[:at] + bytes([bundle[at] ^ 0x01]) + bundle[at + 1 :]
+    code, out = offline(tmp_path, tampered, keys, card["qr"])
+    assert code == 2 and "bad signature" in out, out
+    # Signed by a key the trust file does not pin.
+    foreign = {"keys": [_entry(FOREIGN_ISSUER.public_key().public_bytes_raw())]}
+    code, out = offline(tmp_path, bundle, foreign, card["qr"])
+    assert code == 2 and "unknown signer" in out, out
+    # Unreadable bundle, unreadable trust file, a trust entry whose kid lies.
+    assert offline(tmp_path, b"\x00garbage", keys, card["qr"])[0] == 2
+    assert offline(tmp_path, b"", keys, card["qr"])[0] == 2
+    lying = {"keys": [{**keys["keys"][0], "kid": "AAAAAAAAAAA"}]}
+    assert offline(tmp_path, bundle, lying, card["qr"])[0] == 2
+    assert offline(tmp_path, bundle, ["not", "keys"], card["qr"])[0] == 2
+    # Expired: issued more than 24 h ago.
+    env.clock.advance(timedelta(hours=-25))
+    old = fetch(env, key)[1]
+    env.clock.advance(timedelta(hours=25))
+    code, out = offline(tmp_path, old, keys, card["qr"])
+    assert code == 2 and "expired" in out, out
+
+
+def test_open_bundle_in_process(env: MerchantEnv) -> None:
+    key = env.merchant()
+    env.wait_status(env.issue()["qr"], key, "valid")
+    trusted = pinned_keys(env.client.get("/v1/keys").json())
+    bundle = fetch(env, key)[1]
+    now = int(env.clock.now().timestamp())
+    opened = open_bundle(bundle, trusted, now)
+    assert opened.merchant_region == "500112" and opened.keys.keys() == trusted.keys()
+    with pytest.raises(BundleRefused, match="expired"):
+        open_bundle(bundle, trusted, now + 24 * 3600 + 1)
+    with pytest.raises(BundleRefused, match="unknown signer"):
+        open_bundle(bundle, {}, now)
+
+
+def _raw(x: str) -> bytes:
+    from cardservice.security import b64u_decode
+
+    return b64u_decode(x)
+
+
+def _entry(raw: bytes) -> dict[str, object]:
+    from cardservice.security import b64u
+
+    return {
+        "kid": b64u(credentials.kid_for(raw)),
+        "kty": "OKP",
+        "crv": "Ed25519",
+        "x": b64u(raw),
+        "status": "active",
+        "not_after": None,
+    }
