@@ -174,6 +174,17 @@ def test_holder_activation_binds_a_device_key_and_shows_a_verifiable_live_code(
     assert page.text_content("#d-name") == "张*明"
     assert card["card_number"] not in (page.text_content("#panel-card") or "")
     page.screenshot(path=artifact("page-holder-card.png"), full_page=True)
+
+    # "Who checked my card": the merchant that just verified it, read by the holder token.
+    def history_names_the_shop() -> bool:
+        page.click("#tab-card")
+        page.click("#tab-history")
+        page.wait_for_timeout(300)
+        return shop["name"] in (page.text_content("#history-list") or "")
+
+    assert wait_for(history_names_the_shop, timeout=10), page.text_content("#history-list")
+    assert "有效" in (page.text_content("#history-list") or "")
+    page.screenshot(path=artifact("page-holder-history-checked.png"), full_page=True)
     assert not errors, errors
     ctx.close()
 
