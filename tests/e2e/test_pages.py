@@ -567,5 +567,12 @@ def test_every_page_at_360_wide_is_readable_and_passes_axe(
     page.click("#lookup-form button")
     page.wait_for_selector("#card-detail:not([hidden])")
     check("admin-card")
-    assert len(views) == 11
+    page.click("#tab-merchants")
+    check("admin-merchants")
+    page.click("#tab-catalog")
+    page.fill("#catalog-region", "500112")
+    page.click("#catalog-load button")
+    page.wait_for_selector("#catalog-editor:not([hidden]), #catalog-msg.message-error")
+    check("admin-catalog-phone")
+    assert len(views) == 13
     ctx.close()
