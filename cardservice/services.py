@@ -40,7 +40,11 @@ class Services:
         catalog = CatalogAdmin(
             settings=settings, db=db, clock=clock, env=env_for("events-catalog.sqlite3")
         )
-        return cls(settings=settings, clock=clock, db=db, ledger=ledger, catalog=catalog)
+        svc = cls(settings=settings, clock=clock, db=db, ledger=ledger, catalog=catalog)
+        from projections.catalog import install_reader  # the view-backed catalog reads
+
+        install_reader(svc.extras, db)
+        return svc
 
     def close(self) -> None:
         for closer in self.extras.get("closers", []):

@@ -1,21 +1,30 @@
 """The seam to the effective catalog and the eligibility rules (owned by the catalog work).
 
-`CatalogLookup(region, day)` answers the benefits in force on `day` for a merchant in
-`region` (its region and every ancestor, in the contract's shape: the benefit plus the
-`region` that published it and its `version`) and the catalog version of each contributing
-region. Until the catalog projection registers one in `Services.extras["catalog_lookup"]`,
-the catalog is empty. Eligibility is `cardservice.domain.eligibility.evaluate`; this module
-only adapts the lookup's dicts to it.
+`catalog_for(extras, region, day)` answers, for a merchant in `region`, the benefits in
+force on `day` along its chain (the contract's shape: the benefit plus the `region` that
+published it and its `version`), the benefits of versions scheduled after `day` (with their
+`effective_from`), and the catalog version of each contributing region. The catalog view
+registers `catalog_entry` (one precomputed row per region and date range, see
+`projections.catalog`) and the plain `CatalogLookup` `catalog_lookup` in `Services.extras`;
+with neither, the catalog is empty.
+
+`decide_benefits` applies `cardservice.domain.eligibility` to those dicts: what applies;
+why each other benefit does not, rules in the contract's order; and a benefit that is only
+scheduled, and would otherwise apply, is `not_yet_effective` with its start date.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+
+from cardservice.domain import eligibility
+from cardservice.domain.catalog import Benefit as DomainBenefit
+from cardservice.domain.catalog import EffectiveBenefit
+from cardservice.domain.regions import regions
 
 log = logging.getLogger("merchant_api.catalog")
 
@@ -35,35 +44,60 @@ def lookup_from(extras: Mapping[str, Any]) -> CatalogLookup:
 
 
 @dataclass(frozen=True)
+class CatalogAnswer:
+    """The merchant region's catalog on a day: the benefits in force, those of the next
+    scheduled versions (with `effective_from`), and {region: version} the fold used."""
+
+    benefits: list[Benefit]
+    upcoming: list[Benefit]
+    versions: dict[str, int]
+
+
+def catalog_for(extras: Mapping[str, Any], region: str, day: date) -> CatalogAnswer:
+    """One read of the catalog view (`catalog_entry`: one precomputed row); with only a
+    plain `catalog_lookup` registered, nothing is known to be upcoming."""
+    entry = extras.get("catalog_entry")
+    if callable(entry):
+        found = entry(region, day)
+        return CatalogAnswer(list(found.benefits), list(found.upcoming), dict(found.versions))
+    benefits, versions = lookup_from(extras)(region, day)
+    return CatalogAnswer(list(benefits), [], dict(versions))
+
+
+@dataclass(frozen=True)
 class Decision:
     benefits: list[Benefit]
     not_applicable: list[dict[str, Any]]
 
 
-def _module(name: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ImportError:
-        return None
-
-
-def _effective(catalog: Any, item: Any) -> Any:
-    """An `EffectiveBenefit` from the lookup's item (already one, or its contract dict)."""
-    if not isinstance(item, Mapping):
+def _effective(item: Any) -> EffectiveBenefit:
+    """An `EffectiveBenefit` from the view's contract dict (or one already). Not
+    re-validated: a benefit published under older rules must still be decided."""
+    if isinstance(item, EffectiveBenefit):
         return item
     fields = {k: v for k, v in item.items() if k not in _PLACEMENT}
     start = item.get("effective_from")
-    return catalog.EffectiveBenefit(
-        benefit=catalog.Benefit.from_dict(fields),
+    return EffectiveBenefit(
+        benefit=DomainBenefit.from_event(fields),
         region=str(item["region"]),
         version=int(item["version"]),
         effective_from=date.fromisoformat(start) if isinstance(start, str) else date.min,
     )
 
 
+def _readable(items: Sequence[Any]) -> list[tuple[Any, EffectiveBenefit]]:
+    out: list[tuple[Any, EffectiveBenefit]] = []
+    for item in items:
+        try:
+            out.append((item, _effective(item)))
+        except Exception as exc:  # a bad entry loses that benefit, never the verdict
+            log.warning("skipping an unreadable catalog entry: %s", exc)
+    return out
+
+
 def _as_dict(item: Any) -> Benefit:
     if isinstance(item, Mapping):
-        return dict(item)
+        return {k: v for k, v in item.items() if k != "effective_from"}
     result: Benefit = item.to_dict()
     return result
 
@@ -71,29 +105,21 @@ def _as_dict(item: Any) -> Benefit:
 def decide_benefits(
     items: Sequence[Any],
     *,
+    upcoming: Sequence[Any] = (),
     holder_category: str,
     card_region: str,
     merchant_region: str,
     merchant_categories: Sequence[str],
     merchant_a_level: int | None,
 ) -> Decision:
-    """Which of the merchant's effective benefits apply to this card, and why not the rest."""
-    if not items:
+    """Which of the merchant's effective benefits apply to this card, and why not the rest
+    (including the scheduled ones: their first failing rule, else `not_yet_effective`)."""
+    if not items and not upcoming:
         return Decision([], [])
-    eligibility = _module("cardservice.domain.eligibility")
-    catalog = _module("cardservice.domain.catalog")
-    regions = _module("cardservice.domain.regions")
-    if eligibility is None or catalog is None or regions is None:
-        return Decision([], [])
-    effective: list[tuple[Any, Any]] = []
-    for item in items:
-        try:
-            effective.append((item, _effective(catalog, item)))
-        except Exception as exc:  # a bad entry loses that benefit, never the verdict
-            log.warning("skipping an unreadable catalog entry: %s", exc)
-    table = regions.regions()
+    table = regions()
+    current = _readable(items)
     applicable, refused = eligibility.evaluate(
-        [e for _, e in effective],
+        [e for _, e in current],
         holder_category,
         card_region,
         merchant_region,
@@ -102,7 +128,20 @@ def decide_benefits(
         table.is_within,
         region_name=table.full_name,
     )
-    original = {id(e): item for item, e in effective}
+    for _, item in _readable(upcoming):
+        if not table.is_within(merchant_region, item.region):
+            continue
+        why = eligibility.refusal(
+            item,
+            holder_category,
+            card_region,
+            list(merchant_categories),
+            merchant_a_level,
+            table.is_within,
+            table.full_name,
+        )
+        refused.extend([why] if why is not None else eligibility.not_yet_effective([item]))
+    original = {id(e): item for item, e in current}
     return Decision(
         [_as_dict(original.get(id(e), e)) for e in applicable],
         [r.to_dict() for r in refused],

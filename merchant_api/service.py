@@ -22,7 +22,7 @@ from cardservice.security import Sealer, same, token_hash
 from cardservice.services import Services
 from merchant_api import vlog
 from merchant_api.bundle import BundleContent, sign_bundle
-from merchant_api.catalog import decide_benefits, lookup_from
+from merchant_api.catalog import catalog_for, decide_benefits, lookup_from
 from merchant_api.core import (
     Checked,
     Policy,
@@ -138,19 +138,20 @@ class MerchantApi:
         return verdict, self._record(merchant, checked, verdict)
 
     def eligibility(self, checked: Checked, merchant: MerchantRow, today: date) -> Eligibility:
-        benefits, versions = lookup_from(self.svc.extras)(merchant.region, today)
+        found = catalog_for(self.svc.extras, merchant.region, today)
         if checked.parsed is None:
-            return Eligibility([], [], dict(versions))
+            return Eligibility([], [], found.versions)
         claims = checked.parsed.claims
         decision = decide_benefits(
-            benefits,
+            found.benefits,
+            upcoming=found.upcoming,
             holder_category=claims.category,
             card_region=claims.issuer_region,
             merchant_region=merchant.region,
             merchant_categories=merchant.categories,
             merchant_a_level=merchant.a_level,
         )
-        return Eligibility(decision.benefits, decision.not_applicable, dict(versions))
+        return Eligibility(decision.benefits, decision.not_applicable, found.versions)
 
     @staticmethod
     def _record(merchant: MerchantRow, checked: Checked, verdict: dict[str, Any]) -> vlog.Record:

@@ -9,14 +9,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from projections.audit import CatalogAuditView, LedgerAuditView
 from projections.cards import CardStatusView, StatusListView
+from projections.catalog import CatalogView
 from projections.keys import IssuerKeyView
 from projections.merchants import MerchantView
 from projections.view import View
 
 ViewFactory = Callable[[], View[Any]]
 
-_FACTORIES: list[ViewFactory] = [CardStatusView, StatusListView, IssuerKeyView, MerchantView]
+_FACTORIES: list[ViewFactory] = [
+    CardStatusView,
+    StatusListView,
+    IssuerKeyView,
+    MerchantView,
+    CatalogView,
+    LedgerAuditView,
+    CatalogAuditView,
+]
 
 
 def register(factory: ViewFactory) -> None:
