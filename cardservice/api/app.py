@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
-from cardservice.api.routes import access, cards, holder, meta
+from cardservice.api.routes import access, audit, cards, catalog, holder, meta
 from cardservice.services import Services
 
 AppHook = Callable[[FastAPI, Services], None]
@@ -47,7 +47,14 @@ def create_app(
     app.state.services = svc
     svc.ledger.keyring()  # the first start creates the issuer key
     install_error_handlers(app)
-    for router in (meta.router, cards.router, access.router, holder.router):
+    for router in (
+        meta.router,
+        cards.router,
+        access.router,
+        holder.router,
+        catalog.router,
+        audit.router,
+    ):
         app.include_router(router)
     for hook in [*EXTENSIONS, *(extensions or [])]:
         hook(app, svc)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+)
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 Region = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
@@ -58,3 +66,26 @@ class JwkIn(BaseModel):
 
 class DeviceKeyIn(Strict):
     jwk: JwkIn
+
+
+class BenefitIn(Strict):
+    """One benefit; the catalog domain checks the meaning (categories, lengths, unique ids)."""
+
+    id: StrictStr
+    title: StrictStr
+    partner: StrictStr
+    category: StrictStr
+    discount: StrictStr
+    holder_categories: list[StrictStr]
+    local_only: StrictBool = False
+    merchant_categories: list[StrictStr] = []
+    min_a_level: StrictInt | None = None
+
+
+class CatalogIn(Strict):
+    """A complete new version of a region's catalog, in force from `effective_from`
+    (YYYY-MM-DD, Asia/Shanghai); `withdrawn` removes ancestors' benefits by id."""
+
+    effective_from: StrictStr
+    benefits: Annotated[list[BenefitIn], Field(max_length=500)]
+    withdrawn: Annotated[list[StrictStr], Field(max_length=500)] = []
