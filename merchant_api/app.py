@@ -72,6 +72,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         description="Verify 优待证 QR codes against the projected views; stateless replicas.",
         lifespan=lifespan,
     )
+    app.state.services = svc  # the shared dependencies (body limits, holder tokens) read it
     install_error_handlers(app)
     install(app, svc)
 
