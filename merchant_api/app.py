@@ -104,4 +104,23 @@ def create_app(services: Services | None = None) -> FastAPI:
     from cardservice.api.app import install_openapi
 
     install_openapi(app)
+    documented = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        return error_schemas(documented())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def error_schemas(schema: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI documents 422 as its own `HTTPValidationError`; ours is `{"error","detail"}`."""
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    if "HTTPValidationError" in components:
+        components["HTTPValidationError"] = {
+            "title": "HTTPValidationError",
+            "type": "object",
+            "properties": {"error": {"type": "string"}, "detail": {}},
+            "required": ["error", "detail"],
+        }
+    return schema

@@ -78,6 +78,17 @@ class VerdictOut(BaseModel):
     verification_id: str
 
 
+class ErrorOut(BaseModel):
+    """Every refusal: `{"error": code, "detail": text}`."""
+
+    error: str
+    detail: Any
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    return {status: {"model": ErrorOut} for status in statuses}
+
+
 class LogPage(BaseModel):
     items: list[dict[str, Any]]
     next: str | None
@@ -98,7 +109,10 @@ Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 @router.post(
     "/v1/verify",
     response_model=None,
-    responses={200: {"model": VerdictOut, "description": "The verdict (also for forged text)"}},
+    responses={
+        200: {"model": VerdictOut, "description": "The verdict (also for forged text)"},
+        **errors(401, 413, 422, 429),
+    },
 )
 async def verify(
     who: MerchantDep,
@@ -114,14 +128,14 @@ async def verify(
     return JSONResponse(verdict)
 
 
-@router.get("/v1/verifications", response_model=LogPage)
+@router.get("/v1/verifications", response_model=LogPage, responses=errors(401, 422))
 def merchant_verifications(
     who: MerchantDep, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
 ) -> dict[str, Any]:
     return api.merchant_log(who, parse_cursor(cursor), limit)
 
 
-@router.get("/v1/cards/{card_id}/verifications", response_model=LogPage)
+@router.get("/v1/cards/{card_id}/verifications", response_model=LogPage, responses=errors(401, 422))
 def card_verifications(
     card_id: HolderCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
 ) -> dict[str, Any]:
@@ -141,6 +155,7 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     responses={
         200: {"content": {COSE_MEDIA_TYPE: {}}, "description": "Signed bundle (COSE_Sign1)"},
         304: {"description": "Not modified (If-None-Match)"},
+        **errors(401, 503),
     },
 )
 def offline_bundle(
