@@ -7,13 +7,13 @@ Playwright for Python; nothing is downloaded at test time.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -187,12 +187,64 @@ def run_axe(page: Any) -> list[dict[str, Any]]:
     return [v for v in result if v["impact"] in ("serious", "critical")]
 
 
+def png_to_grey(png: bytes) -> tuple[bytes, int, int]:
+    """Decode an 8-bit, non-interlaced PNG (what Chromium's screenshots are) to grey pixels.
+
+    Plain zlib and the PNG row filters, so the tests need no imaging library.
+    """
+    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, bytearray(), b""
+    while pos < len(png):
+        length = int.from_bytes(png[pos : pos + 4], "big")
+        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = data
+        elif kind == b"IDAT":
+            idat += data
+        pos += 12 + length
+    width, height = int.from_bytes(header[0:4], "big"), int.from_bytes(header[4:8], "big")
+    depth, colour, interlace = header[8], header[9], header[12]
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[colour]
+    assert depth == 8 and interlace == 0, "only 8-bit, non-interlaced PNGs"
+    raw = zlib.decompress(bytes(idat))
+    stride = width * channels
+    prev = bytearray(stride)
+    grey = bytearray(width * height)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1 : start + 1 + stride])
+        for i in range(stride):
+            a = line[i - channels] if i >= channels else 0
+            b = prev[i]
+            c = prev[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + b) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 0xFF
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                pred = a if pa <= pb and pa <= pc else b if pb <= pc else c
+                line[i] = (line[i] + pred) & 0xFF
+        row = y * width
+        if channels >= 3:
+            for x in range(width):
+                o = x * channels
+                grey[row + x] = (299 * line[o] + 587 * line[o + 1] + 114 * line[o + 2]) // 1000
+        else:
+            grey[row : row + width] = line[::channels]
+        prev = line
+    return bytes(grey), width, height
+
+
 def decode_qr_png(png: bytes) -> list[str]:
     """Decode QR codes in a screenshot with ZXing-C++ (independent of the page's decoder)."""
     import zxingcpp
-    from PIL import Image
 
-    image = Image.open(io.BytesIO(png)).convert("L")
+    grey, width, height = png_to_grey(png)
+    image = memoryview(grey).cast("B", (height, width))
     return [r.text for r in zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.QRCode)]
 
 
