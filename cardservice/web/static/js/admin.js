@@ -146,7 +146,7 @@ async function loadCatalog(e) {
   catalogRegion = region;
   current = (got.data.benefits || []).filter((b) => b.region === region).map(clean);
   const versions = [...new Set((got.data.benefits || []).filter((b) => b.region === region).map((b) => b.version))];
-  setText('catalog-current', `${t('admin.catalog.current')}: ${regionName(region)} (${region}) · ${t('admin.catalog.versions')} ${versions.join(', ') || t('common.none')} · ${current.length}`);
+  setText('catalog-current', `${t('admin.catalog.current')}: ${regionName(region)} (${region}) · ${t('admin.catalog.versions')} ${versions.join(', ') || t('common.none')} · ${t('admin.catalog.count', { n: current.length })}`);
   const saved = localStorage.getItem(draftKey());
   draft = saved ? JSON.parse(saved) : current.map((b) => ({ ...b }));
   msg('catalog-msg', '');
