@@ -59,12 +59,13 @@ def create_app(services: Services | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         yield
+        api = svc.extras.get(EXTRAS_KEY)
+        if isinstance(api, MerchantApi):
+            await api.cards.aclose()
         if own:
             svc.close()
-        else:
-            api = svc.extras.get(EXTRAS_KEY)
-            if isinstance(api, MerchantApi):
-                api.log.flush()
+        elif isinstance(api, MerchantApi):
+            api.log.flush()
 
     app = FastAPI(
         title="Merchant verification API",

@@ -25,7 +25,7 @@ PAGE_MAX = 500
 COSE_MEDIA_TYPE = "application/cose"
 
 
-def merchant_api(request: Request) -> MerchantApi:
+async def merchant_api(request: Request) -> MerchantApi:
     api: MerchantApi = request.app.state.merchant_api
     return api
 
@@ -37,7 +37,8 @@ async def merchant(
     request: Request, authorization: Annotated[str | None, Header()] = None
 ) -> MerchantRow:
     """The merchant behind the `Authorization: Bearer` API key (401 otherwise)."""
-    found = merchant_api(request).authenticate(bearer(authorization))
+    api: MerchantApi = request.app.state.merchant_api
+    found = api.authenticate(bearer(authorization))
     if found is None:
         raise unauthorized()
     return found
@@ -122,7 +123,7 @@ async def verify(
     retry = api.rate_limited(who)
     if retry is not None:
         raise ApiError(429, "rate_limited", "too many verifications", {"Retry-After": str(retry)})
-    verdict, record = api.decide(who, body.qr)
+    verdict, record = await api.adecide(who, body.qr)
     if not api.log.try_record(record):
         await anyio.to_thread.run_sync(api.log.record, record)  # back-pressure, off the loop
     return JSONResponse(verdict)

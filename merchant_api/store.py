@@ -9,6 +9,9 @@ lag plus that (well under the contract's 5 s).
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import sqlite3
 import threading
 import time
 from collections import OrderedDict
@@ -18,9 +21,10 @@ from typing import Any
 from uuid import UUID
 
 from cardservice.security import b64u_decode
+from cardservice.settings import Settings
 from cardservice.storage import Database
 from merchant_api.core import TrustedKey
-from projections.cards import CardRow, select_card
+from projections.cards import SELECT_CARD, CardRow, card_row_from_db, select_card
 from projections.keys import KeyRow, select_keys
 from projections.merchants import MerchantRow, select_merchant_by_key_hash
 
@@ -31,6 +35,8 @@ UNKNOWN_KEY_TTL_SECONDS = 0.2
 MERCHANT_CACHE_SIZE = 10_000
 
 Monotonic = Callable[[], float]
+
+log = logging.getLogger("merchant_api.store")
 
 
 class ViewReader:
@@ -131,3 +137,100 @@ def merchant_json(merchant: MerchantRow) -> dict[str, Any]:
         "region": merchant.region,
         "kind": merchant.kind,
     }
+
+
+class CardReader:
+    """The hot path's card lookup: one indexed SELECT, no transaction around it.
+
+    SQLite: a per-thread read-only connection in autocommit mode (a local file read takes
+    microseconds, so the event loop may do it inline). PostgreSQL: an asyncio connection
+    pool in autocommit mode with a prepared statement, so waiting for the server never
+    blocks the event loop and one request costs one round trip.
+    """
+
+    def __init__(self, settings: Settings, db: Database) -> None:
+        self.settings = settings
+        self.db = db
+        self._local = threading.local()
+        self._pool: Any = None
+        self._pool_loop: asyncio.AbstractEventLoop | None = None
+
+    def get(self, card_id: UUID) -> CardRow | None:
+        """Synchronous lookup (threads, tests, in-process callers)."""
+        if self.db.dialect == "postgres":
+            with self.db.read() as tx:
+                return select_card(tx, card_id)
+        row = self._sqlite().execute(SELECT_CARD, (str(card_id),)).fetchone()
+        return card_row_from_db(tuple(row)) if row is not None else None
+
+    async def aget(self, card_id: UUID) -> CardRow | None:
+        """The lookup from the event loop."""
+        if self.db.dialect != "postgres":
+            return self.get(card_id)
+        pool = await self._postgres_pool()
+        async with pool.connection() as conn:
+            cursor = await conn.execute(_PG_SELECT_CARD, (str(card_id),), prepare=True)
+            row = await cursor.fetchone()
+        return card_row_from_db(tuple(row)) if row is not None else None
+
+    def _sqlite(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.db.path, timeout=30, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+        return conn
+
+    async def _postgres_pool(self) -> Any:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._pool_loop is loop:
+            return self._pool
+        import psycopg
+        from psycopg_pool import AsyncConnectionPool
+
+        kwargs: dict[str, Any] = {"autocommit": True, "connect_timeout": 5}
+        if self.settings.postgres_schema:
+            kwargs["options"] = f"-c search_path={self.settings.postgres_schema}"
+        pool = AsyncConnectionPool(
+            conninfo=psycopg.conninfo.make_conninfo(**self.settings.postgres_params()),
+            kwargs=kwargs,
+            min_size=1,
+            max_size=max(2, self.settings.pool_size),
+            open=False,
+        )
+        await pool.open()
+        if self._pool is not None and self._pool_loop is loop:  # another request won
+            await pool.close()
+            return self._pool
+        self._pool, self._pool_loop = pool, loop
+        return pool
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def close(self) -> None:
+        """Best effort from synchronous shutdown code: close what can be closed here."""
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+        pool, loop = self._pool, self._pool_loop
+        if pool is None or loop is None or loop.is_closed():
+            return
+        self._pool = None
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        if running is loop:
+            loop.create_task(pool.close())
+        elif loop.is_running():
+            asyncio.run_coroutine_threadsafe(pool.close(), loop)
+
+
+_PG_SELECT_CARD = SELECT_CARD.replace("?", "%s")

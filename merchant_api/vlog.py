@@ -10,9 +10,9 @@ retried with backoff with the same records (inserts are idempotent by verificati
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
@@ -23,6 +23,7 @@ log = logging.getLogger("merchant_api.log")
 
 QUEUE_SIZE = 10_000
 BATCH_SIZE = 500
+FLUSH_SECONDS = 0.05
 MAX_BACKOFF_SECONDS = 5.0
 PAGE_MAX = 500
 
@@ -78,9 +79,17 @@ def write(tx: Tx, records: Sequence[Record]) -> None:
 
 
 class VerificationLog:
-    def __init__(self, db: Database, *, maxsize: int = QUEUE_SIZE) -> None:
+    def __init__(
+        self, db: Database, *, maxsize: int = QUEUE_SIZE, flush_seconds: float = FLUSH_SECONDS
+    ) -> None:
         self.db = db
-        self._queue: queue.Queue[Record | None] = queue.Queue(maxsize=maxsize)
+        self.maxsize = maxsize
+        self.flush_seconds = flush_seconds
+        # A deque: appending costs no lock and wakes no thread. The writer drains it every
+        # `flush_seconds` (at once when a batch is waiting); producers wait only when full.
+        self._items: deque[Record] = deque()
+        self._space = threading.Condition()
+        self._in_flight = 0
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -89,7 +98,7 @@ class VerificationLog:
 
     @property
     def depth(self) -> int:
-        return self._queue.qsize()
+        return len(self._items) + self._in_flight
 
     def _ensure_started(self) -> None:
         if self._thread is not None:
@@ -105,38 +114,36 @@ class VerificationLog:
         if self._closed:
             raise RuntimeError("the verification log is closed")
         self._ensure_started()
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
+        if len(self._items) >= self.maxsize:
             return False
+        self._items.append(record)
         return True
 
     def record(self, record: Record) -> None:
         """Queue, waiting for room if the writer is behind (back-pressure, never a drop)."""
-        if not self.try_record(record):
-            self._queue.put(record)
+        if self.try_record(record):
+            return
+        with self._space:
+            while len(self._items) >= self.maxsize:
+                self._space.wait(0.1)
+            self._items.append(record)
 
     def _run(self) -> None:
-        done = False
-        while not done:
-            first = self._queue.get()
-            if first is None:
-                self._queue.task_done()
-                break
-            batch = [first]
-            while len(batch) < BATCH_SIZE:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
+        while True:
+            if len(self._items) < BATCH_SIZE:
+                if self._closed and not self._items:
                     break
-                if item is None:
-                    self._queue.task_done()
-                    done = True
-                    break
-                batch.append(item)
+                time.sleep(self.flush_seconds)
+                if not self._items:
+                    continue
+            batch: list[Record] = []
+            while self._items and len(batch) < BATCH_SIZE:
+                batch.append(self._items.popleft())
+            self._in_flight = len(batch)
             self._write(batch)
-            for _ in batch:
-                self._queue.task_done()
+            self._in_flight = 0
+            with self._space:
+                self._space.notify_all()
 
     def _write(self, batch: list[Record]) -> None:
         attempt = 0
@@ -163,14 +170,13 @@ class VerificationLog:
         thread = self._thread
         if thread is None:
             return
-        self._queue.put(None)
         thread.join(timeout)
         self._thread = None
 
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything queued so far is written (tests and shutdown)."""
         deadline = time.monotonic() + timeout
-        while self._queue.unfinished_tasks and time.monotonic() < deadline:
+        while self.depth and time.monotonic() < deadline:
             time.sleep(0.01)
 
 

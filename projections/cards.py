@@ -159,9 +159,12 @@ def card_row_from_db(row: Row) -> CardRow:
     )
 
 
+SELECT_CARD = f"SELECT {_CARD_COLUMNS} FROM view_cards WHERE card_id = ?"  # noqa: S608
+"""The one indexed lookup the verification path makes (`?` placeholder)."""
+
+
 def select_card(tx: Tx, card_id: UUID) -> CardRow | None:
-    """The one indexed lookup the verification path makes."""
-    row = tx.one(f"SELECT {_CARD_COLUMNS} FROM view_cards WHERE card_id = ?", (str(card_id),))  # noqa: S608
+    row = tx.one(SELECT_CARD, (str(card_id),))
     return card_row_from_db(row) if row is not None else None
 
 
