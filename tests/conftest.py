@@ -76,6 +76,25 @@ def make_settings(backend: str, tmp_path: Path, **overrides: Any) -> tuple[Setti
     return settings, None
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=os.environ.get("CARDSERVICE_LONG_TESTS", "") == "1",
+        help="reliability suite at full counts (CI runs bounded sizes)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked `last` (they disturb shared servers) run after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("last") is not None)
+
+
+@pytest.fixture
+def long_mode(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--long"))
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
