@@ -9,7 +9,7 @@ actions are filed under the acting administrator's region. Only whitelisted fiel
 copied into an entry's details: never key material, hashes or personal data.
 
 There is one view per source Application (the runner groups views by source); both write
-`view_audit`, each clearing only its own rows on a rebuild.
+`view_audit_log`, each clearing only its own rows on a rebuild.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ MAX_LIMIT = 500
 @dataclass(frozen=True)
 class AuditEntry:
     at: datetime
+    recorded: datetime
     type: str
     version: int
     region: str
@@ -116,6 +117,7 @@ def apply_audit(state: Subject | None, event: Event) -> Subject:
     reason = getattr(event, "reason", None)
     entry = AuditEntry(
         at=_when(event),
+        recorded=event.timestamp,
         type=name,
         version=int(event.originator_version),
         region=subject.region or str(actor.get("region") or ROOT),
@@ -147,21 +149,22 @@ def from_micros(value: int) -> datetime:
 
 
 _COLUMNS = (
-    "at_us, aggregate_id, aggregate_version, source, type, region, region_path, card_id, "
-    "actor_id, actor_kind, actor_role, actor_region, reason, details"
+    "at_us, recorded_us, aggregate_id, aggregate_version, source, type, region, region_path, "
+    "card_id, actor_id, actor_kind, actor_role, actor_region, reason, details"
 )
 
 
 class AuditView(View[Subject]):
     """The audit entries of one source Application."""
 
-    tables = ("view_audit", "view_audit_subjects")
+    tables = ("view_audit_log", "view_audit_subjects")
     aggregates: ClassVar[tuple[str, ...]]
 
     def ddl(self, dialect: str) -> list[str]:
         return [
-            """CREATE TABLE IF NOT EXISTS view_audit (
+            """CREATE TABLE IF NOT EXISTS view_audit_log (
                 at_us BIGINT NOT NULL,
+                recorded_us BIGINT NOT NULL,
                 aggregate_id TEXT NOT NULL,
                 aggregate_version INTEGER NOT NULL,
                 source TEXT NOT NULL,
@@ -177,10 +180,10 @@ class AuditView(View[Subject]):
                 details TEXT NOT NULL,
                 PRIMARY KEY (aggregate_id, aggregate_version)
             )""",
-            "CREATE INDEX IF NOT EXISTS view_audit_time ON view_audit "
-            "(at_us, aggregate_id, aggregate_version)",
-            "CREATE INDEX IF NOT EXISTS view_audit_card ON view_audit (card_id, at_us)",
-            "CREATE INDEX IF NOT EXISTS view_audit_actor ON view_audit (actor_id, at_us)",
+            "CREATE INDEX IF NOT EXISTS view_audit_log_time ON view_audit_log "
+            "(at_us, recorded_us, aggregate_id, aggregate_version)",
+            "CREATE INDEX IF NOT EXISTS view_audit_log_card ON view_audit_log (card_id, at_us)",
+            "CREATE INDEX IF NOT EXISTS view_audit_log_actor ON view_audit_log (actor_id, at_us)",
             """CREATE TABLE IF NOT EXISTS view_audit_subjects (
                 aggregate_id TEXT PRIMARY KEY,
                 source TEXT NOT NULL,
@@ -215,6 +218,7 @@ class AuditView(View[Subject]):
                 entries.append(
                     (
                         micros(e.at),
+                        micros(e.recorded),
                         str(aggregate_id),
                         e.version,
                         self.source,
@@ -236,7 +240,7 @@ class AuditView(View[Subject]):
             subjects,
         )
         tx.executemany(
-            f"INSERT INTO view_audit ({_COLUMNS}) VALUES ({placeholders(14)}) "  # noqa: S608
+            f"INSERT INTO view_audit_log ({_COLUMNS}) VALUES ({placeholders(15)}) "  # noqa: S608
             "ON CONFLICT (aggregate_id, aggregate_version) DO NOTHING",
             entries,
         )
@@ -247,7 +251,7 @@ class AuditView(View[Subject]):
 
     def snapshot(self, tx: Tx) -> list[Row]:
         return tx.all(
-            f"SELECT {_COLUMNS} FROM view_audit WHERE source = ? "  # noqa: S608
+            f"SELECT {_COLUMNS} FROM view_audit_log WHERE source = ? "  # noqa: S608
             "ORDER BY aggregate_id, aggregate_version",
             (self.source,),
         ) + tx.all(
@@ -294,15 +298,15 @@ class AuditQuery:
 
 
 def encode_cursor(row: Row) -> str:
-    raw = f"{int(row[0])}|{row[1]}|{int(row[2])}".encode()
+    raw = f"{int(row[0])}|{int(row[1])}|{row[2]}|{int(row[3])}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(text: str) -> tuple[int, str, int]:
+def decode_cursor(text: str) -> tuple[int, int, str, int]:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
-        at_us, aggregate_id, version = raw.split("|")
-        return int(at_us), str(UUID(aggregate_id)), int(version)
+        at_us, recorded_us, aggregate_id, version = raw.split("|")
+        return int(at_us), int(recorded_us), str(UUID(aggregate_id)), int(version)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadCursor(f"not a cursor: {text[:40]!r}") from None
 
@@ -310,20 +314,21 @@ def decode_cursor(text: str) -> tuple[int, str, int]:
 def entry_dict(row: Row) -> dict[str, Any]:
     return {
         "at": from_micros(int(row[0])).isoformat(),
-        "aggregate_id": row[1],
-        "aggregate_version": int(row[2]),
-        "source": row[3],
-        "type": row[4],
-        "region": row[5],
-        "card_id": row[7],
-        "actor": {"id": row[8], "kind": row[9], "role": row[10], "region": row[11]},
-        "reason": row[12],
-        "details": json.loads(row[13]),
+        "aggregate_id": row[2],
+        "aggregate_version": int(row[3]),
+        "source": row[4],
+        "type": row[5],
+        "region": row[6],
+        "card_id": row[8],
+        "actor": {"id": row[9], "kind": row[10], "role": row[11], "region": row[12]},
+        "reason": row[13],
+        "details": json.loads(row[14]),
     }
 
 
 def select_audit(tx: Tx, query: AuditQuery) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; `next` continues after the last entry returned (None at the end)."""
+    """Newest first (by the action's time, then the order the events were recorded);
+    `next` continues after the last entry returned (None at the end)."""
     where = ["region_path LIKE ?"]
     params: list[Any] = [region_path(query.region) + "%"]
     if query.card_id is not None:
@@ -339,16 +344,13 @@ def select_audit(tx: Tx, query: AuditQuery) -> tuple[list[dict[str, Any]], str |
         where.append("at_us < ?")
         params.append(micros(query.until))
     if query.cursor is not None:
-        at_us, aggregate_id, version = decode_cursor(query.cursor)
-        where.append(
-            "(at_us < ? OR (at_us = ? AND (aggregate_id < ? OR "
-            "(aggregate_id = ? AND aggregate_version < ?))))"
-        )
-        params.extend([at_us, at_us, aggregate_id, aggregate_id, version])
+        where.append("(at_us, recorded_us, aggregate_id, aggregate_version) < (?, ?, ?, ?)")
+        params.extend(decode_cursor(query.cursor))
     limit = max(1, min(MAX_LIMIT, query.limit))
     rows = tx.all(
-        f"SELECT {_COLUMNS} FROM view_audit WHERE {' AND '.join(where)} "  # noqa: S608
-        "ORDER BY at_us DESC, aggregate_id DESC, aggregate_version DESC LIMIT ?",
+        f"SELECT {_COLUMNS} FROM view_audit_log WHERE {' AND '.join(where)} "  # noqa: S608
+        "ORDER BY at_us DESC, recorded_us DESC, aggregate_id DESC, aggregate_version DESC "
+        "LIMIT ?",
         (*params, limit + 1),
     )
     more = len(rows) > limit
