@@ -149,8 +149,11 @@ class Database:
         return self.transaction(write=False)
 
     def create_tables(self, statements: Sequence[str]) -> None:
-        with self.transaction() as tx:
-            for statement in statements:
+        """Idempotent DDL, one statement per transaction: on PostgreSQL `CREATE INDEX IF NOT
+        EXISTS` locks its table even when the index exists, and a transaction holding
+        several such locks deadlocks with projection runners writing those tables."""
+        for statement in statements:
+            with self.transaction() as tx:
                 tx.execute(statement.format(blob=self.blob))
 
     def allocate(self, name: str, count: int = 1) -> int:
