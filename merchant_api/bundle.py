@@ -33,7 +33,9 @@ from merchant_api.core import (
 from projections.cards import status_code_at
 
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
-MAX_STATUS_LIST_BYTES = 256 * 1024 * 1024
+MAX_STATUS_LIST_BYTES = 64 * 1024 * 1024  # 2 bits each: 268 million status indexes
+MAX_PAYLOAD_ITEMS = 200_000  # keys, catalog entries and their fields; the list is one bstr
+MAX_PAYLOAD_DEPTH = 16
 
 
 class BundleRefused(Exception):
@@ -114,7 +116,49 @@ def pinned_keys(keys_json: Mapping[str, Any]) -> dict[str, TrustedKey]:
     return found
 
 
+def _check_shape(data: bytes) -> None:
+    """Walk the CBOR heads without building anything: refuse a payload with too many items,
+    too deep, with lengths past its end or indefinite lengths, before cbor2 allocates."""
+    pos, end = 0, len(data)
+    pending = [1]  # items still to read at each open level
+    items = 0
+    while pending:
+        if pending[-1] == 0:
+            pending.pop()
+            continue
+        pending[-1] -= 1
+        if pos >= end:
+            raise BundleRefused("unreadable bundle payload: truncated")
+        major, info = data[pos] >> 5, data[pos] & 0x1F
+        pos += 1
+        if info < 24:
+            arg = info
+        elif info <= 27:
+            size = 1 << (info - 24)
+            if pos + size > end:
+                raise BundleRefused("unreadable bundle payload: truncated")
+            arg = int.from_bytes(data[pos : pos + size], "big")
+            pos += size
+        else:
+            raise BundleRefused("unreadable bundle payload: indefinite or reserved length")
+        items += 1
+        if items > MAX_PAYLOAD_ITEMS:
+            raise BundleRefused(f"bundle payload: more than {MAX_PAYLOAD_ITEMS} items")
+        if major in (2, 3):
+            if arg > end - pos:
+                raise BundleRefused("unreadable bundle payload: string past the end")
+            pos += arg
+        elif major in (4, 5, 6):
+            count = arg * 2 if major == 5 else (1 if major == 6 else arg)
+            if count > end - pos:
+                raise BundleRefused("unreadable bundle payload: container past the end")
+            pending.append(count)
+            if len(pending) > MAX_PAYLOAD_DEPTH + 1:
+                raise BundleRefused(f"bundle payload: nested deeper than {MAX_PAYLOAD_DEPTH}")
+
+
 def _decode_payload(payload: bytes) -> Mapping[str, Any]:
+    _check_shape(payload)
     stream = io.BytesIO(payload)
     try:
         data = cbor2.CBORDecoder(stream).decode()
@@ -147,6 +191,10 @@ def open_bundle(data: bytes, trusted: Mapping[str, TrustedKey], now: int) -> Bun
         compressed = body["status_list"]
         decompressor = zlib.decompressobj()
         bits = decompressor.decompress(bytes(compressed), MAX_STATUS_LIST_BYTES)
+        if decompressor.unconsumed_tail or not decompressor.eof:
+            raise BundleRefused(
+                f"status list over {MAX_STATUS_LIST_BYTES} bytes uncompressed, or truncated"
+            )
         keys = {k.kid: k for k in pinned_keys({"keys": list(body["keys"])}).values()}
         catalog = body.get("catalog") or {}
         region = str(body["merchant_region"])

@@ -77,7 +77,68 @@ def install_openapi(app: FastAPI) -> None:
         )
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(defs.get("$defs", {}))
+        document_errors(schema)
         app.openapi_schema = schema
         return schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+ERROR_SCHEMA: dict[str, Any] = {
+    "title": "Error",
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "detail": {}},
+    "required": ["error", "detail"],
+}
+
+
+def document_errors(schema: dict[str, Any]) -> None:
+    """Document the refusals each operation can answer (all `{"error", "detail"}`).
+
+    Derived from what the operation takes, in the contract's order: credentials (401),
+    a body (400 bad Content-Length, 413, 422), parameters (422), admin scope and ids
+    (403, 404), state conflicts on writes (409); /healthz answers 503 when degraded.
+    """
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    components["Error"] = ERROR_SCHEMA
+    components["HTTPValidationError"] = {**ERROR_SCHEMA, "title": "HTTPValidationError"}
+    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if not isinstance(operation, dict) or "responses" not in operation:
+                continue
+            params = operation.get("parameters", [])
+            headers = {p["name"].lower() for p in params if p.get("in") == "header"}
+            statuses: set[int] = set()
+            if "authorization" in headers:
+                statuses.add(401)
+            if "requestBody" in operation:
+                statuses |= {400, 413, 422}
+            if any(p.get("in") in ("path", "query") for p in params) or headers - {
+                "authorization"
+            }:
+                statuses.add(422)
+            if path.startswith("/v1/admin"):
+                statuses |= {403, 404}
+                if method in ("post", "put"):
+                    statuses.add(409)
+            if path.startswith("/v1/cards/") and method == "post":
+                statuses.add(409)
+            if path == "/healthz":
+                statuses.add(503)
+            for status in sorted(statuses):
+                operation["responses"].setdefault(
+                    str(status), {"description": CODE_TEXT.get(status, "Refused"), **ref}
+                )
+
+
+CODE_TEXT = {
+    400: "Bad request (for example an invalid Content-Length)",
+    401: "Missing or invalid credentials",
+    403: "Wrong region or role",
+    404: "Unknown id",
+    409: "Conflicts with the current state",
+    413: "Body over the size limit",
+    422: "Invalid input",
+    503: "Degraded: a dependency is down",
+}

@@ -103,10 +103,12 @@ def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
         raw = await read_limited_body(request, request.app.state.services.settings.max_body_bytes)
         try:
             data = json.loads(raw) if raw else None
-        except (ValueError, UnicodeDecodeError):
+        except (ValueError, UnicodeDecodeError, RecursionError):
             raise ApiError(422, "invalid", "body is not valid JSON") from None
         if not isinstance(data, dict):
             raise ApiError(422, "invalid", "body must be a JSON object")
+        if nested_deeper_than(data, MAX_JSON_DEPTH):
+            raise ApiError(422, "invalid", f"body nested deeper than {MAX_JSON_DEPTH} levels")
         try:
             value = model.model_validate(data)
         except ValidationError as exc:
@@ -117,6 +119,23 @@ def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
     dependency.__name__ = f"body_{model.__name__}"
     BODY_MODELS[dependency.__name__] = model
     return dependency
+
+
+MAX_JSON_DEPTH = 32
+"""Deeper than any body we take; refused before anything recursive (validation, digest)."""
+
+
+def nested_deeper_than(data: Any, limit: int) -> bool:
+    """Iterative depth check: deep JSON must not reach recursive code (a 5xx otherwise)."""
+    stack: list[tuple[Any, int]] = [(data, 1)]
+    while stack:
+        node, depth = stack.pop()
+        children = node.values() if isinstance(node, dict) else node
+        if isinstance(node, dict | list):
+            if depth > limit:
+                return True
+            stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:
