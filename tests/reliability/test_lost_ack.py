@@ -55,9 +55,7 @@ def send_until_answered(
     failures = 0
     while True:
         try:
-            resp = httpx.request(
-                method, proxy.url + path, headers=headers, json=json, timeout=30
-            )
+            resp = httpx.request(method, proxy.url + path, headers=headers, json=json, timeout=30)
             return resp, failures
         except httpx.TransportError:
             failures += 1
