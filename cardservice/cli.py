@@ -34,8 +34,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(holders_app, name="holders")
 app.add_typer(projections_app, name="projections")
 
-console = Console()
-err = Console(stderr=True)
+# soft_wrap: ids, links and keys must stay on one line so they can be copied whole.
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -154,16 +155,12 @@ def demo(
         + ", ".join(f"{r}: v{v}" for r, v in result.catalog_versions.items())
         + ")"
     )
-    table = Table("card_id", "card number", "holder", "category", "region")
+    console.print("Cards (card_id  card number  holder  category  region):")
     for card in result.cards:
-        table.add_row(
-            card["card_id"],
-            card["card_number"],
-            card["masked_name"],
-            card["category"],
-            card["region"],
+        console.print(
+            f"  {card['card_id']}  {card['card_number']}  {card['masked_name']}  "
+            f"{card['category']}  {card['region']}"
         )
-    console.print(table)
     console.print("Holder pages (open on a phone):")
     for card in result.cards:
         console.print(f"  {base_url}/holder#card={card['card_id']}&token={card['holder_token']}")

@@ -4,5 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 if [ -x scripts/setup_frontend.sh ]; then ./scripts/setup_frontend.sh; fi
-.venv/bin/cardservice demo || true
-exec .venv/bin/cardservice serve --host "${HOST:-127.0.0.1}" --port "${PORT:-8000}"
+HOST="${HOST:-127.0.0.1}"
+PORT="${PORT:-8000}"
+.venv/bin/cardservice demo --base-url "http://$HOST:$PORT"
+exec .venv/bin/cardservice serve --host "$HOST" --port "$PORT"
