@@ -37,6 +37,10 @@ SIDE_SCHEMA = [
 ]
 
 
+POOL_WAIT_SECONDS = 5.0
+PING_WAIT_SECONDS = 1.0
+
+
 class Cursor(Protocol):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Any: ...
     def fetchone(self) -> Any: ...
@@ -107,6 +111,7 @@ class Database:
                 max_size=max(2, settings.pool_size),
                 open=True,
                 check=ConnectionPool.check_connection,
+                timeout=POOL_WAIT_SECONDS,  # fail fast (503) while the server is down
             )
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -181,7 +186,13 @@ class Database:
                     conn.autocommit = False
 
     def ping(self) -> bool:
+        """Health: can we reach the database now? Answers within about a second."""
         try:
+            if self._pool is not None:
+                with self._pool.connection(timeout=PING_WAIT_SECONDS) as conn:
+                    conn.execute("SELECT 1")
+                    conn.rollback()
+                return True
             with self.read() as tx:
                 tx.one("SELECT 1")
             return True
