@@ -27,6 +27,7 @@ from tests.integration.test_projections import churn, issue_many, snapshots
 pytestmark = pytest.mark.slow
 
 KILLS = 8
+LONG_KILLS = 20
 
 
 def process_env(settings: Settings) -> dict[str, str]:
@@ -71,8 +72,11 @@ def crash_services(backend: str, tmp_path: Path, clock: FrozenClock) -> Any:
         schema.drop()
 
 
-def test_kill_9_worker_then_views_equal_a_rebuild(crash_services: Services, tmp_path: Path) -> None:
+def test_kill_9_worker_then_views_equal_a_rebuild(
+    crash_services: Services, tmp_path: Path, long_mode: bool
+) -> None:
     svc = crash_services
+    kills_wanted = LONG_KILLS if long_mode else KILLS
     rng = random.Random(4)
     stop = threading.Event()
     issued: list[Any] = []
@@ -98,7 +102,7 @@ def test_kill_9_worker_then_views_equal_a_rebuild(crash_services: Services, tmp_
     for runner in runners_for(svc):
         runner.setup()
     try:
-        while kills < KILLS:
+        while kills < kills_wanted:
             before = min(ledger_runner.positions().values())
             worker = start_worker(svc.settings, log)
             time.sleep(rng.uniform(1.5, 3.0))
@@ -113,7 +117,7 @@ def test_kill_9_worker_then_views_equal_a_rebuild(crash_services: Services, tmp_
         writer.join(60)
     assert not errors, errors
     assert issued
-    assert progressed >= KILLS // 4, f"only {progressed} kills hit a working worker"
+    assert progressed >= kills_wanted // 4, f"only {progressed} kills hit a working worker"
     # One last worker catches up, then stops cleanly on SIGTERM.
     worker = start_worker(svc.settings, log)
     try:
