@@ -86,8 +86,13 @@ def seed(settings: Settings, cards: int) -> tuple[list[str], str]:
                 assert outcome.card_id is not None, outcome.reason
                 qrs.append(svc.ledger.credential_for(svc.ledger.card(outcome.card_id)))
         merchant = svc.catalog.register_merchant(
-            name="压测商户", region="500112", kind="merchant", categories=["dining"],
-            a_level=None, require_device_binding=False, actor=ACTOR,
+            name="压测商户",
+            region="500112",
+            kind="merchant",
+            categories=["dining"],
+            a_level=None,
+            require_device_binding=False,
+            actor=ACTOR,
         )
         assert merchant.api_key is not None
         for runner in runners_for(svc):
@@ -101,9 +106,23 @@ def seed(settings: Settings, cards: int) -> tuple[list[str], str]:
 def serve(app: str, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", app, "--factory", "--host", "127.0.0.1",
-             "--port", str(port), "--log-level", "warning", "--no-access-log"],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                app,
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+                "--no-access-log",
+            ],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 60
     while True:
@@ -119,12 +138,26 @@ def serve(app: str, env: dict[str, str], port: int, log: Path) -> subprocess.Pop
         time.sleep(0.1)
 
 
-def load(port: int, path: str, bodies: Path, headers: dict[str, str], opts: Options,
-         seconds: float) -> dict[str, Any]:
+def load(
+    port: int, path: str, bodies: Path, headers: dict[str, str], opts: Options, seconds: float
+) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "bench.load", "127.0.0.1", str(port), path, str(bodies),
-         json.dumps(headers), str(opts.concurrency), str(seconds)],
-        capture_output=True, text=True, timeout=seconds + 60, check=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            "127.0.0.1",
+            str(port),
+            path,
+            str(bodies),
+            json.dumps(headers),
+            str(opts.concurrency),
+            str(seconds),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+        check=True,
     )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
@@ -146,37 +179,60 @@ def bench_backend(backend: str, opts: Options, workdir: Path) -> dict[str, Any]:
     try:
         qrs, key = seed(settings, opts.cards)
         env = environment(settings)
-        verify_port, noop_port = free_port(), free_port()
-        procs.append(serve("merchant_api.app:create_app", env, verify_port,
-                           workdir / f"{backend}-verify.log"))
+        verify_port, cold_port, noop_port = free_port(), free_port(), free_port()
+        procs.append(
+            serve(
+                "merchant_api.app:create_app", env, verify_port, workdir / f"{backend}-verify.log"
+            )
+        )
+        cold_env = {**env, "CARDSERVICE_SIGNATURE_MEMO": "0"}
+        procs.append(
+            serve(
+                "merchant_api.app:create_app",
+                cold_env,
+                cold_port,
+                workdir / f"{backend}-verify-cold.log",
+            )
+        )
         procs.append(serve("bench.noop:create_app", env, noop_port, workdir / "noop.log"))
         bodies = workdir / f"{backend}-bodies.json"
         bodies.write_text(json.dumps([json.dumps({"qr": qr}) for qr in qrs]))
         auth = {"Authorization": f"Bearer {key}"}
-        check = httpx.post(f"http://127.0.0.1:{verify_port}/v1/verify", json={"qr": qrs[0]},
-                           headers=auth).json()
+        check = httpx.post(
+            f"http://127.0.0.1:{verify_port}/v1/verify", json={"qr": qrs[0]}, headers=auth
+        ).json()
         if check.get("status") != "valid":
             raise RuntimeError(f"the bench card does not verify: {check}")
-        load(noop_port, "/noop", bodies, auth, opts, opts.warmup)
-        load(verify_port, "/v1/verify", bodies, auth, opts, opts.warmup)
-        runs: dict[str, list[dict[str, Any]]] = {"noop": [], "verify": []}
-        for _ in range(opts.rounds):
-            runs["noop"].append(load(noop_port, "/noop", bodies, auth, opts, opts.seconds))
-            runs["verify"].append(
-                load(verify_port, "/v1/verify", bodies, auth, opts, opts.seconds)
-            )
-        noop = sum(r["rps"] for r in runs["noop"]) / opts.rounds
-        verify = sum(r["rps"] for r in runs["verify"]) / opts.rounds
-        bad = sum(r["requests"] - r["valid"] for r in runs["verify"])
+        servers = {
+            "noop": (noop_port, "/noop"),
+            "verify": (verify_port, "/v1/verify"),
+            "cold": (cold_port, "/v1/verify"),
+        }
+        for port, path in servers.values():
+            load(port, path, bodies, auth, opts, opts.warmup)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+        for _ in range(opts.rounds):  # alternate, so drift in the machine hits all alike
+            for name, (port, path) in servers.items():
+                runs[name].append(load(port, path, bodies, auth, opts, opts.seconds))
+
+        def rps(name: str) -> float:
+            return sum(r["rps"] for r in runs[name]) / opts.rounds
+
+        noop = rps("noop")
         return {
             "backend": backend,
             "noop_rps": noop,
-            "verify_rps": verify,
-            "ratio": verify / noop,
+            "verify_rps": rps("verify"),
+            "ratio": rps("verify") / noop,
+            "cold_rps": rps("cold"),
+            "cold_ratio": rps("cold") / noop,
             "verify_p50_ms": max(r["p50_ms"] for r in runs["verify"]),
             "verify_p99_ms": max(r["p99_ms"] for r in runs["verify"]),
+            "cold_p99_ms": max(r["p99_ms"] for r in runs["cold"]),
             "noop_p99_ms": max(r["p99_ms"] for r in runs["noop"]),
-            "not_valid_responses": bad,
+            "not_valid_responses": sum(
+                r["requests"] - r["valid"] for name in ("verify", "cold") for r in runs[name]
+            ),
         }
     finally:
         for proc in procs:

@@ -11,6 +11,8 @@ Statuses are decided in the contract's precedence order (first match wins).
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -87,25 +89,80 @@ def kid_text(kid: bytes) -> str:
     return b64u(kid)
 
 
+class VerifiedCards:
+    """A bounded memo of credentials whose issuer signature already verified.
+
+    A static PTC1 code is the same text at every scan, and a signature over the same bytes
+    under the same key always verifies the same way, so a repeat scan may skip the parse
+    and the Ed25519 check (the dominant costs). Only successes are kept, each with the raw
+    key that verified it, so a forger cannot fill it, and a key's current status (for
+    example compromised) is still checked on every scan. PTP1 presentations are new text
+    every 30 s: only their embedded card's signature is remembered; the holder signature
+    and the freshness are checked every time.
+    """
+
+    def __init__(self, size: int = 20_000) -> None:
+        self.size = size
+        self._texts: OrderedDict[str, tuple[ParsedCredential, bytes]] = OrderedDict()
+        self._cards: OrderedDict[bytes, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parsed(self, text: str) -> tuple[ParsedCredential, bytes] | None:
+        with self._lock:
+            return self._texts.get(text)
+
+    def card_key(self, card_bytes: bytes) -> bytes | None:
+        with self._lock:
+            return self._cards.get(card_bytes)
+
+    def remember(self, text: str, parsed: ParsedCredential, raw: bytes) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            if parsed.presentation == "static":
+                self._texts[text] = (parsed, raw)
+                if len(self._texts) > self.size:
+                    self._texts.popitem(last=False)
+            self._cards[parsed.card_bytes] = raw
+            if len(self._cards) > self.size:
+                self._cards.popitem(last=False)
+
+
 def check_credential(
-    text: str, keys: KeyLookup | Mapping[str, TrustedKey], now: int, policy: Policy
+    text: str,
+    keys: KeyLookup | Mapping[str, TrustedKey],
+    now: int,
+    policy: Policy,
+    memo: VerifiedCards | None = None,
 ) -> Checked:
     """malformed → unknown_key → key_compromised → bad_signature → stale_presentation."""
-    try:
-        parsed = credentials.parse_credential(text)
-    except MalformedCredential:
+    if not isinstance(text, str):
         return Checked("malformed")
+    text = text.strip()
+    remembered = memo.parsed(text) if memo is not None else None
+    verified_with: bytes | None
+    if remembered is not None:
+        parsed, verified_with = remembered
+    else:
+        try:
+            parsed = credentials.parse_credential(text)
+        except MalformedCredential:
+            return Checked("malformed")
+        verified_with = memo.card_key(parsed.card_bytes) if memo is not None else None
     key = keys.get(kid_text(parsed.kid))
     if key is None:
         return Checked("unknown_key", parsed)
     if key.status == COMPROMISED:
         return Checked("key_compromised", parsed)
-    try:
-        issuer_ok = credentials.verify_issuer_signature(parsed, key.raw)
-    except ValueError:  # a trust-store entry that is not an Ed25519 key: refuse the card
-        issuer_ok = False
-    if not issuer_ok:
-        return Checked("bad_signature", parsed)
+    if verified_with is None or verified_with != key.raw:
+        try:
+            issuer_ok = credentials.verify_issuer_signature(parsed, key.raw)
+        except ValueError:  # a trust-store entry that is not an Ed25519 key: refuse the card
+            issuer_ok = False
+        if not issuer_ok:
+            return Checked("bad_signature", parsed)
+        if memo is not None:
+            memo.remember(text, parsed, key.raw)
     if parsed.presentation == "device_bound":
         if not credentials.verify_holder_signature(parsed):
             return Checked("bad_signature", parsed)

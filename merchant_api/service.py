@@ -7,6 +7,7 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 from __future__ import annotations
 
 import base64
+import os
 import threading
 import time
 import uuid
@@ -26,6 +27,7 @@ from merchant_api.catalog import CatalogAnswer, catalog_for, decide_benefits, lo
 from merchant_api.core import (
     Checked,
     Policy,
+    VerifiedCards,
     card_summary,
     check_credential,
     decide,
@@ -40,6 +42,7 @@ from projections.registry import all_views
 from projections.runner import create_tables
 from projections.service import runners_for
 
+SIGNATURE_MEMO_ENV = "CARDSERVICE_SIGNATURE_MEMO"
 BUNDLE_CACHE_SECONDS = 5.0
 CATALOG_CACHE_SECONDS = 1.0
 MAX_TOKEN_LENGTH = 200
@@ -71,6 +74,14 @@ class Unavailable(Exception):
     """A dependency (the views) cannot answer yet; the caller may retry."""
 
 
+def signature_memo_size() -> int:
+    """How many verified credentials to remember (env CARDSERVICE_SIGNATURE_MEMO; 0: none)."""
+    try:
+        return max(0, int(os.environ.get(SIGNATURE_MEMO_ENV, "20000")))
+    except ValueError:
+        return 20_000
+
+
 class MerchantApi:
     def __init__(self, svc: Services) -> None:
         self.svc = svc
@@ -78,6 +89,7 @@ class MerchantApi:
         self.clock = svc.clock
         self.reader = ViewReader(svc.db)
         self.cards = CardReader(svc.settings, svc.db)
+        self.verified = VerifiedCards(signature_memo_size())
         self.keys = KeyCache(self.reader)
         self.merchants = MerchantCache(self.reader)
         self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
@@ -130,9 +142,7 @@ class MerchantApi:
         row = self.cards.get(pending.card_id) if pending.card_id is not None else None
         return self._finish(merchant, pending, row)
 
-    async def adecide(
-        self, merchant: MerchantRow, text: str
-    ) -> tuple[dict[str, Any], vlog.Record]:
+    async def adecide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
         """`decide` for the event loop: the card lookup never blocks it on PostgreSQL."""
         pending = self._check(merchant, text)
         row = await self.cards.aget(pending.card_id) if pending.card_id is not None else None
@@ -143,7 +153,7 @@ class MerchantApi:
         now_dt = self.clock.now()
         now = int(now_dt.timestamp())
         policy = self.policy_for(merchant)
-        checked = check_credential(text, self.keys, now, policy)
+        checked = check_credential(text, self.keys, now, policy, self.verified)
         card_id = (
             checked.parsed.claims.card_id
             if checked.status is None and checked.parsed is not None

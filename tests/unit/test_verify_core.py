@@ -16,6 +16,7 @@ from merchant_api.core import (
     Checked,
     Policy,
     TrustedKey,
+    VerifiedCards,
     card_summary,
     check_credential,
     decide,
@@ -118,3 +119,35 @@ def test_standing_from_the_view_and_card_summary() -> None:
 @pytest.mark.parametrize("status", ["malformed", "unknown_key"])
 def test_decided_early_statuses_pass_through(status: str) -> None:
     assert decide(Checked(status), "active", NOW, Policy()) == status
+
+
+def test_verified_cards_memo_changes_no_verdict() -> None:
+    memo = VerifiedCards(size=2)
+    card = credentials.issue_ptc1(claims(), ISSUER)
+    policy = Policy()
+    assert check_credential(card, keys(), NOW, policy, memo).status is None
+    assert memo.parsed(card) is not None  # remembered with the key that verified it
+    assert check_credential("\n" + card, keys(), NOW, policy, memo).status is None
+    # A key status change still applies to a remembered card.
+    assert check_credential(card, keys("compromised"), NOW, policy, memo).status == (
+        "key_compromised"
+    )
+    # Forgeries are never remembered.
+    forged = credentials.issue_ptc1(claims(), OTHER)
+    forged_kid = b64u(credentials.kid_for(OTHER.public_key().public_bytes_raw()))
+    fake = {forged_kid: TrustedKey(forged_kid, RAW, "active")}  # kid names a wrong key
+    assert check_credential(forged, fake, NOW, policy, memo).status == "bad_signature"
+    assert memo.parsed(forged) is None
+    # A presentation of a remembered card still needs its own holder signature and time.
+    card_bytes = credentials.parse_credential(card).card_bytes
+    wrong_phone = ec.derive_private_key(999, ec.SECP256R1())
+    bad = credentials.encode_ptp1(card_bytes, NOW, wrong_phone)
+    assert check_credential(bad, keys(), NOW, policy, memo).status == "bad_signature"
+    stale = credentials.encode_ptp1(card_bytes, NOW - 61, PHONE)
+    assert check_credential(stale, keys(), NOW, policy, memo).status == "stale_presentation"
+    assert check_credential(123, keys(), NOW, policy, memo).status == "malformed"  # type: ignore[arg-type]
+    # Bounded.
+    for i in range(5):
+        other = credentials.issue_ptc1(claims(card_id=uuid.UUID(int=10 + i)), ISSUER)
+        check_credential(other, keys(), NOW, policy, memo)
+    assert memo.parsed(card) is None
