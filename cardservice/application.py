@@ -61,7 +61,7 @@ from cardservice.security import (
     token_hash,
 )
 from cardservice.settings import Settings
-from cardservice.storage import Database
+from cardservice.storage import Database, Tx, allocate_in
 
 T = TypeVar("T")
 COMMAND_NAMESPACE = uuid.UUID("3c9a1e52-8b47-4f0e-a7d6-2e5f9c1b0d83")
@@ -195,6 +195,10 @@ class ServiceApplication(Application[UUID]):
                 }
             )
         return items
+
+
+def _chunks(items: list[Any], size: int) -> list[list[Any]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def require_region(code: str) -> None:
@@ -468,6 +472,54 @@ class CardLedger(ServiceApplication):
             next_seq[region] += 1
         return numbers
 
+    def _allocate_in(self, tx: Tx, regions: list[str]) -> list[tuple[str, int]]:
+        """Card numbers and status indexes inside the caller's transaction. Locks are taken
+        in one global order (status index, then regions sorted) so batches never deadlock."""
+        if not regions:
+            return []
+        year = self.today().year
+        first_index = allocate_in(tx, "status_index", len(regions))
+        next_seq = {
+            region: allocate_in(tx, f"card:{region}:{year}", regions.count(region))
+            for region in sorted(set(regions))
+        }
+        numbers = []
+        for offset, region in enumerate(regions):
+            numbers.append((card_number(region, year, next_seq[region]), first_index + offset))
+            next_seq[region] += 1
+        return numbers
+
+    def _claim_batch(
+        self, rows: list[tuple[UUID, str]]
+    ) -> tuple[dict[UUID, bytes], set[UUID], list[tuple[str, int]]]:
+        """A bulk batch's side-database work in ONE transaction (one round trip or two):
+        data keys made for holders new here (INSERT .. RETURNING tells which), the existing
+        keys of the others, and card numbers for the new holders' rows, in row order."""
+        holder_ids = sorted(dict.fromkeys(h for h, _ in rows))
+        fresh = {h: Sealer.new_key() for h in holder_ids}
+        keys: dict[UUID, bytes] = {}
+        with self.db.transaction() as tx:
+            for chunk in _chunks(holder_ids, 1000):
+                values = ",".join("(?, ?)" for _ in chunk)
+                params = [v for h in chunk for v in (str(h), self._kek.seal(fresh[h], h.bytes))]
+                for (holder_id,) in tx.all(
+                    f"INSERT INTO holder_keys (holder_id, wrapped_key) VALUES {values} "  # noqa: S608
+                    "ON CONFLICT (holder_id) DO NOTHING RETURNING holder_id",
+                    params,
+                ):
+                    keys[UUID(holder_id)] = fresh[UUID(holder_id)]
+            inserted = set(keys)
+            for chunk in _chunks([str(h) for h in holder_ids if h not in inserted], 1000):
+                marks = ",".join("?" * len(chunk))
+                for holder_id, wrapped in tx.all(
+                    f"SELECT holder_id, wrapped_key FROM holder_keys WHERE holder_id IN ({marks})",  # noqa: S608
+                    chunk,
+                ):
+                    hid = UUID(holder_id)
+                    keys[hid] = self._kek.unseal(bytes(wrapped), hid.bytes)
+            numbers = self._allocate_in(tx, [region for h, region in rows if h in inserted])
+        return keys, inserted, numbers
+
     def issue_card(
         self,
         request: IssueCardRequest,
@@ -548,10 +600,9 @@ class CardLedger(ServiceApplication):
             expires_on = add_years(today, valid_years).isoformat()
             rows.append((i, request, digest, holder_id_for(digest), card_id, expires_on))
 
-        known = set(self._holder_data_keys([r[3] for r in rows], create=False))
-        new_keys = self._holder_data_keys(
-            list({r[3] for r in rows if r[3] not in known}), create=True
-        )
+        keys, inserted, first_numbers = self._claim_batch([(r[3], r[1].region) for r in rows])
+        known = set(keys) - inserted
+        numbered = dict(zip([r[0] for r in rows if r[3] in inserted], first_numbers, strict=True))
         holders: dict[UUID, Holder] = {}
         pending: list[tuple[int, IssueCardRequest, UUID, UUID, str]] = []
         for i, request, digest, holder_id, card_id, expires_on in rows:
@@ -568,7 +619,7 @@ class CardLedger(ServiceApplication):
                 if holder is None:
                     first = {"category": request.category, "card_id": str(card_id)}
                     first["expires_on"] = expires_on
-                    holder = self._new_holder(request, digest, actor, new_keys[holder_id], first)
+                    holder = self._new_holder(request, digest, actor, keys[holder_id], first)
                 else:
                     holder.assign_card(request.category, card_id, expires_on, today, self.now())
             except DomainError as exc:
@@ -580,7 +631,10 @@ class CardLedger(ServiceApplication):
             pending.append((i, request, card_id, holder_id, expires_on))
 
         if pending:
-            numbers = self._allocate_numbers([p[1].region for p in pending])
+            # Rows of new holders were numbered with their keys; others (rare) number now.
+            unnumbered = [p[1].region for p in pending if p[0] not in numbered]
+            later = iter(self._allocate_numbers(unnumbered) if unnumbered else [])
+            numbers = [numbered[p[0]] if p[0] in numbered else next(later) for p in pending]
             kid = self.active_kid()
             cards = []
             for (i, request, card_id, holder_id, expires_on), nums in zip(

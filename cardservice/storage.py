@@ -88,6 +88,18 @@ def _translate(sql: str, dialect: str) -> str:
     return sql
 
 
+def allocate_in(tx: Tx, name: str, count: int = 1) -> int:
+    """`Database.allocate` inside the caller's transaction (the row stays locked until then)."""
+    row = tx.one(
+        "INSERT INTO sequences (name, last_value) VALUES (?, ?) "
+        "ON CONFLICT (name) DO UPDATE SET last_value = sequences.last_value + ? "
+        "RETURNING last_value",
+        (name, count, count),
+    )
+    assert row is not None
+    return int(row[0]) - count + 1
+
+
 class Database:
     """Connections to the side database (SQLite file or PostgreSQL)."""
 
@@ -164,14 +176,7 @@ class Database:
     def allocate(self, name: str, count: int = 1) -> int:
         """Reserve `count` consecutive numbers under `name`; returns the first."""
         with self.transaction() as tx:
-            row = tx.one(
-                "INSERT INTO sequences (name, last_value) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET last_value = sequences.last_value + ? "
-                "RETURNING last_value",
-                (name, count, count),
-            )
-        assert row is not None
-        return int(row[0]) - count + 1
+            return allocate_in(tx, name, count)
 
     def after_erasure(self) -> None:
         """Make deleted key material unrecoverable from the files, not just invisible."""
