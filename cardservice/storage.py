@@ -7,6 +7,7 @@ in the same database so a projection commits both in one transaction.
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import threading
@@ -65,6 +66,47 @@ class Tx:
         if rows:
             self._cursor.executemany(_translate(sql, self.dialect), [tuple(r) for r in rows])
 
+    def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """`executemany` for an `INSERT .. VALUES (?, ..) [ON CONFLICT ..]` whose rows never
+        repeat a conflict key. On PostgreSQL: one multi-row statement per chunk (one round
+        trip and one plan) instead of one statement per row; SQLite's executemany is
+        already a tight C loop."""
+        if not rows:
+            return
+        if self.dialect != "postgres":
+            self.executemany(sql, rows)
+            return
+        if len(rows) >= COPY_MIN_ROWS:
+            self._copy_insert(sql, rows)
+            return
+        width = len(rows[0])
+        size = max(1, min(1000, 30_000 // width))
+        # A raw cursor ($n placeholders): psycopg would otherwise re-parse the long text of
+        # every multi-row statement in Python, which costs more than the rows themselves.
+        with psycopg.RawCursor(self._cursor.connection) as raw:
+            for start in range(0, len(rows), size):
+                part = rows[start : start + size]
+                raw.execute(_multi_row_sql(sql, len(part)), [v for row in part for v in row])
+
+    def _copy_insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows: COPY them into a per-session staging table, then one INSERT .. SELECT
+        with the statement's own ON CONFLICT clause (about twice the multi-row speed)."""
+        found = _INSERT_INTO.match(sql)
+        if found is None:
+            raise ValueError(f"not an INSERT INTO t (columns) VALUES: {sql[:80]}")
+        table, columns, tail = found.group(1), found.group(2), found.group(3)
+        stage = f"stage_{table}"
+        cur = self._cursor
+        cur.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS"
+        )
+        cur.execute(f"TRUNCATE {stage}")
+        with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        on_conflict = _translate(tail, "postgres")
+        cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} {on_conflict}")  # noqa: S608
+
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         self.execute(sql, params)
         row = self._cursor.fetchone()
@@ -80,6 +122,27 @@ class Tx:
 
 
 _PLACEHOLDER = re.compile(r"\?")
+
+
+COPY_MIN_ROWS = 200
+_INSERT_INTO = re.compile(
+    r"\s*INSERT\s+INTO\s+(\w+)\s*\(([\w\s,]+)\)\s*VALUES\s*\(\s*\?(?:\s*,\s*\?)*\s*\)(.*)\Z",
+    re.IGNORECASE | re.DOTALL,
+)
+_VALUES_ROW = re.compile(r"\bVALUES\s*(\(\s*\?(?:\s*,\s*\?)*\s*\))", re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=256)
+def _multi_row_sql(sql: str, count: int) -> str:
+    """`INSERT .. VALUES (?, ?) ..` with `count` value rows and `$n` placeholders."""
+    found = _VALUES_ROW.search(sql)
+    if found is None or "?" in sql[found.end(1) :]:
+        raise ValueError(f"not a single-row INSERT .. VALUES: {sql[:80]}")
+    rows = ", ".join([found.group(1)] * count)
+    numbers = iter(range(1, count * found.group(1).count("?") + 1))
+    return _PLACEHOLDER.sub(
+        lambda _: f"${next(numbers)}", sql[: found.start(1)] + rows + sql[found.end(1) :]
+    )
 
 
 def _translate(sql: str, dialect: str) -> str:

@@ -234,12 +234,12 @@ class AuditView(View[Subject]):
                         json.dumps(e.details, ensure_ascii=False, sort_keys=True, default=str),
                     )
                 )
-        tx.executemany(
+        tx.insert_many(
             "INSERT INTO view_audit_subjects (aggregate_id, source, kind, region) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (aggregate_id) DO UPDATE SET region = excluded.region",
             subjects,
         )
-        tx.executemany(
+        tx.insert_many(
             f"INSERT INTO view_audit_log ({_COLUMNS}) VALUES ({placeholders(15)}) "  # noqa: S608
             "ON CONFLICT (aggregate_id, aggregate_version) DO NOTHING",
             entries,

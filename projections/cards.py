@@ -229,7 +229,7 @@ class CardStatusView(View[CardRow]):
                     after.issued_at,
                 )
             )
-        tx.executemany(
+        tx.insert_many(
             f"INSERT INTO view_cards ({_CARD_COLUMNS}) VALUES ({placeholders(12)}) "  # noqa: S608
             "ON CONFLICT (card_id) DO UPDATE SET card_number = excluded.card_number, "
             "status = excluded.status, version = excluded.version, "
@@ -294,7 +294,7 @@ class StatusListView(View[StatusEntries]):
                 is_current = index == after.current
                 if old.get(index) != code or (index == old_current) != is_current:
                     rows.append((index, str(card_id), code, is_current))
-        tx.executemany(
+        tx.insert_many(
             "INSERT INTO view_status_list (status_index, card_id, code, is_current) "
             "VALUES (?, ?, ?, ?) ON CONFLICT (status_index) DO UPDATE SET "
             "card_id = excluded.card_id, code = excluded.code, is_current = excluded.is_current",
