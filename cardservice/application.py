@@ -413,8 +413,9 @@ class CardLedger(ServiceApplication):
         actor: Actor,
         data_key: bytes,
         first_card: dict[str, str],
+        holder_id: UUID | None = None,
     ) -> Holder:
-        holder_id = holder_id_for(digest)
+        holder_id = holder_id or holder_id_for(digest)
         personal = json.dumps(
             {"name": request.name, "id_number": request.id_number, "phone": request.phone},
             ensure_ascii=False,
@@ -619,7 +620,9 @@ class CardLedger(ServiceApplication):
                 if holder is None:
                     first = {"category": request.category, "card_id": str(card_id)}
                     first["expires_on"] = expires_on
-                    holder = self._new_holder(request, digest, actor, keys[holder_id], first)
+                    holder = self._new_holder(
+                        request, digest, actor, keys[holder_id], first, holder_id
+                    )
                 else:
                     holder.assign_card(request.category, card_id, expires_on, today, self.now())
             except DomainError as exc:
