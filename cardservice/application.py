@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from time import monotonic
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -61,11 +62,12 @@ from cardservice.security import (
     token_hash,
 )
 from cardservice.settings import Settings
-from cardservice.storage import Database, Tx, allocate_in
+from cardservice.storage import Database, Tx, allocate_many_in
 
 T = TypeVar("T")
 COMMAND_NAMESPACE = uuid.UUID("3c9a1e52-8b47-4f0e-a7d6-2e5f9c1b0d83")
 MAX_ISSUE_ATTEMPTS = 8
+KID_CACHE_SECONDS = 1.0
 
 
 class DateAsISO(Transcoding):
@@ -237,6 +239,7 @@ class CardLedger(ServiceApplication):
         self._issuer_kek = Sealer(settings.derived_key("issuer-key-wrapping"))
         self._pepper = settings.derived_key("id-number-pepper")
         self._private_keys: dict[str, Ed25519PrivateKey] = {}
+        self._kid_cache: tuple[str, float] | None = None
 
     # -- issuer keys -----------------------------------------------------------------------
     def keyring(self) -> IssuerKeyring:
@@ -260,6 +263,7 @@ class CardLedger(ServiceApplication):
         )
         kid = b64u(credentials.kid_for(raw_public))
         sealed = self._issuer_kek.seal(raw_private, kid.encode())
+        self._kid_cache = None
         for _ in range(MAX_ISSUE_ATTEMPTS):
             ring = self._get_or_none(KEYRING_ID) or IssuerKeyring(at=self.now())
             ring.rotate(
@@ -288,6 +292,7 @@ class CardLedger(ServiceApplication):
             return was_active
 
         was_active = self.retrying(command)
+        self._kid_cache = None
         self._private_keys.pop(kid, None)
         if was_active:
             self.rotate_key(actor)
@@ -316,6 +321,18 @@ class CardLedger(ServiceApplication):
             key = Ed25519PrivateKey.from_private_bytes(raw)
             self._private_keys[kid] = key
         return key
+
+    def recent_active_kid(self) -> str:
+        """The active kid, re-read at most once a second: for bulk batches, where the
+        keyring read would otherwise be a round trip per batch. A rotation or compromise in
+        this process clears it at once, in another within a second; a card signed by a key
+        compromised since is re-signed when its holder next opens it (`refresh_signature`)."""
+        cached, now = self._kid_cache, monotonic()
+        if cached is not None and now - cached[1] < KID_CACHE_SECONDS:
+            return cached[0]
+        kid = self.active_kid()
+        self._kid_cache = (kid, now)
+        return kid
 
     def active_kid(self) -> str:
         ring = self.keyring()
@@ -479,11 +496,12 @@ class CardLedger(ServiceApplication):
         if not regions:
             return []
         year = self.today().year
-        first_index = allocate_in(tx, "status_index", len(regions))
-        next_seq = {
-            region: allocate_in(tx, f"card:{region}:{year}", regions.count(region))
-            for region in sorted(set(regions))
-        }
+        counts = {"status_index": len(regions)}
+        for region in sorted(set(regions)):
+            counts[f"card:{region}:{year}"] = regions.count(region)
+        firsts = allocate_many_in(tx, counts)
+        first_index = firsts["status_index"]
+        next_seq = {region: firsts[f"card:{region}:{year}"] for region in set(regions)}
         numbers = []
         for offset, region in enumerate(regions):
             numbers.append((card_number(region, year, next_seq[region]), first_index + offset))
@@ -638,7 +656,7 @@ class CardLedger(ServiceApplication):
             unnumbered = [p[1].region for p in pending if p[0] not in numbered]
             later = iter(self._allocate_numbers(unnumbered) if unnumbered else [])
             numbers = [numbered[p[0]] if p[0] in numbered else next(later) for p in pending]
-            kid = self.active_kid()
+            kid = self.recent_active_kid()
             cards = []
             for (i, request, card_id, holder_id, expires_on), nums in zip(
                 pending, numbers, strict=True

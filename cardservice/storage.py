@@ -11,6 +11,8 @@ import functools
 import re
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -163,6 +165,37 @@ def allocate_in(tx: Tx, name: str, count: int = 1) -> int:
     return int(row[0]) - count + 1
 
 
+def allocate_many_in(tx: Tx, counts: dict[str, int]) -> dict[str, int]:
+    """Several allocators in one statement (one round trip); rows lock in the given order,
+    so callers that pass names in one global order never deadlock. Name -> first number."""
+    names = list(counts)
+    values = ", ".join("(?, ?)" for _ in names)
+    rows = tx.all(
+        f"INSERT INTO sequences (name, last_value) VALUES {values} "  # noqa: S608
+        "ON CONFLICT (name) DO UPDATE SET last_value = sequences.last_value + excluded.last_value "
+        "RETURNING name, last_value",
+        [v for name in names for v in (name, counts[name])],
+    )
+    return {str(name): int(last) - counts[str(name)] + 1 for name, last in rows}
+
+
+_RETURNED_AT: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+CHECK_IF_IDLE_SECONDS = 2.0
+
+
+def _mark_returned(conn: Any) -> None:
+    _RETURNED_AT[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: Any) -> None:
+    """Ping a pooled connection before use only if it sat idle: under load every checkout
+    would otherwise cost a round trip. One that broke meanwhile (a database restart) fails
+    its request once and the pool drops it."""
+    returned = _RETURNED_AT.get(conn)
+    if returned is None or time.monotonic() - returned > CHECK_IF_IDLE_SECONDS:
+        ConnectionPool.check_connection(conn)
+
+
 class Database:
     """Connections to the side database (SQLite file or PostgreSQL)."""
 
@@ -185,7 +218,8 @@ class Database:
                 min_size=1,
                 max_size=max(2, settings.pool_size),
                 open=True,
-                check=ConnectionPool.check_connection,
+                check=_check_if_idle,
+                reset=_mark_returned,
                 timeout=POOL_WAIT_SECONDS,  # fail fast (503) while the server is down
             )
         else:
