@@ -12,6 +12,8 @@ from uuid import UUID
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from cardservice.domain.activation import code_from_bits
+
 
 def b64u(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
@@ -73,6 +75,29 @@ class HolderTokens:
 
     def check(self, card_id: UUID, token: str) -> bool:
         return same(self.for_card(card_id), token)
+
+
+class ActivationCodes:
+    """One-time activation codes derived from the card id and the code's serial.
+
+    Deriving (rather than drawing) a code lets an idempotent replay of an issuance answer
+    the very code it made the first time, although only the code's hash is recorded. The
+    hash is keyed too: a 50-bit code under a plain hash could be found by brute force from a
+    copy of the event store.
+    """
+
+    def __init__(self, derive_key: bytes, hash_key: bytes) -> None:
+        self._derive_key = derive_key
+        self._hash_key = hash_key
+
+    def code_for(self, card_id: UUID, serial: int) -> str:
+        message = card_id.bytes + serial.to_bytes(8, "big")
+        digest = hmac.new(self._derive_key, message, hashlib.sha256).digest()
+        return code_from_bits(int.from_bytes(digest[:8], "big"))
+
+    def hash(self, code: str) -> str:
+        """The recorded form of a normalized code."""
+        return keyed_digest(self._hash_key, code)
 
 
 def keyed_digest(key: bytes, value: str) -> str:

@@ -3,16 +3,28 @@
 active ⇄ suspended; any non-revoked → revoked (terminal); expiry is by date, derived, so no
 clock has to run to expire a card. A reissue keeps the card id and number and raises the
 card version (a new status index), so earlier QR codes verify as superseded.
+
+A phone gets the card with a one-time activation code (see `domain.activation`): only the
+newest code works, once, for seven days; the events say which codes exist and which are used.
 """
 
 from __future__ import annotations
 
+import hmac
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate, event
 
+from cardservice.domain.activation import (
+    REPLAY_WINDOW,
+    CardRevoked,
+    CodeExpired,
+    CodeSuperseded,
+    CodeUsed,
+    UnknownCode,
+)
 from cardservice.domain.errors import InvalidInput, InvalidTransition
 
 ACTIVE = "active"
@@ -21,6 +33,7 @@ REVOKED = "revoked"
 EXPIRED = "expired"
 
 MAX_REASON = 500
+MAX_DEVICE_HINT = 80
 
 
 def clean_reason(reason: str, *, required: bool) -> str:
@@ -70,6 +83,11 @@ class Card(Aggregate):
         self.status = ACTIVE
         self.command_id = command_id
         self.request_digest = request_digest
+        self.activation_serial = 0  # the newest code's serial; 0: none issued yet
+        self.activation_code_hash = ""
+        self.activation_expires_at: datetime | None = None
+        self.redeemed: dict[int, tuple[datetime, str]] = {}  # serial -> (at, command digest)
+        self.activated_at: datetime | None = None
 
     # -- derived state -------------------------------------------------------------------
     def status_on(self, today: date) -> str:
@@ -79,6 +97,16 @@ class Card(Aggregate):
         if today > date.fromisoformat(self.expires_on):
             return EXPIRED
         return ACTIVE
+
+    def activation_state(self, now: datetime) -> str:
+        """none | pending | used | expired: where the newest activation code stands."""
+        if not self.activation_serial:
+            return "none"
+        if self.activation_serial in self.redeemed:
+            return "used"
+        if self.activation_expires_at is None or now >= self.activation_expires_at:
+            return "expired"
+        return "pending"
 
     # -- commands ------------------------------------------------------------------------
     def suspend(
@@ -131,6 +159,79 @@ class Card(Aggregate):
             at=at,
         )
 
+    def issue_activation_code(
+        self,
+        *,
+        code_hash: str,
+        serial: int,
+        expires_at: datetime,
+        reason: str,
+        actor: dict[str, Any],
+        at: datetime,
+        command_id: str = "",
+    ) -> None:
+        """A new one-time code; it replaces every earlier code not yet used."""
+        if self.status == REVOKED:
+            raise CardRevoked("the card is revoked; it cannot be activated on a phone")
+        if serial <= self.activation_serial:
+            raise InvalidInput("activation code serials only increase")
+        self._activation_code_issued(
+            code_hash=code_hash,
+            serial=serial,
+            expires_at=expires_at,
+            reason=clean_reason(reason, required=True),
+            actor=actor,
+            at=at,
+            command_id=command_id,
+        )
+
+    def activate(
+        self,
+        *,
+        code_hash: str,
+        serial: int,
+        at: datetime,
+        device_hint: str = "",
+        command_digest: str = "",
+    ) -> bool:
+        """Redeem code `serial` (whose hash is `code_hash`) once.
+
+        False, and no event, for the same request again (same code and command digest
+        within 24 h: the phone retrying after a lost answer). Refusals, in this order:
+        revoked card (409), code used (410), replaced by a newer one (410), expired (410).
+        """
+        if self.status == REVOKED:
+            raise CardRevoked("the card is revoked; it cannot be activated on a phone")
+        used = self.redeemed.get(serial)
+        if used is not None:
+            when, digest = used
+            if (
+                command_digest
+                and hmac.compare_digest(digest.encode(), command_digest.encode())
+                and at - when <= REPLAY_WINDOW
+            ):
+                return False
+            raise CodeUsed(
+                "this activation code has already been used (each code works once); "
+                "ask the issuing office for a new code"
+            )
+        if serial < self.activation_serial:
+            raise CodeSuperseded(
+                "a newer activation code has replaced this one; use the newest code"
+            )
+        if serial != self.activation_serial or not hmac.compare_digest(
+            self.activation_code_hash.encode(), code_hash.encode()
+        ):
+            raise UnknownCode("no such activation code; check it and type it again")
+        if self.activation_expires_at is None or at >= self.activation_expires_at:
+            raise CodeExpired(
+                "this activation code has expired (codes last 7 days); "
+                "ask the issuing office for a new code"
+            )
+        hint = "".join(c for c in device_hint if c.isprintable())[:MAX_DEVICE_HINT]
+        self._activated(at=at, device_hint=hint, serial=serial, command_digest=command_digest)
+        return True
+
     # -- events --------------------------------------------------------------------------
     @event("Suspended")
     def _suspended(self, reason: str, actor: dict[str, Any], at: datetime, command_id: str) -> None:
@@ -162,3 +263,23 @@ class Card(Aggregate):
         self.kid = kid
         self.device_key = device_key
         self.version_issued_at = at
+
+    @event("ActivationCodeIssued")
+    def _activation_code_issued(
+        self,
+        code_hash: str,
+        serial: int,
+        expires_at: datetime,
+        reason: str,
+        actor: dict[str, Any],
+        at: datetime,
+        command_id: str,
+    ) -> None:
+        self.activation_serial = serial
+        self.activation_code_hash = code_hash
+        self.activation_expires_at = expires_at
+
+    @event("Activated")
+    def _activated(self, at: datetime, device_hint: str, serial: int, command_digest: str) -> None:
+        self.redeemed[serial] = (at, command_digest)
+        self.activated_at = at

@@ -25,6 +25,12 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
+class Gone(DomainError):
+    """It existed but no longer works: a one-time code already used, expired or replaced."""
+
+    code = "gone"
+
+
 class Conflict(DomainError):
     """The command does not fit the current state (a second card, a revoked card...)."""
 
