@@ -32,11 +32,18 @@ class Settings(BaseSettings):
     # every replica shares it.
     secret: str | None = None
     merchant_rate: float = 20.0
+    # Activation-code attempts per client address (IPv6: per /64): a token bucket of
+    # `activation_burst` refilled at `activation_rate` per second; a successful activation
+    # is given back, so only failed guesses count. `activation_rate = 0` disables it.
+    activation_rate: float = 0.1
+    activation_burst: int = 10
     clock_skew_seconds: int = 300
     presentation_window_seconds: int = 60
     default_valid_years: int = 10
     max_body_bytes: int = 16 * 1024
-    pool_size: int = 5
+    # Connections per pool. Writers serialise on the event table's lock, so more writer
+    # connections buy nothing; replicas × pools × size must stay under max_connections.
+    pool_size: int = 3
     projection_poll_seconds: float = 0.05
     projection_batch_size: int = 500
     bundle_hours: int = 24
@@ -97,7 +104,7 @@ class Settings(BaseSettings):
                     "POSTGRES_USER": pg["user"],
                     "POSTGRES_PASSWORD": pg["password"],
                     "POSTGRES_DBNAME": pg["dbname"],
-                    "POSTGRES_POOL_SIZE": str(self.pool_size),
+                    "POSTGRES_POOL_SIZE": str(min(2, self.pool_size)),
                     "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
                     "POSTGRES_CONNECT_TIMEOUT": "5",
                     "POSTGRES_PRE_PING": "y",

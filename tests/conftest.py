@@ -70,7 +70,7 @@ def make_settings(backend: str, tmp_path: Path, **overrides: Any) -> tuple[Setti
     if backend == "postgres":
         require_postgres()
         schema = PgSchema()
-        settings = Settings(database_url=PG_URL, postgres_schema=schema.name, pool_size=4, **base)
+        settings = Settings(database_url=PG_URL, postgres_schema=schema.name, pool_size=2, **base)
         return settings, schema
     settings = Settings(database_url=None, **base)
     return settings, None
