@@ -26,6 +26,15 @@ from cardservice import credentials
 from cardservice.clock import SHANGHAI, Clock, today_in_shanghai
 from cardservice.domain import regions as region_table
 from cardservice.domain.access import PERMISSIONS, ROLES, AdminToken, token_id_for
+from cardservice.domain.activation import (
+    ISSUANCE,
+    VALID_FOR,
+    ActivationCode,
+    UnknownCode,
+    activation_code_id,
+    display_code,
+    normalize_code,
+)
 from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
 from cardservice.domain.catalog import (
@@ -53,6 +62,7 @@ from cardservice.domain.identity import HOLDER_CATEGORIES, card_number, id_numbe
 from cardservice.domain.keys import COMPROMISED, KEYRING_ID, IssuerKeyring
 from cardservice.domain.merchants import KINDS, Merchant
 from cardservice.security import (
+    ActivationCodes,
     HolderTokens,
     Sealer,
     b64u,
@@ -121,7 +131,39 @@ class BulkOutcome:
 
 
 @dataclass(frozen=True)
+class ActivationGrant:
+    """A one-time activation code as handed to the holder (shown once, derivable again)."""
+
+    card_id: UUID
+    code: str  # normalized: 10 characters
+    serial: int
+    expires_at: datetime
+
+    @property
+    def display(self) -> str:
+        return display_code(self.code)
+
+    @property
+    def url(self) -> str:
+        """The holder page's link; the code is in the fragment, so no server log sees it."""
+        return f"/holder#activate={self.code}"
+
+
+@dataclass(frozen=True)
 class IssuedCard:
+    card: Card
+    replayed: bool
+    activation: ActivationGrant | None = None
+
+
+@dataclass(frozen=True)
+class NewActivation:
+    grant: ActivationGrant
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class Activation:
     card: Card
     replayed: bool
 
@@ -235,6 +277,9 @@ class CardLedger(ServiceApplication):
     ) -> None:
         super().__init__(settings=settings, db=db, clock=clock, env=env)
         self.holder_tokens = HolderTokens(settings.derived_key("holder-token"))
+        self.activation_codes = ActivationCodes(
+            settings.derived_key("activation-code"), settings.derived_key("activation-code-hash")
+        )
         self._kek = Sealer(settings.derived_key("holder-key-wrapping"))
         self._issuer_kek = Sealer(settings.derived_key("issuer-key-wrapping"))
         self._pepper = settings.derived_key("id-number-pepper")
@@ -560,7 +605,7 @@ class CardLedger(ServiceApplication):
         today = self.today()
         expires_on = add_years(today, valid_years).isoformat()
         numbers: tuple[str, int] | None = None
-        for _ in range(MAX_ISSUE_ATTEMPTS):
+        for attempt in range(MAX_ISSUE_ATTEMPTS):
             holder = self._get_or_none(holder_id)
             if holder is None:
                 data_key = self._holder_data_key(holder_id, create=True)
@@ -582,8 +627,13 @@ class CardLedger(ServiceApplication):
                 command_id=command_id or "",
                 request_digest=request_digest,
             )
+            # The first try skips looking for another card's code equal to this one (odds
+            # 2^-50 a pair): a clash fails the save, and the next try looks.
+            pointer, grant = self._mint_activation(
+                card, reason=ISSUANCE, actor=actor, at=card.issued_at, probe=attempt > 0
+            )
             try:
-                self.save(holder, card)
+                self.save(holder, card, pointer)
             except IntegrityError:
                 # Lost a race: on the card id (a concurrent retry of this command) or on the
                 # holder (another issue for this person). Re-read and decide again.
@@ -592,7 +642,7 @@ class CardLedger(ServiceApplication):
                     if replay is not None:
                         return replay
                 continue
-            return IssuedCard(card=card, replayed=False)
+            return IssuedCard(card=card, replayed=False, activation=grant)
         raise Conflict("too many concurrent changes to this holder; try again")
 
     def issue_cards_bulk(
@@ -697,7 +747,129 @@ class CardLedger(ServiceApplication):
             return None
         if first.request_digest != request_digest:
             raise IdempotencyMismatch("Idempotency-Key reused with a different request body")
-        return IssuedCard(card=first, replayed=True)
+        return IssuedCard(card=first, replayed=True, activation=self._issuance_grant(card_id))
+
+    # -- one-time activation ---------------------------------------------------------------
+    def _grant(self, card_id: UUID, serial: int, expires_at: datetime) -> ActivationGrant:
+        code = self.activation_codes.code_for(card_id, serial)
+        return ActivationGrant(card_id=card_id, code=code, serial=serial, expires_at=expires_at)
+
+    def _mint_activation(
+        self,
+        card: Card,
+        *,
+        reason: str,
+        actor: Actor,
+        at: datetime,
+        command_id: str = "",
+        probe: bool = True,
+    ) -> tuple[ActivationCode, ActivationGrant]:
+        """The card's next code (pending, for the caller to save with the card).
+
+        The next serial whose code no other card holds: the `ActivationCode` id derives
+        from the code's hash, so a clash cannot be saved either way.
+        """
+        serial = card.activation_serial + 1
+        for _ in range(MAX_ISSUE_ATTEMPTS):
+            code = self.activation_codes.code_for(card.id, serial)
+            code_hash = self.activation_codes.hash(code)
+            if not probe or self._get_or_none(activation_code_id(code_hash)) is None:
+                break
+            serial += 1
+        else:
+            raise Conflict("could not make a fresh activation code; try again")
+        expires_at = at + VALID_FOR
+        card.issue_activation_code(
+            code_hash=code_hash,
+            serial=serial,
+            expires_at=expires_at,
+            reason=reason,
+            actor=actor.as_dict(),
+            at=at,
+            command_id=command_id,
+        )
+        pointer = ActivationCode(code_hash=code_hash, card_id=card.id, serial=serial, at=at)
+        return pointer, ActivationGrant(card.id, code, serial, expires_at)
+
+    def _issuance_grant(self, card_id: UUID) -> ActivationGrant | None:
+        """The code an issuance made (recorded right after `Issued`), derived again."""
+        for ev in self.events.get(card_id, gt=1, lte=2):
+            serial, expires_at = getattr(ev, "serial", None), getattr(ev, "expires_at", None)
+            if getattr(ev, "reason", None) == ISSUANCE and isinstance(serial, int):
+                assert isinstance(expires_at, datetime)
+                return self._grant(card_id, serial, expires_at)
+        return None
+
+    def new_activation_code(
+        self, card_id: UUID, actor: Actor, reason: str = "", command_id: str | None = None
+    ) -> NewActivation:
+        """A fresh one-time code for a card (a new or lost phone); earlier unused codes
+        stop working. A retried command (same Idempotency-Key, same caller) answers the
+        code it made the first time."""
+        key = f"{actor.id}:{command_id}" if command_id else ""
+        why = (reason or "").strip() or "new code requested"
+
+        def command() -> NewActivation:
+            card = self.card_for(card_id, actor, "cards")
+            if key:
+                for ev in self.events.get(card_id):
+                    serial = getattr(ev, "serial", None)
+                    if getattr(ev, "command_id", None) != key or not hasattr(ev, "code_hash"):
+                        continue
+                    if getattr(ev, "reason", None) != why:
+                        raise IdempotencyMismatch(
+                            "Idempotency-Key reused with a different request body"
+                        )
+                    expires_at = getattr(ev, "expires_at", None)
+                    assert isinstance(serial, int) and isinstance(expires_at, datetime)
+                    return NewActivation(self._grant(card_id, serial, expires_at), True)
+            pointer, grant = self._mint_activation(
+                card, reason=why, actor=actor, at=self.now(), command_id=key
+            )
+            self.save(card, pointer)
+            return NewActivation(grant, False)
+
+        return self.retrying(command)
+
+    def activate(
+        self, code_text: str, *, device_hint: str = "", command_id: str | None = None
+    ) -> Activation:
+        """Redeem a one-time code: the first redemption wins, every later one is refused.
+
+        Two phones redeeming one code at once both read the card and both decide yes; the
+        event store takes only one `Activated` at that card version, the other save fails
+        and, run again by `retrying`, reads the code as used. A retry of the same request
+        (same Idempotency-Key, within 24 h) answers again instead (a lost answer).
+        """
+        code = normalize_code(code_text)
+        code_hash = self.activation_codes.hash(code)
+        digest = self.activation_codes.hash(f"{code}:{command_id}") if command_id else ""
+
+        def command() -> Activation:
+            pointer = self._get_or_none(activation_code_id(code_hash))
+            if not isinstance(pointer, ActivationCode):
+                raise UnknownCode("no such activation code; check it and type it again")
+            card = self.card(pointer.card_id)
+            made = card.activate(
+                code_hash=code_hash,
+                serial=pointer.serial,
+                at=self.now(),
+                device_hint=device_hint,
+                command_digest=digest,
+            )
+            if made:
+                self.save(card)
+            return Activation(card=card, replayed=not made)
+
+        return self.retrying(command)
+
+    def holder_view(self, card: Card) -> dict[str, Any]:
+        """What the holder's own phone is given: the masked card and its current QR."""
+        fresh = self.refresh_signature(card)
+        view = self.card_view(fresh)
+        view.pop("holder_id", None)
+        view["qr"] = self.credential_for(fresh)
+        return view
 
     def card(self, card_id: UUID) -> Card:
         card = self._get_or_none(card_id)
@@ -818,7 +990,16 @@ class CardLedger(ServiceApplication):
             "expires": card.expires_on,
             "device_bound": card.device_key is not None,
             "holder_id": str(card.holder_id),
+            "activation": {
+                "state": card.activation_state(self.now()),
+                "expires_at": _iso(card.activation_expires_at),
+                "activated_at": _iso(card.activated_at),
+            },
         }
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.astimezone(UTC).isoformat() if when is not None else None
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
-from cardservice.api.routes import access, audit, cards, catalog, holder, meta
+from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
 from cardservice.services import Services
 
 AppHook = Callable[[FastAPI, Services], None]
@@ -52,6 +52,7 @@ def create_app(
         cards.router,
         access.router,
         holder.router,
+        activation.router,
         catalog.router,
         audit.router,
     ):
@@ -124,6 +125,8 @@ def document_errors(schema: dict[str, Any]) -> None:
                     statuses.add(409)
             if path.startswith("/v1/cards/") and method == "post":
                 statuses.add(409)
+            if path == "/v1/activate":
+                statuses |= {404, 409, 410, 429}
             if path == "/healthz":
                 statuses.add(503)
             for status in sorted(statuses):
@@ -138,7 +141,9 @@ CODE_TEXT = {
     403: "Wrong region or role",
     404: "Unknown id",
     409: "Conflicts with the current state",
+    410: "Gone: a one-time code already used, expired or replaced by a newer one",
     413: "Body over the size limit",
     422: "Invalid input",
+    429: "Too many attempts (see Retry-After)",
     503: "Degraded: a dependency is down",
 }

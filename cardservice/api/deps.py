@@ -17,6 +17,7 @@ from fastapi import Depends, Header, Request
 from pydantic import BaseModel, ValidationError
 
 from cardservice.api.errors import ApiError
+from cardservice.api.limits import ClientBuckets, client_key
 from cardservice.domain.actors import Actor
 from cardservice.services import Services
 
@@ -170,3 +171,43 @@ def idempotency_key(
 
 
 IdempotencyKey = Annotated[str | None, Depends(idempotency_key)]
+
+
+class Attempt:
+    """One rate-limited attempt by a client; `succeeded()` gives its token back."""
+
+    def __init__(self, buckets: ClientBuckets, key: str) -> None:
+        self._buckets = buckets
+        self._key = key
+
+    def succeeded(self) -> None:
+        self._buckets.give_back(self._key)
+
+
+def activation_buckets(svc: Services) -> ClientBuckets:
+    buckets = svc.extras.get("activation_buckets")
+    if not isinstance(buckets, ClientBuckets):
+        made = ClientBuckets(
+            svc.settings.activation_rate, svc.settings.activation_burst, svc.clock.now
+        )
+        buckets = svc.extras.setdefault("activation_buckets", made)
+    assert isinstance(buckets, ClientBuckets)
+    return buckets
+
+
+def activation_attempt(request: Request, svc: ServicesDep) -> Attempt:
+    """429 with Retry-After once a client address has spent its activation attempts."""
+    buckets = activation_buckets(svc)
+    key = client_key(request.client.host if request.client else None)
+    wait = buckets.take(key)
+    if wait is not None:
+        raise ApiError(
+            429,
+            "rate_limited",
+            f"too many activation attempts from this address; try again in {wait} s",
+            {"Retry-After": str(wait)},
+        )
+    return Attempt(buckets, key)
+
+
+ActivationAttempt = Annotated[Attempt, Depends(activation_attempt)]

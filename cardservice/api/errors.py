@@ -10,7 +10,14 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from cardservice.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound
+from cardservice.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+)
 
 log = logging.getLogger("cardservice.api")
 
@@ -18,6 +25,7 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (InvalidInput, 422),
     (Forbidden, 403),
     (NotFound, 404),
+    (Gone, 410),
     (Conflict, 409),
 ]
 
@@ -28,6 +36,7 @@ CODES_BY_STATUS = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
+    410: "gone",
     413: "payload_too_large",
     415: "unsupported_media_type",
     422: "invalid",

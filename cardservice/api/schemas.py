@@ -36,6 +36,12 @@ class IssueCardIn(Strict):
     valid_years: Annotated[int, Field(ge=1, le=50, strict=True)] | None = None
 
 
+class ActivateIn(Strict):
+    """A one-time activation code as typed (case, spaces and dashes do not matter)."""
+
+    code: Annotated[StrictStr, StringConstraints(max_length=64)]
+
+
 class ReasonIn(Strict):
     reason: Reason = ""
 

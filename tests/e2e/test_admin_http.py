@@ -67,7 +67,13 @@ def test_status_transitions_and_history(client: Any, admin_headers: dict[str, st
     )
     got = client.get(url, headers=admin_headers).json()
     assert got["status"] == "revoked"
-    assert [h["type"] for h in got["history"]] == ["Issued", "Suspended", "Reinstated", "Revoked"]
+    assert [h["type"] for h in got["history"]] == [
+        "Issued",
+        "ActivationCodeIssued",
+        "Suspended",
+        "Reinstated",
+        "Revoked",
+    ]
 
 
 def test_error_statuses_in_contract_order(client: Any, admin_headers: dict[str, str]) -> None:

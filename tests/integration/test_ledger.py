@@ -38,7 +38,7 @@ def test_issue_and_life_cycle(services: Services) -> None:
     with pytest.raises(InvalidTransition):
         services.ledger.change_status(card.id, "revoke", "again", NATIONAL)
     types = [h["type"] for h in services.ledger.history(card.id)]
-    assert types == ["Issued", "Suspended", "Reinstated", "Revoked"]
+    assert types == ["Issued", "ActivationCodeIssued", "Suspended", "Reinstated", "Revoked"]
     assert all(h["actor"]["id"] == "test" for h in services.ledger.history(card.id))
 
 

@@ -102,7 +102,7 @@ def test_issue_revoke_catalog_merchant_survive_a_lost_reply(
     assert failures == 1 and resp.status_code == 200, resp.text
     assert resp.json()["status"] == "revoked"
     history = services.ledger.history(UUID(card["card_id"]))
-    assert [h["type"] for h in history] == ["Issued", "Revoked"]
+    assert [h["type"] for h in history] == ["Issued", "ActivationCodeIssued", "Revoked"]
 
     # Catalog version: the retry answers the version made the first time; one version.
     path = "/v1/admin/regions/500000/catalog"

@@ -1,7 +1,9 @@
-"""Administrators' card endpoints: issue, look up, suspend, reinstate, revoke."""
+"""Administrators' card endpoints: issue, look up, suspend, reinstate, revoke, and a new
+one-time activation code for a holder's (new) phone."""
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -16,7 +18,7 @@ from cardservice.api.deps import (
     parse_id,
 )
 from cardservice.api.schemas import IssueCardIn, ReasonIn
-from cardservice.application import IssueCardRequest
+from cardservice.application import ActivationGrant, IssueCardRequest
 from cardservice.domain.cards import Card
 from cardservice.domain.errors import NotFound
 from cardservice.services import Services
@@ -31,7 +33,20 @@ def load_card_id(card_id: str) -> Any:
     return parsed
 
 
-def issued_response(svc: Services, card: Card) -> dict[str, Any]:
+def activation_response(grant: ActivationGrant | None) -> dict[str, Any]:
+    """The one-time code as typed (`ABCDE-23456`) and as a link (`/holder#activate=...`)."""
+    if grant is None:  # a card issued before activation codes existed
+        return {"activation_code": None, "activation_url": None, "activation_expires_at": None}
+    return {
+        "activation_code": grant.display,
+        "activation_url": grant.url,
+        "activation_expires_at": grant.expires_at.astimezone(UTC).isoformat(),
+    }
+
+
+def issued_response(
+    svc: Services, card: Card, activation: ActivationGrant | None = None
+) -> dict[str, Any]:
     return {
         "card_id": str(card.id),
         "card_number": card.card_number,
@@ -40,6 +55,7 @@ def issued_response(svc: Services, card: Card) -> dict[str, Any]:
         "holder_token": svc.ledger.holder_tokens.for_card(card.id),
         "expires": card.expires_on,
         "version": card.card_version,
+        **activation_response(activation),
     }
 
 
@@ -65,7 +81,8 @@ def issue_card(
         request_digest=request.state.body_digest,
     )
     headers = {"Idempotent-Replayed": "true"} if result.replayed else None
-    return JSONResponse(issued_response(svc, result.card), status_code=201, headers=headers)
+    body_out = issued_response(svc, result.card, result.activation)
+    return JSONResponse(body_out, status_code=201, headers=headers)
 
 
 @router.get("/{card_id}")
@@ -74,6 +91,22 @@ def get_card(card_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any
     view = svc.ledger.card_view(card)
     view["history"] = svc.ledger.history(card.id)
     return view
+
+
+@router.post("/{card_id}/activation", status_code=201, openapi_extra=body_doc(ReasonIn))
+def new_activation_code(
+    card_id: str,
+    actor: AdminActor,
+    body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
+    svc: ServicesDep,
+    key: IdempotencyKey,
+) -> JSONResponse:
+    """A fresh one-time activation code (a new or lost phone); older unused codes stop
+    working. Body `{"reason"?}`."""
+    result = svc.ledger.new_activation_code(load_card_id(card_id), actor, body.reason, key)
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else None
+    payload = {"card_id": str(result.grant.card_id), **activation_response(result.grant)}
+    return JSONResponse(payload, status_code=201, headers=headers)
 
 
 @router.post("/{card_id}/{action}", openapi_extra=body_doc(ReasonIn))
