@@ -1,12 +1,13 @@
 """The pages in a real browser (Debian's Chromium via Playwright) against a real server.
 
-Holder: activation from the link, a non-extractable P-256 key bound to the card, the live
-PTP1 code read back from a screenshot and accepted by /v1/verify as device_bound, the code
-renewing every 30 s, and the page working offline from the service worker. Merchant: the
-camera (Chromium's fake camera fed a QR video) for a valid, a revoked and a stale code, and
-offline checks against a downloaded bundle with the network cut. Admin: the same API and
-permissions. Every page: 360×740 screenshots in test-artifacts/ and no serious axe-core
-violation.
+Holder: activation from the link (the one-time `#activate=CODE`, refused the second time;
+a typed code; the demo's card-and-token link), a non-extractable P-256 key bound to the
+card, the live PTP1 code read back from a screenshot and accepted by /v1/verify as
+device_bound, the code renewing every 30 s, and the page working offline from the service
+worker. Merchant: the camera (Chromium's fake camera fed a QR video) for a valid, a revoked
+and a stale code, and offline checks against a downloaded bundle with the network cut.
+Admin: the same API and permissions. Every page: 360×740 screenshots in test-artifacts/
+and no serious axe-core violation.
 """
 
 from __future__ import annotations
@@ -185,6 +186,82 @@ def test_holder_activation_binds_a_device_key_and_shows_a_verifiable_live_code(
     assert wait_for(history_names_the_shop, timeout=10), page.text_content("#history-list")
     assert "有效" in (page.text_content("#history-list") or "")
     page.screenshot(path=artifact("page-holder-history-checked.png"), full_page=True)
+    assert not errors, errors
+    ctx.close()
+
+
+def test_holder_activates_with_the_one_time_link_once(server: LiveServer, browser: Any) -> None:
+    card = server.issue(105)
+    link = f"{server.url}{card['activation_url']}"
+    assert re.fullmatch(r".*/holder#activate=[2-9A-HJ-NP-Z]{10}", link), link
+    phone = phone_context(browser)
+    page = phone.new_page()
+    errors = watch_errors(page)
+    page.goto(link)
+    page.wait_for_selector("#qr[data-code]")
+    assert page.url.endswith("/holder"), "the code leaves the address bar"
+    assert page.text_content("#d-name") == "张*明"
+    holder = {"Authorization": f"Bearer {card['holder_token']}"}
+    view = server.http.get(f"/v1/cards/{card['card_id']}", headers=holder).json()
+    assert view["device_bound"] is True and view["activation"]["state"] == "used"
+    stored = page.evaluate(
+        """async () => {
+            const { store } = await import('/static/js/app.js');
+            const c = await store.get('holder.card');
+            return { cardId: c.cardId, token: c.token };
+        }"""
+    )
+    assert stored == {"cardId": card["card_id"], "token": card["holder_token"]}
+
+    # The same link on a second phone is refused in plain words, and nothing is stored.
+    other = phone_context(browser)
+    second = other.new_page()
+    second.goto(link)
+    expect(second.locator("#activate-msg")).to_contain_text("已经用过")
+    expect(second.locator("#activate-msg")).to_have_class(re.compile("message-error"))
+    assert second.is_hidden("#card-app")
+    stored_there = second.evaluate(
+        "async () => (await import('/static/js/app.js')).store.get('holder.card')"
+    )
+    assert stored_there is None
+    second.screenshot(path=artifact("page-holder-activate-used.png"), full_page=True)
+    assert not run_axe(second), dump(run_axe(second))
+    # The first phone opening its link again keeps its card (and says why the code failed),
+    # whether the page was open (a fragment change) or not (a fresh load).
+    page.goto(link)
+    expect(page.locator("#card-problem")).to_contain_text("已经用过")
+    assert page.is_hidden("#activate") and page.is_visible("#qr")
+    fresh = phone.new_page()
+    fresh.goto(link)
+    fresh.wait_for_selector("#qr[data-code]")
+    expect(fresh.locator("#card-problem")).to_contain_text("已经用过")
+    assert fresh.text_content("#d-name") == "张*明"
+    assert not errors, errors
+    other.close()
+    phone.close()
+
+
+def test_holder_activates_with_a_typed_code(server: LiveServer, browser: Any) -> None:
+    card = server.issue(106)
+    code = card["activation_code"]
+    ctx = phone_context(browser)
+    page = ctx.new_page()
+    errors = watch_errors(page)
+    page.goto(f"{server.url}/holder")
+    page.wait_for_selector("#activate:not([hidden])")
+    page.fill("#activation-code", "ABC")
+    page.click("#activate-form button[type=submit]")
+    expect(page.locator("#activate-msg")).to_contain_text("10位")
+    page.fill("#activation-code", "ZZZZZ ZZZZZ")
+    page.click("#activate-form button[type=submit]")
+    expect(page.locator("#activate-msg")).to_contain_text("找不到")
+    # Typed as an elderly holder might: lower case, a space instead of the dash.
+    page.fill("#activation-code", code.lower().replace("-", " "))
+    page.click("#activate-form button[type=submit]")
+    page.wait_for_selector("#qr[data-code]")
+    holder = {"Authorization": f"Bearer {card['holder_token']}"}
+    view = server.http.get(f"/v1/cards/{card['card_id']}", headers=holder).json()
+    assert view["device_bound"] is True
     assert not errors, errors
     ctx.close()
 
@@ -447,9 +524,14 @@ def test_admin_issues_looks_up_and_changes_status_with_history(
     page.click("#issue-form button[type=submit]")
     page.wait_for_selector("#issue-result:not([hidden])")
     link = page.get_attribute("#activation-link", "href") or ""
-    assert re.search(r"/holder#card=[0-9a-f-]{36}&token=ht_", link)
+    assert re.fullmatch(rf"{server.url}/holder#activate=[2-9A-HJ-NP-Z]{{10}}", link), link
+    code = page.text_content("#activation-code-out") or ""
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}", code), code
+    assert link.endswith(code.replace("-", ""))
+    assert "只能使用一次" in (page.text_content("#activation-expires") or "")
     page.wait_for_selector("#card-detail:not([hidden])")
     assert "烈士遗属" in (page.text_content("#card-fields") or "")
+    assert "待激活" in (page.text_content("#card-fields") or "")
 
     page.click("#status-form [data-action=suspend]")
     assert "请填写原因" in (page.text_content("#card-msg") or "")
@@ -460,8 +542,21 @@ def test_admin_issues_looks_up_and_changes_status_with_history(
     page.click("#status-form [data-action=suspend]")
     expect(page.locator("#card-msg")).to_have_class(re.compile("message-error"))
     rows = page.locator("#history-table tbody tr")
-    assert rows.count() == 2
-    assert "证件遗失" in (rows.nth(1).text_content() or "")
+    assert rows.count() == 3  # Issued, ActivationCodeIssued, Suspended
+    assert "证件遗失" in (rows.nth(2).text_content() or "")
+
+    # A lost phone: a new one-time code replaces the first.
+    page.click("#new-activation")
+    page.wait_for_selector("#new-activation-result:not([hidden])")
+    expect(page.locator("#card-msg")).to_have_class(re.compile("message-ok"))
+    fresh = page.text_content("#new-activation-code-out") or ""
+    assert re.fullmatch(r"[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}", fresh) and fresh != code
+    expect(rows).to_have_count(4)
+    old = server.http.post("/v1/activate", json={"code": code})
+    assert old.status_code == 410 and old.json()["error"] == "code_superseded"
+    assert server.http.post("/v1/activate", json={"code": fresh}).status_code == 200
+    violations = run_axe(page)  # the code, its link and QR shown to the officer
+    assert not violations, dump(violations)
 
     page.click("#tab-merchants")
     page.fill("#m-name", "洪崖洞")

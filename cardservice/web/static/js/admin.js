@@ -52,17 +52,48 @@ async function lookup(cardId) {
   renderCard(got.data);
 }
 
+function activationText(a) {
+  if (!a || a.state === 'none') return t('admin.cards.activation.state.none');
+  if (a.state === 'pending') return t('admin.cards.activation.state.pending', { when: fmtDateTime(a.expires_at) });
+  if (a.state === 'used') return t('admin.cards.activation.state.used', { when: fmtDateTime(a.activated_at) });
+  return t('admin.cards.activation.state.expired');
+}
+
+/** The one-time code as the holder gets it: typed code, link and the link's QR. */
+function showActivation(prefix, box, data) {
+  if (!data.activation_code) {
+    show(box, false);
+    return;
+  }
+  const link = `${location.origin}${data.activation_url}`;
+  setText(`${prefix}-code-out`, data.activation_code);
+  setText(`${prefix}-expires`, t('admin.cards.activation.expires', { when: fmtDateTime(data.activation_expires_at) }));
+  const a = document.getElementById(`${prefix}-link`);
+  a.href = link;
+  a.textContent = link;
+  drawQr(document.getElementById(`${prefix}-qr`), link, { maxPx: 240, ecl: 'M' });
+  show(box, true);
+}
+
+function historyReason(ev) {
+  if (ev.type === 'ActivationCodeIssued' && ev.reason === 'issuance') return t('admin.cards.activation.reason.issuance');
+  if (ev.type === 'Activated') return ev.data?.device_hint || '';
+  return ev.reason || '';
+}
+
 function renderCard(card) {
+  if (shownCard?.card_id !== card.card_id) show('new-activation-result', false);
   shownCard = card;
   const rows = [
     [t('admin.cards.card_id'), card.card_id], [t('admin.cards.number'), card.card_number], [t('holder.card.name'), card.masked_name],
     [t('holder.card.category'), label('category', card.category)], [t('holder.card.region'), `${regionName(card.region)} (${card.region})`],
     [t('holder.card.status'), label('status', card.status)], [t('holder.card.expires'), card.expires],
     [t('admin.cards.version'), card.version], [t('admin.cards.device'), card.device_bound ? t('common.yes') : t('common.no')],
+    [t('admin.cards.activation.state'), activationText(card.activation)],
   ];
   document.getElementById('card-fields').replaceChildren(...rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v ?? ''))));
   document.querySelector('#history-table tbody').replaceChildren(...(card.history || []).map((ev) => h('tr', {},
-    h('td', {}, ev.version), h('td', {}, ev.type), h('td', {}, fmtDateTime(ev.at)), h('td', {}, ev.reason || ''),
+    h('td', {}, ev.version), h('td', {}, ev.type), h('td', {}, fmtDateTime(ev.at)), h('td', {}, historyReason(ev)),
     h('td', {}, typeof ev.actor === 'object' && ev.actor ? [ev.actor.role, ev.actor.region, ev.actor.id].filter(Boolean).join(' ') : ev.actor || ''))));
   show('card-detail', true);
 }
@@ -84,6 +115,19 @@ async function changeStatus(action) {
   msg('card-msg', t('admin.cards.done', { status: label('status', got.data.status) }), 'ok');
 }
 
+async function newActivation() {
+  const reason = document.getElementById('status-reason').value.trim();
+  const got = await api(`/v1/admin/cards/${shownCard.card_id}/activation`, { method: 'POST', token, body: reason ? { reason } : {}, headers: { 'Idempotency-Key': crypto.randomUUID() } });
+  if (!got.ok) {
+    msg('card-msg', errorText(got), 'error');
+    return;
+  }
+  document.getElementById('status-reason').value = '';
+  await lookup(shownCard.card_id);
+  showActivation('new-activation', 'new-activation-result', got.data);
+  msg('card-msg', t('admin.cards.activation.done'), 'ok');
+}
+
 async function issue(e) {
   e.preventDefault();
   const holder = {
@@ -103,12 +147,7 @@ async function issue(e) {
     return;
   }
   msg('issue-msg', t('admin.cards.issued', { number: got.data.card_number }), 'ok');
-  const link = `${location.origin}/holder#card=${got.data.card_id}&token=${got.data.holder_token}`;
-  const a = document.getElementById('activation-link');
-  a.href = link;
-  a.textContent = link;
-  drawQr(document.getElementById('activation-qr'), link, { maxPx: 240, ecl: 'M' });
-  show('issue-result', true);
+  showActivation('activation', 'issue-result', got.data);
   document.getElementById('lookup-id').value = got.data.card_id;
   lookup(got.data.card_id);
 }
@@ -304,6 +343,7 @@ async function main() {
   });
   document.getElementById('lookup-form').addEventListener('submit', (e) => { e.preventDefault(); lookup(document.getElementById('lookup-id').value); });
   for (const button of document.querySelectorAll('#status-form [data-action]')) button.addEventListener('click', () => changeStatus(button.dataset.action));
+  document.getElementById('new-activation').addEventListener('click', newActivation);
   document.getElementById('issue-form').addEventListener('submit', issue);
   document.getElementById('catalog-load').addEventListener('submit', loadCatalog);
   document.getElementById('draft-add').addEventListener('click', () => {

@@ -13,12 +13,80 @@ let currentCode = '';
 
 const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
 const TOKEN_RE = /ht_[A-Za-z0-9_-]{16,}/;
+const CODE_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
+const CODE_LENGTH = 10;
 
-/** Accepts the activation link, its #fragment, or a pasted code containing id and token. */
+/** A one-time code as typed or linked (`#activate=CODE`), normalized like the server does
+ * (case, spaces, dashes and full-width characters do not matter), or null. */
+export function parseCode(text) {
+  let s = String(text || '').trim();
+  const linked = s.match(/[#&?]activate=([^&]*)/);
+  if (linked) {
+    try { s = decodeURIComponent(linked[1]); } catch { return null; }
+  }
+  s = s.replace(/[\uff01-\uff5e]/g, (c) => String.fromCharCode(c.charCodeAt(0) - 0xfee0))
+    .replace(/[\s\-_\u2010-\u2014\u3000]/g, '').toUpperCase();
+  return s.length === CODE_LENGTH && [...s].every((c) => CODE_ALPHABET.includes(c)) ? s : null;
+}
+
+/** The one-time code (link or typed), or the demo's permanent link with card id and token. */
 export function parseActivation(text) {
   const id = String(text || '').match(UUID_RE);
   const token = String(text || '').match(TOKEN_RE);
-  return id && token ? { cardId: id[0].toLowerCase(), token: token[0] } : null;
+  if (id && token) return { cardId: id[0].toLowerCase(), token: token[0] };
+  const code = parseCode(text);
+  return code ? { code } : null;
+}
+
+const REFUSALS = {
+  unknown_code: 'holder.activate.unknown',
+  code_used: 'holder.activate.used',
+  code_expired: 'holder.activate.expired',
+  code_superseded: 'holder.activate.superseded',
+  card_revoked: 'holder.activate.revoked',
+  invalid: 'holder.activate.format',
+};
+
+function refusalText(got) {
+  if (got.offline) return t('common.network');
+  if (got.status === 429) return t('holder.activate.wait', { s: got.headers?.get('Retry-After') || 60 });
+  const key = REFUSALS[got.data?.error];
+  return key ? t(key) : errorText(got);
+}
+
+// A retry after a lost answer sends the same Idempotency-Key, so the server answers again
+// instead of refusing the (now used) code.
+let pendingRedeem = null;
+
+/** Redeem a one-time code: the card id and holder token, once; null (and a message) if refused. */
+async function redeem(code) {
+  show('activate', true);
+  message('activate-msg', t('holder.activate.working'));
+  if (pendingRedeem?.code !== code) pendingRedeem = { code, key: crypto.randomUUID() };
+  const got = await api('/v1/activate', { method: 'POST', body: { code }, headers: { 'Idempotency-Key': pendingRedeem.key } });
+  if (!got.ok) {
+    if (!got.offline) pendingRedeem = null;
+    message('activate-msg', refusalText(got), 'error');
+    return null;
+  }
+  pendingRedeem = null;
+  return { cardId: got.data.card_id, token: got.data.holder_token };
+}
+
+/** Activation from a one-time code or the demo link: stores the card, binds this phone. */
+async function activateFrom(parsed) {
+  const creds = parsed.code ? await redeem(parsed.code) : parsed;
+  return creds ? activate(creds) : false;
+}
+
+/** A link opened again on a phone that already holds a card: keep showing the card, and
+ * say why the code was refused (usually: already used, by this very phone). */
+async function keepStoredCard() {
+  if (!card) return;
+  const why = document.getElementById('activate-msg').textContent;
+  if (document.getElementById('card-app').hidden) await showCard();
+  else show('activate', false);
+  showProblem(why);
 }
 
 function message(id, text, kind = '') {
@@ -361,10 +429,10 @@ async function main() {
     e.preventDefault();
     const parsed = parseActivation(document.getElementById('activation-code').value);
     if (!parsed) {
-      message('activate-msg', t('holder.activate.bad'), 'error');
+      message('activate-msg', t('holder.activate.format'), 'error');
       return;
     }
-    if (await activate(parsed)) await showCard();
+    if (await activateFrom(parsed)) await showCard();
   });
   document.getElementById('benefit-form').addEventListener('submit', (e) => e.preventDefault());
   for (const level of ['province', 'city', 'county']) document.getElementById(`r-${level}`).addEventListener('change', () => onRegionChange(level));
@@ -382,12 +450,19 @@ async function main() {
     const link = parseActivation(location.hash);
     if (!link) return;
     history.replaceState(null, '', '/holder');
-    if (await activate(link)) await showCard();
+    if (await activateFrom(link)) await showCard();
+    else if (link.code) await keepStoredCard();
   });
   const fromLink = parseActivation(location.hash);
   if (fromLink) history.replaceState(null, '', '/holder');
   card = await store.get(CARD_KEY).catch(() => null);
   show('holder-loading', false);
+  if (fromLink?.code) {
+    if (await activateFrom(fromLink)) await showCard();
+    else await keepStoredCard();
+    applyI18n(document.getElementById('main'));
+    return;
+  }
   if (fromLink && (!card || card.cardId !== fromLink.cardId || !card.keyPair)) {
     if (await activate(fromLink)) await showCard();
     return;
