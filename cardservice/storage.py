@@ -263,12 +263,15 @@ class Database:
         return self.transaction(write=False)
 
     def create_tables(self, statements: Sequence[str]) -> None:
-        """Idempotent DDL, one statement per transaction: on PostgreSQL `CREATE INDEX IF NOT
+        """Idempotent DDL. On PostgreSQL one statement per transaction: `CREATE INDEX IF NOT
         EXISTS` locks its table even when the index exists, and a transaction holding
-        several such locks deadlocks with projection runners writing those tables."""
-        for statement in statements:
+        several such locks deadlocks with projection runners writing those tables. (SQLite
+        has one writer at a time, so one transaction there.)"""
+        batches = [[s] for s in statements] if self.dialect == "postgres" else [statements]
+        for batch in batches:
             with self.transaction() as tx:
-                tx.execute(statement.format(blob=self.blob))
+                for statement in batch:
+                    tx.execute(statement.format(blob=self.blob))
 
     def allocate(self, name: str, count: int = 1) -> int:
         """Reserve `count` consecutive numbers under `name`; returns the first."""
