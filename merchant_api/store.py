@@ -16,7 +16,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -139,6 +139,15 @@ def merchant_json(merchant: MerchantRow) -> dict[str, Any]:
     }
 
 
+@dataclass
+class _Lookups:
+    """One event loop's lookups waiting to be sent, and the queries in flight."""
+
+    waiting: list[tuple[str, asyncio.Future[CardRow | None]]] = field(default_factory=list)
+    in_flight: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
 class CardReader:
     """The hot path's card lookup: one indexed SELECT, no transaction around it.
 
@@ -154,6 +163,7 @@ class CardReader:
         self._local = threading.local()
         self._pool: Any = None
         self._pool_loop: asyncio.AbstractEventLoop | None = None
+        self._lookups: dict[asyncio.AbstractEventLoop, _Lookups] = {}
 
     def get(self, card_id: UUID) -> CardRow | None:
         """Synchronous lookup (threads, tests, in-process callers)."""
@@ -164,14 +174,56 @@ class CardReader:
         return card_row_from_db(tuple(row)) if row is not None else None
 
     async def aget(self, card_id: UUID) -> CardRow | None:
-        """The lookup from the event loop."""
+        """The lookup from the event loop.
+
+        On PostgreSQL concurrent lookups are coalesced: at most MAX_IN_FLIGHT queries run
+        at once, and the lookups that arrive meanwhile go together in the next one
+        (`card_id = ANY(..)`, still one index probe per card). Under load that turns N
+        round trips into a few, where the database is the bottleneck; alone, a lookup
+        still goes out at once.
+        """
         if self.db.dialect != "postgres":
             return self.get(card_id)
+        loop = asyncio.get_running_loop()
+        state = self._lookups.setdefault(loop, _Lookups())
+        future: asyncio.Future[CardRow | None] = loop.create_future()
+        state.waiting.append((str(card_id), future))
+        if state.in_flight < MAX_IN_FLIGHT:
+            state.in_flight += 1
+            task = loop.create_task(self._lookup_waiting(state))
+            state.tasks.add(task)
+            task.add_done_callback(state.tasks.discard)
+        return await future
+
+    async def _lookup_waiting(self, state: _Lookups) -> None:
+        try:
+            while state.waiting:
+                batch = state.waiting[:MAX_BATCH]
+                del state.waiting[:MAX_BATCH]
+                try:
+                    found = await self._select_many(list({key for key, _ in batch}))
+                except BaseException as exc:
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                    continue
+                for key, future in batch:
+                    if not future.done():
+                        future.set_result(found.get(key))
+        finally:
+            state.in_flight -= 1
+
+    async def _select_many(self, keys: list[str]) -> dict[str, CardRow]:
         pool = await self._postgres_pool()
         async with pool.connection() as conn:
-            cursor = await conn.execute(_PG_SELECT_CARD, (str(card_id),), prepare=True)
-            row = await cursor.fetchone()
-        return card_row_from_db(tuple(row)) if row is not None else None
+            if len(keys) == 1:
+                cursor = await conn.execute(_PG_SELECT_CARD, (keys[0],), prepare=True)
+            else:
+                cursor = await conn.execute(_PG_SELECT_CARDS, (keys,), prepare=True)
+            rows = await cursor.fetchall()
+        return {str(row[0]): card_row_from_db(tuple(row)) for row in rows}
 
     def _sqlite(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -234,3 +286,6 @@ class CardReader:
 
 
 _PG_SELECT_CARD = SELECT_CARD.replace("?", "%s")
+_PG_SELECT_CARDS = SELECT_CARD.replace("card_id = ?", "card_id = ANY(%s)")
+MAX_IN_FLIGHT = 2  # concurrent lookup queries per process; the rest wait and go together
+MAX_BATCH = 256
