@@ -31,8 +31,6 @@ log = logging.getLogger("merchant_api.catalog")
 Benefit = dict[str, Any]
 CatalogLookup = Callable[[str, date], tuple[list[Benefit], dict[str, int]]]
 
-_PLACEMENT = ("region", "version", "effective_from")
-
 
 def empty_catalog(region: str, day: date) -> tuple[list[Benefit], dict[str, int]]:
     return [], {}
@@ -72,13 +70,23 @@ class Decision:
 
 def _effective(item: Any) -> EffectiveBenefit:
     """An `EffectiveBenefit` from the view's contract dict (or one already). Not
-    re-validated: a benefit published under older rules must still be decided."""
+    re-validated: a benefit published under older rules must still be decided. Built
+    field by field: this runs for every benefit of every verification."""
     if isinstance(item, EffectiveBenefit):
         return item
-    fields = {k: v for k, v in item.items() if k not in _PLACEMENT}
     start = item.get("effective_from")
     return EffectiveBenefit(
-        benefit=DomainBenefit.from_event(fields),
+        benefit=DomainBenefit(
+            id=str(item["id"]),
+            title=str(item["title"]),
+            partner=str(item["partner"]),
+            category=str(item["category"]),
+            discount=str(item["discount"]),
+            holder_categories=tuple(item["holder_categories"]),
+            local_only=bool(item.get("local_only", False)),
+            merchant_categories=tuple(item.get("merchant_categories") or ()),
+            min_a_level=item.get("min_a_level"),
+        ),
         region=str(item["region"]),
         version=int(item["version"]),
         effective_from=date.fromisoformat(start) if isinstance(start, str) else date.min,
@@ -97,7 +105,9 @@ def _readable(items: Sequence[Any]) -> list[tuple[Any, EffectiveBenefit]]:
 
 def _as_dict(item: Any) -> Benefit:
     if isinstance(item, Mapping):
-        return {k: v for k, v in item.items() if k != "effective_from"}
+        out = dict(item)
+        out.pop("effective_from", None)
+        return out
     result: Benefit = item.to_dict()
     return result
 
