@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import threading
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -50,7 +51,9 @@ DETAIL_FIELDS = (
 )
 SUBJECTS: tuple[tuple[str, type, tuple[str, ...]], ...] = (
     ("CardLedger", Card, ("Issued", "Suspended", "Reinstated", "Revoked", "Reissued")),
-    ("CardLedger", Holder, ("Registered", "CardAssigned", "CardReleased", "Erased")),
+    # A holder's registration and card assignments are parts of issuing a card (its
+    # Card.Issued entry says who did it); folding them would double the events decoded.
+    ("CardLedger", Holder, ("Erased",)),
     ("CardLedger", IssuerKeyring, ("Created", "Rotated", "Compromised")),
     ("CatalogAdmin", RegionCatalog, ("Created", "VersionPublished")),
     ("CatalogAdmin", Merchant, ("Registered", "ApiKeyRotated", "Deactivated")),
@@ -105,13 +108,14 @@ def apply_audit(state: Subject | None, event: Event) -> Subject:
     name = event_name(event)
     kind = name.split(".", 1)[0]
     subject = state or Subject(kind=kind)
-    region = getattr(event, "region", None)
-    if isinstance(region, str) and region:
-        subject = replace(subject, region=region)
-    actor = getattr(event, "actor", None)
+    fields = vars(event)
+    region = fields.get("region")
+    if isinstance(region, str) and region and region != subject.region:
+        subject = Subject(subject.kind, region, subject.entries)
+    actor = fields.get("actor")
     if not isinstance(actor, Mapping):
         return subject
-    details = {k: getattr(event, k) for k in DETAIL_FIELDS if getattr(event, k, None) is not None}
+    details = {k: fields[k] for k in DETAIL_FIELDS if fields.get(k) is not None}
     if kind == "RegionCatalog" and isinstance(getattr(event, "benefits", None), list):
         details["benefits"] = len(event.benefits)
     reason = getattr(event, "reason", None)
@@ -126,9 +130,10 @@ def apply_audit(state: Subject | None, event: Event) -> Subject:
         reason=str(reason) if reason is not None else None,
         details=details,
     )
-    return replace(subject, entries=(*subject.entries, entry))
+    return Subject(subject.kind, subject.region, (*subject.entries, entry))
 
 
+@functools.lru_cache(maxsize=8192)
 def region_path(region: str) -> str:
     """Root first, '/'-terminated: a subtree is a prefix (`000000/500000/` holds Chongqing)."""
     try:
