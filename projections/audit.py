@@ -311,9 +311,12 @@ def decode_cursor(text: str) -> tuple[int, int, str, int]:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         at_us, recorded_us, aggregate_id, version = raw.split("|")
-        return int(at_us), int(recorded_us), str(UUID(aggregate_id)), int(version)
+        found = int(at_us), int(recorded_us), str(UUID(aggregate_id)), int(version)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise BadCursor(f"not a cursor: {text[:40]!r}") from None
+    if not (abs(found[0]) < 2**62 and abs(found[1]) < 2**62 and 0 <= found[3] < 2**31):
+        raise BadCursor(f"not a cursor: {text[:40]!r}")
+    return found
 
 
 def entry_dict(row: Row) -> dict[str, Any]:

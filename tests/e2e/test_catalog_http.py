@@ -515,3 +515,27 @@ def test_audit_lists_actions_in_the_callers_subtree_with_filters(
         {"region": "5"},
     ):
         assert audit(env, ADMIN, **bad).status_code == 422, bad
+
+
+def test_hostile_audit_queries_are_422_never_5xx(env: MerchantEnv) -> None:
+    import base64
+
+    def cursor(raw: str) -> str:
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    ok_id = "00000000-0000-0000-0000-000000000000"
+    for params in (
+        {"actor": "a\x00b"},
+        {"actor": "x" * 201},
+        {"cursor": cursor(f"{'9' * 30}|0|{ok_id}|1")},
+        {"cursor": cursor(f"0|0|{ok_id}|-1")},
+        {"cursor": cursor("0|0|not-a-uuid|1")},
+        {"since": "0001-01-01T00:00:00+14:00"},
+        {"until": "10000-01-01"},
+        {"region": "509999"},
+        {"card": ok_id + "0"},
+        {"limit": "501"},
+    ):
+        resp = audit(env, ADMIN, **params)
+        assert resp.status_code == 422, (params, resp.text)
+    assert audit(env, ADMIN, since="0001-01-02", until="9999-12-30").status_code == 200

@@ -38,6 +38,12 @@ def _limit(value: str | None) -> int:
     return int(value)
 
 
+def _actor(value: str | None) -> str | None:
+    if value is not None and (not 1 <= len(value) <= 200 or not value.isprintable()):
+        raise InvalidInput("actor must be 1 to 200 printable characters (a token id)")
+    return value
+
+
 @router.get("/audit")
 def audit(
     actor: AdminActor,
@@ -58,7 +64,7 @@ def audit(
     query = AuditQuery(
         region=scope,
         card_id=None if card is None else str(parse_uuid(card, "card")),
-        actor_id=by[:200] if by is not None else None,
+        actor_id=_actor(by),
         since=None if since is None else parse_instant(since, "since"),
         until=None if until is None else parse_instant(until, "until"),
         cursor=cursor,
