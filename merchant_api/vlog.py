@@ -71,7 +71,10 @@ _COLUMNS = (
 
 
 def write(tx: Tx, records: Sequence[Record]) -> None:
-    tx.executemany(
+    """One batch: multi-row statements (or COPY) on PostgreSQL, where executemany's
+    per-row client work had been a tenth of the merchant API's CPU under load; every
+    verification id is a fresh UUID, so no batch repeats a conflict key."""
+    tx.insert_many(
         f"INSERT INTO verification_log ({_COLUMNS}) "  # noqa: S608
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (verification_id) DO NOTHING",
         [astuple(r) for r in records],

@@ -158,10 +158,12 @@ export async function verifyOffline(bundle, text, now = Date.now() / 1000) {
   const withCard = (status, extra = {}) => verdict(status, { card, presentation: parsed.kind, ...extra });
   const key = bundle.keys.find((k) => k.kid === parsed.card.kid);
   if (!key) return verdict('unknown_key', { presentation: parsed.kind });
-  if (key.status === 'compromised') return withCard('key_compromised');
-  if (!(await verifyIssuer(parsed.card, rawKey(key)))) return verdict('bad_signature', { presentation: parsed.kind });
+  // Like the server: the card's claims are shown only once its issuer signature is trusted.
+  const untrusted = (status) => verdict(status, { presentation: parsed.kind });
+  if (key.status === 'compromised') return untrusted('key_compromised');
+  if (!(await verifyIssuer(parsed.card, rawKey(key)))) return untrusted('bad_signature');
   if (parsed.presentation) {
-    if (!(await verifyPresentation(parsed))) return withCard('bad_signature');
+    if (!(await verifyPresentation(parsed))) return untrusted('bad_signature');
     if (Math.abs(now - parsed.presentation.t) > PRESENTATION_WINDOW) return withCard('stale_presentation');
   }
   const status = statusAt(bundle.statusBits, c.statusIndex);
