@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from cardservice.api.deps import HolderCardId, bearer, json_body, unauthorized
+from cardservice.api.deps import HolderCardId, bearer, body_doc, json_body, unauthorized
 from cardservice.api.errors import ApiError
 from merchant_api.core import STATUSES
 from merchant_api.service import MerchantApi, Unavailable
@@ -33,7 +33,7 @@ async def merchant_api(request: Request) -> MerchantApi:
 ApiDep = Annotated[MerchantApi, Depends(merchant_api)]
 
 
-async def merchant(request: Request) -> MerchantRow:
+def merchant_of(request: Request) -> MerchantRow:
     """The merchant behind the `Authorization: Bearer` API key (401 otherwise).
 
     Reads the header directly: this runs on every verification, and a declared header
@@ -43,6 +43,10 @@ async def merchant(request: Request) -> MerchantRow:
     if found is None:
         raise unauthorized()
     return found
+
+
+async def merchant(request: Request) -> MerchantRow:
+    return merchant_of(request)
 
 
 MerchantDep = Annotated[MerchantRow, Depends(merchant)]
@@ -108,6 +112,9 @@ Cursor = Annotated[str | None, Query(max_length=40)]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 
+_verify_body = json_body(VerifyIn, digest=False)
+
+
 @router.post(
     "/v1/verify",
     response_model=None,
@@ -115,12 +122,14 @@ Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
         200: {"model": VerdictOut, "description": "The verdict (also for forged text)"},
         **errors(401, 413, 422, 429),
     },
+    openapi_extra=body_doc(VerifyIn),
 )
-async def verify(
-    who: MerchantDep,
-    body: Annotated[VerifyIn, Depends(json_body(VerifyIn))],
-    api: ApiDep,
-) -> JSONResponse:
+async def verify(request: Request) -> JSONResponse:
+    """The hot path takes no FastAPI dependencies: solving them cost a seventh of the
+    server's CPU per verification (py-spy). Same steps, same order of refusals."""
+    who = merchant_of(request)
+    body = await _verify_body(request)
+    api: MerchantApi = request.app.state.merchant_api
     retry = api.rate_limited(who)
     if retry is not None:
         raise ApiError(429, "rate_limited", "too many verifications", {"Retry-After": str(retry)})

@@ -97,8 +97,11 @@ async def read_limited_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
-    """A dependency that reads, size-checks, parses and validates a JSON body."""
+def json_body(model: type[M], *, digest: bool = True) -> Callable[..., Awaitable[M]]:
+    """A dependency that reads, size-checks, parses and validates a JSON body.
+
+    `digest`: also keep the body's digest for `Idempotency-Key` replays (routes that take
+    no idempotency key skip the canonical re-encoding)."""
 
     async def dependency(request: Request) -> M:
         raw = await read_limited_body(request, request.app.state.services.settings.max_body_bytes)
@@ -114,7 +117,8 @@ def json_body(model: type[M]) -> Callable[..., Awaitable[M]]:
             value = model.model_validate(data)
         except ValidationError as exc:
             raise ApiError(422, "invalid", validation_text(exc)) from None
-        request.state.body_digest = digest_of(data)
+        if digest:
+            request.state.body_digest = digest_of(data)
         return value
 
     dependency.__name__ = f"body_{model.__name__}"
