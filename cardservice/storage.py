@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 import weakref
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -97,10 +98,13 @@ class Tx:
         if found is None:
             raise ValueError(f"not an INSERT INTO t (columns) VALUES: {sql[:80]}")
         table, columns, tail = found.group(1), found.group(2), found.group(3)
-        stage = f"stage_{table}"
+        # Only the inserted columns: a copy of the whole table (LIKE) would carry NOT NULL
+        # columns the statement leaves to their defaults (a serial key) and refuse every row.
+        stage = f"stage_{table}_{zlib.crc32(columns.encode()):08x}"
         cur = self._cursor
         cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table}) ON COMMIT DELETE ROWS"
+            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "  # noqa: S608
+            f"SELECT {columns} FROM {table} WITH NO DATA"
         )
         cur.execute(f"TRUNCATE {stage}")
         with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:

@@ -34,6 +34,22 @@ def count(svc: Services) -> int:
     return int(row[0]) if row else 0
 
 
+def test_large_batches_are_written(services: Services) -> None:
+    """Batches past the COPY threshold (PostgreSQL) land whole, like small ones."""
+    services.db.create_tables(vlog.ddl(services.db.dialect))
+    with services.db.transaction() as tx:
+        vlog.write(tx, [record(i) for i in range(vlog.BATCH_SIZE)])
+    with services.db.transaction() as tx:
+        vlog.write(tx, [record(i) for i in range(3)])
+    assert count(services) == vlog.BATCH_SIZE + 3
+    log = vlog.VerificationLog(services.db)
+    for i in range(3 * vlog.BATCH_SIZE):
+        log.record(record(i))
+    log.close()
+    assert count(services) == 4 * vlog.BATCH_SIZE + 3
+    assert log.failures == 0
+
+
 def test_back_pressure_instead_of_drops(services: Services) -> None:
     services.db.create_tables(vlog.ddl(services.db.dialect))
     log = vlog.VerificationLog(services.db, maxsize=5)
