@@ -11,7 +11,7 @@ import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -59,6 +59,16 @@ class Eligibility:
 _NO_BENEFITS = Eligibility([], [], {})
 
 
+@dataclass
+class _CachedCatalog:
+    """A region's catalog answer for a day, when it was read, and the eligibility
+    decisions made from it (they live and expire with it)."""
+
+    read_at: float
+    answer: CatalogAnswer
+    decisions: dict[tuple[Any, ...], Eligibility] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class _Pending:
     """A verification between its credential stage and its card lookup."""
@@ -99,10 +109,7 @@ class MerchantApi:
         self.metrics = Metrics(self.projection_lag, lambda: self.log.depth)
         self._bundle_lock = threading.Lock()
         self._bundles: dict[str, tuple[float, BundleContent]] = {}
-        self._catalogs: dict[tuple[str, date], tuple[float, CatalogAnswer]] = {}
-        self._decisions: dict[
-            tuple[str, date], tuple[CatalogAnswer, dict[tuple[Any, ...], Eligibility]]
-        ] = {}
+        self._catalogs: dict[tuple[str, date], _CachedCatalog] = {}
 
     def setup(self) -> None:
         """Create the tables read here, so a fresh database answers before any worker ran."""
@@ -193,28 +200,17 @@ class MerchantApi:
         return verdict, self._record(merchant, checked, verdict)
 
     def eligibility(self, checked: Checked, merchant: MerchantRow, today: date) -> Eligibility:
-        """The decision for this card at this merchant, remembered while the catalog
-        answer it came from is cached: it depends only on that answer, the merchant's
-        region, categories and A-level, and the card's category and issuing region, and a
-        region with a hundred benefits costs close to a millisecond to decide."""
-        found = self.catalog(merchant.region, today)
+        """The decision for this card at this merchant, remembered with the catalog answer
+        it came from (so for as long as that answer is cached): it depends only on that
+        answer, the merchant's categories and A-level, and the card's category and issuing
+        region, and a region with a hundred benefits costs close to a millisecond to decide."""
+        cached = self._catalog_entry(merchant.region, today)
+        found = cached.answer
         if checked.parsed is None:
             return Eligibility([], [], found.versions)
         claims = checked.parsed.claims
-        key = (
-            merchant.region,
-            merchant.categories,
-            merchant.a_level,
-            claims.category,
-            claims.issuer_region,
-        )
-        held = self._decisions.get((merchant.region, today))
-        if held is None or held[0] is not found:
-            held = (found, {})
-            if len(self._decisions) > 10_000:
-                self._decisions.clear()
-            self._decisions[(merchant.region, today)] = held
-        remembered = held[1].get(key)
+        key = (merchant.categories, merchant.a_level, claims.category, claims.issuer_region)
+        remembered = cached.decisions.get(key)
         if remembered is not None:
             return remembered
         decision = decide_benefits(
@@ -227,24 +223,27 @@ class MerchantApi:
             merchant_a_level=merchant.a_level,
         )
         answer = Eligibility(decision.benefits, decision.not_applicable, found.versions)
-        if len(held[1]) >= DECISIONS_PER_CATALOG:
-            held[1].clear()
-        held[1][key] = answer
+        if len(cached.decisions) >= DECISIONS_PER_CATALOG:
+            cached.decisions.clear()
+        cached.decisions[key] = answer
         return answer
 
     def catalog(self, region: str, today: date) -> CatalogAnswer:
+        return self._catalog_entry(region, today).answer
+
+    def _catalog_entry(self, region: str, today: date) -> _CachedCatalog:
         """The merchant region's catalog, cached `CATALOG_CACHE_SECONDS` per (region, day):
         one catalog read per second per region instead of one per verification."""
         key = (region, today)
         now = time.monotonic()
         cached = self._catalogs.get(key)
-        if cached is not None and now - cached[0] <= CATALOG_CACHE_SECONDS:
-            return cached[1]
-        found = catalog_for(self.svc.extras, region, today)
+        if cached is not None and now - cached.read_at <= CATALOG_CACHE_SECONDS:
+            return cached
+        cached = _CachedCatalog(now, catalog_for(self.svc.extras, region, today))
         if len(self._catalogs) > 10_000:
             self._catalogs.clear()
-        self._catalogs[key] = (now, found)
-        return found
+        self._catalogs[key] = cached
+        return cached
 
     @staticmethod
     def _record(merchant: MerchantRow, checked: Checked, verdict: dict[str, Any]) -> vlog.Record:

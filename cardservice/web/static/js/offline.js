@@ -156,10 +156,10 @@ export async function verifyOffline(bundle, text, now = Date.now() / 1000) {
   const c = parsed.card.claims;
   const card = { card_number: c.number, masked_name: c.maskedName, category: c.category, region: c.region, expires: shanghaiDate(c.exp) };
   const withCard = (status, extra = {}) => verdict(status, { card, presentation: parsed.kind, ...extra });
-  const key = bundle.keys.find((k) => k.kid === parsed.card.kid);
-  if (!key) return verdict('unknown_key', { presentation: parsed.kind });
   // Like the server: the card's claims are shown only once its issuer signature is trusted.
   const untrusted = (status) => verdict(status, { presentation: parsed.kind });
+  const key = bundle.keys.find((k) => k.kid === parsed.card.kid);
+  if (!key) return untrusted('unknown_key');
   if (key.status === 'compromised') return untrusted('key_compromised');
   if (!(await verifyIssuer(parsed.card, rawKey(key)))) return untrusted('bad_signature');
   if (parsed.presentation) {
