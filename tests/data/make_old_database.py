@@ -18,6 +18,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from cardservice import credentials
+from cardservice.api import presenters
 from cardservice.application import IssueCardRequest
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
@@ -117,9 +118,9 @@ def build(data_dir: Path) -> dict[str, Any]:
         for card_id in (first.card.id, second.id):
             card = ledger.card(card_id)
             cards[str(card_id)] = {
-                "view": ledger.card_view(card),
+                "view": presenters.card_view(card, ledger.now()),
                 "qr": ledger.credential_for(card),
-                "history": [h["type"] for h in ledger.history(card_id)],
+                "history": [h["type"] for h in presenters.history(ledger, card_id)],
                 "personal": ledger.holder_personal(card.holder_id),
             }
         with svc.db.transaction() as tx:
@@ -137,7 +138,7 @@ def build(data_dir: Path) -> dict[str, Any]:
             "sequences": sequences,
             "expected": {
                 "cards": cards,
-                "keys": ledger.public_keys(),
+                "keys": presenters.public_keys(ledger.keyring()),
                 "catalog_versions": {"500112": [v1, v2], "000000": [national]},
                 "effective_500112": [
                     [b.region, b.benefit.id, b.version]
