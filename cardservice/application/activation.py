@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from cardservice.application.base import MAX_ISSUE_ATTEMPTS, IdempotencyMismatch
+from cardservice.application.base import MAX_ISSUE_ATTEMPTS, IdempotencyMismatch, retrying
 from cardservice.application.cards import CardLifecycle
 from cardservice.domain.activation import (
     ISSUANCE,
@@ -148,7 +148,7 @@ class Activations(CardLifecycle):
             self.save(card, pointer)
             return NewActivation(grant, False)
 
-        return self.retrying(command)
+        return retrying(command)
 
     def activate(
         self, code_text: str, *, device_hint: str = "", command_id: str | None = None
@@ -180,4 +180,4 @@ class Activations(CardLifecycle):
                 self.save(card)
             return Activation(card=card, replayed=not made)
 
-        return self.retrying(command)
+        return retrying(command)

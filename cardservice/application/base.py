@@ -123,10 +123,6 @@ class ServiceApplication(Application[UUID]):
     def today(self) -> date:
         return today_in_shanghai(self.clock)
 
-    def retrying(self, command: Callable[[], T]) -> T:
-        """`retrying` with the default number of attempts (see the module function)."""
-        return retrying(command)
-
     def _get_or_none(self, aggregate_id: UUID, version: int | None = None) -> Any:
         try:
             return self.repository.get(aggregate_id, version=version)

@@ -7,7 +7,7 @@ from datetime import date
 from uuid import UUID
 
 from cardservice import credentials
-from cardservice.application.base import end_of_day, require_scope
+from cardservice.application.base import end_of_day, require_scope, retrying
 from cardservice.application.keys import IssuerKeys
 from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
@@ -57,7 +57,7 @@ class CardLifecycle(IssuerKeys):
                 self.save(card, holder)
             return card
 
-        return self.retrying(command)
+        return retrying(command)
 
     def bind_device_key(self, card_id: UUID, device_key: credentials.DeviceKey) -> Card:
         """Reissue the card bound to the holder's phone key: old QR codes become superseded."""
@@ -79,7 +79,7 @@ class CardLifecycle(IssuerKeys):
             self.save(card)
             return card
 
-        return self.retrying(command)
+        return retrying(command)
 
     def refresh_signature(self, card: Card) -> Card:
         """A card signed by a compromised key is reissued under the active key on demand."""
@@ -101,7 +101,7 @@ class CardLifecycle(IssuerKeys):
             self.save(fresh)
             return fresh
 
-        return self.retrying(command)
+        return retrying(command)
 
     def claims_for(self, card: Card) -> credentials.CardClaims:
         device = credentials.DeviceKey.from_jwk(card.device_key) if card.device_key else None

@@ -79,7 +79,7 @@ class IssuerKeys(ServiceApplication):
             self.save(ring)
             return was_active
 
-        was_active = self.retrying(command)
+        was_active = retrying(command)
         self._kid_cache = None
         self._private_keys.pop(kid, None)
         if was_active:

@@ -11,7 +11,7 @@ import json
 from typing import Any
 from uuid import UUID
 
-from cardservice.application.base import ServiceApplication
+from cardservice.application.base import ServiceApplication, retrying
 from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
 from cardservice.domain.errors import NotFound
@@ -89,7 +89,7 @@ class HolderData(ServiceApplication):
 
     def erase_holder(self, holder_id: UUID, reason: str, actor: Actor) -> list[UUID]:
         """Destroy the holder's data key and revoke their cards; history still replays."""
-        return self.retrying(lambda: self._erase_holder(holder_id, reason, actor))
+        return retrying(lambda: self._erase_holder(holder_id, reason, actor))
 
     def _erase_holder(self, holder_id: UUID, reason: str, actor: Actor) -> list[UUID]:
         holder = self._get_or_none(holder_id)

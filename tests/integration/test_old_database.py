@@ -21,6 +21,7 @@ from uuid import UUID
 
 import pytest
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import resolve_topic
 
 from cardservice.api import presenters
 from cardservice.application import IssueCardRequest
@@ -76,6 +77,8 @@ def old(backend: str, tmp_path: Path) -> Iterator[Services]:
 def test_topics_name_the_domain_modules() -> None:
     topics = {e["topic"] for e in FIXTURE["ledger_log"] + FIXTURE["catalog_log"]}
     assert topics and all(t.startswith("cardservice.domain.") for t in topics)
+    for topic in topics:  # every recorded class still lives where the store says it does
+        assert resolve_topic(topic).__qualname__ == topic.split(":")[1]
 
 
 def test_cards_holders_and_credentials_read_back(old: Services) -> None:
