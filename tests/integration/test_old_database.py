@@ -81,6 +81,18 @@ def test_topics_name_the_domain_modules() -> None:
         assert resolve_topic(topic).__qualname__ == topic.split(":")[1]
 
 
+def test_the_stores_are_where_the_old_code_wrote_them(old: Services, backend: str) -> None:
+    """The application names key the stores (PostgreSQL tables, environment prefixes): a
+    renamed application would start from an empty store beside the old one."""
+    assert (old.ledger.name, old.catalog.name) == ("CardLedger", "CatalogAdmin")
+    tables = {
+        app.recorder.events_table_name  # type: ignore[attr-defined]
+        for app in (old.ledger, old.catalog)
+    }
+    expected = {"cardledger_events", "catalogadmin_events"}
+    assert tables == (expected if backend == "postgres" else {"stored_events"})
+
+
 def test_cards_holders_and_credentials_read_back(old: Services) -> None:
     for card_id, expected in EXPECTED["cards"].items():
         card = old.ledger.card(UUID(card_id))
