@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from cardservice.application.base import MAX_ISSUE_ATTEMPTS, IdempotencyMismatch, retrying
@@ -62,8 +61,8 @@ class Activation:
 class Activations(CardLifecycle):
     """Codes that bring a card onto a phone: the newest one works, once, for 7 days."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def _prepare(self) -> None:
+        super()._prepare()
         self.activation_codes = ActivationCodes(
             self.settings.derived_key("activation-code"),
             self.settings.derived_key("activation-code-hash"),

@@ -112,6 +112,15 @@ class ServiceApplication(Application[UUID]):
         self.db = db
         self.clock = clock
         super().__init__(env=env)
+        self._prepare()
+
+    def _prepare(self) -> None:
+        """Derive a use-case family's keys and set up its caches, once the store is open.
+
+        Each family that needs state overrides this and calls `super()._prepare()`, so the
+        composed applications keep this one typed constructor and fail at start-up (not
+        at first use) when a secret is missing.
+        """
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

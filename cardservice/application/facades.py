@@ -7,7 +7,7 @@ family modules this composes.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from cardservice.application.access import AdminAccess
 from cardservice.application.bulk import BulkIssuance
@@ -22,8 +22,8 @@ class CardLedger(BulkIssuance):
     name = "CardLedger"
     SEALED_PERSONAL_CONTEXT: ClassVar[bytes] = b"holder-personal:"
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def _prepare(self) -> None:
+        super()._prepare()
         self.holder_tokens = HolderTokens(self.settings.derived_key("holder-token"))
 
 

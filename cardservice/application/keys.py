@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 from time import monotonic
-from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -25,8 +24,8 @@ KID_CACHE_SECONDS = 1.0
 class IssuerKeys(ServiceApplication):
     """The issuer keyring: one active Ed25519 key, retired ones that keep verifying."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def _prepare(self) -> None:
+        super()._prepare()
         self._issuer_kek = Sealer(self.settings.derived_key("issuer-key-wrapping"))
         self._private_keys: dict[str, Ed25519PrivateKey] = {}
         self._kid_cache: tuple[str, float] | None = None

@@ -22,8 +22,8 @@ from cardservice.security import Sealer
 class HolderData(ServiceApplication):
     """Holder data keys (made on first use), sealed personal data and erasure."""
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def _prepare(self) -> None:
+        super()._prepare()
         self._kek = Sealer(self.settings.derived_key("holder-key-wrapping"))
         self._pepper = self.settings.derived_key("id-number-pepper")
 
