@@ -91,9 +91,13 @@ def serve(
 def keys_list() -> None:
     """List issuer keys and their states."""
     svc = build_services()
-    table = Table("kid", "status", "not_after")
+    from cardservice.credentials import fingerprint
+    from cardservice.security import b64u_decode
+
+    table = Table("kid", "status", "not_after", "fingerprint")
     for key in svc.ledger.public_keys():
-        table.add_row(key["kid"], key["status"], key["not_after"] or "")
+        shown = fingerprint(b64u_decode(key["x"]))
+        table.add_row(key["kid"], key["status"], key["not_after"] or "", shown)
     console.print(table)
 
 

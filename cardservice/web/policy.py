@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from cardservice.domain.policy import (
+    CLOCK_SKEW_SECONDS,
     HOLDER_CATEGORIES,
     PRESENTATION_REFRESH_SECONDS,
+    PRESENTATION_WINDOW_SECONDS,
     STATUS_LIST_CODES,
     TIME_ZONE,
 )
@@ -20,12 +22,20 @@ from merchant_api.core import STATUSES
 
 
 def policy_document(settings: Settings) -> dict[str, Any]:
+    return policy_with(settings.clock_skew_seconds, settings.presentation_window_seconds)
+
+
+def policy_with(
+    clock_skew_seconds: int = CLOCK_SKEW_SECONDS,
+    presentation_window_seconds: int = PRESENTATION_WINDOW_SECONDS,
+) -> dict[str, Any]:
+    """The document for these numbers (the defaults: what the shared test vectors use)."""
     return {
         "holder_categories": list(HOLDER_CATEGORIES),
         "verdict_statuses": list(STATUSES),
         "status_list_codes": dict(STATUS_LIST_CODES),
         "time_zone": TIME_ZONE,
-        "clock_skew_seconds": settings.clock_skew_seconds,
-        "presentation_window_seconds": settings.presentation_window_seconds,
+        "clock_skew_seconds": clock_skew_seconds,
+        "presentation_window_seconds": presentation_window_seconds,
         "presentation_refresh_seconds": PRESENTATION_REFRESH_SECONDS,
     }
