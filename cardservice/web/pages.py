@@ -104,7 +104,7 @@ def environment() -> Environment:
 
 
 def vendor_missing() -> bool:
-    return not (VENDOR_DIR / "cborg" / "cborg.js").is_file()
+    return not (VENDOR_DIR / "qrcode-generator" / "qrcode.mjs").is_file()
 
 
 def page_headers(*, camera: bool = False) -> dict[str, str]:
