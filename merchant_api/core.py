@@ -16,7 +16,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from cardservice import credentials
@@ -192,8 +192,7 @@ def standing_from_view(
 
 
 STANDING_BY_CODE: dict[int, Standing] = {
-    code: name  # type: ignore[misc]
-    for name, code in STATUS_LIST_CODES.items()
+    code: cast(Standing, name) for name, code in STATUS_LIST_CODES.items()
 }
 
 

@@ -241,6 +241,21 @@ def test_a_key_no_pinned_key_vouched_for_is_refused(
     # The bundle kept from before still answers for the genuine card.
     got = scan(page, genuine["qr"])
     assert got["status"] == "valid", dump(got)
+    page.click("#verdict-next")
+
+    # Only the merchant can start over (and must then compare fingerprints again).
+    for pattern in ("/**", "/v1/keys", "/v1/offline-bundle"):
+        ctx.unroute(f"{server.url}{pattern}")
+    ctx.set_offline(False)
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.click("#trust-reset")
+    assert {r["kid"]: r["fingerprint"] for r in shown_keys(page)} == pinned
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#trust-reset")
+    expect(page.locator("#trust-keys")).to_contain_text("尚未设置")
+    download(page)
+    expect(page.locator("#bundle-msg")).to_contain_text("首次设置")
+    assert {r["kid"]: r["fingerprint"] for r in shown_keys(page)} == pinned
     assert not errors, errors
     ctx.close()
 

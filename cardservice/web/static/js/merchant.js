@@ -2,7 +2,7 @@
 // a full-screen verdict with a sound; offline checks against a downloaded, verified bundle.
 import { api, errorText, fmtAge, fmtDateTime, h, initI18n, label, onLangChange, onlineBanner, registerServiceWorker, setText, show, store, t } from '/static/js/app.js';
 import { verifyOffline } from '/static/js/offline.js';
-import { loadBundle, loadTrust, saveBundle } from '/static/js/offline-store.js';
+import { forgetTrust, loadBundle, loadTrust, saveBundle } from '/static/js/offline-store.js';
 import { POLICY } from '/static/js/policy.js';
 import { loadRegionNames, regionName } from '/static/js/regions.js';
 
@@ -342,6 +342,14 @@ async function main() {
     verify(document.getElementById('manual-code').value);
   });
   document.getElementById('bundle-download').addEventListener('click', downloadBundle);
+  document.getElementById('trust-reset').addEventListener('click', async () => {
+    if (!window.confirm(t('merchant.trust.reset.confirm'))) return;
+    await forgetTrust();
+    bundle = null;
+    trust = null;
+    setText('bundle-msg', t('merchant.trust.reset.done'));
+    renderBundleInfo();
+  });
   document.getElementById('verdict-next').addEventListener('click', closeVerdict);
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !document.getElementById('verdict').hidden) closeVerdict();

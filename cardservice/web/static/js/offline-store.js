@@ -63,3 +63,11 @@ export async function loadBundle() {
     return null;
   }
 }
+
+/** The merchant's own decision (after comparing fingerprints with the bureau): forget the
+ * pinned keys and the kept bundle; the next download sets up again. Nothing the server
+ * answers leads here. */
+export async function forgetTrust() {
+  await store.del(TRUST_KEY);
+  await store.del(BUNDLE_KEY);
+}
