@@ -301,10 +301,3 @@ def test_an_expired_bundle_verifies_nothing(
     assert not errors, errors
     ctx.close()
 
-
-def test_policy_json_is_the_pythons(server: LiveServer) -> None:
-    from cardservice.web.policy import policy_document
-
-    got = server.http.get("/web/policy.json")
-    assert got.status_code == 200
-    assert got.json() == policy_document(server.svc.settings)
