@@ -301,3 +301,23 @@ def test_an_expired_bundle_verifies_nothing(
     assert not errors, errors
     ctx.close()
 
+
+def test_a_replayed_older_bundle_is_refused(
+    server: LiveServer, browser: Any, shop: dict[str, Any]
+) -> None:
+    """A replay of yesterday's bundle could hide a revocation made since: refused."""
+    auth = {"Authorization": f"Bearer {shop['api_key']}"}
+    older = server.http.get("/v1/offline-bundle", headers=auth).content
+    time.sleep(1.1)  # bundles carry whole seconds
+    ctx, page, errors = desk(browser, server, shop["api_key"])
+    download(page)
+    expect(page.locator("#bundle-msg")).to_contain_text("已保存")
+    ctx.route(
+        f"{server.url}/v1/offline-bundle",
+        lambda r: r.fulfill(body=older, content_type="application/cose"),
+    )
+    download(page)
+    assert page.get_attribute("#bundle-msg", "data-refused") == "older"
+    expect(page.locator("#bundle-msg")).to_contain_text("更旧")
+    assert not errors, errors
+    ctx.close()
