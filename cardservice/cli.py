@@ -93,9 +93,13 @@ def keys_list() -> None:
     from cardservice.api import presenters
 
     svc = build_services()
-    table = Table("kid", "status", "not_after")
+    from cardservice.credentials import fingerprint
+    from cardservice.security import b64u_decode
+
+    table = Table("kid", "status", "not_after", "fingerprint")
     for key in presenters.public_keys(svc.ledger.keyring()):
-        table.add_row(key["kid"], key["status"], key["not_after"] or "")
+        shown = fingerprint(b64u_decode(key["x"]))
+        table.add_row(key["kid"], key["status"], key["not_after"] or "", shown)
     console.print(table)
 
 

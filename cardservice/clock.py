@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+from cardservice.domain.policy import TIME_ZONE
+
+SHANGHAI = ZoneInfo(TIME_ZONE)
 
 
 class Clock(Protocol):

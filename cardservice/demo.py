@@ -14,18 +14,12 @@ from typing import Any
 from cardservice.application import IssueCardRequest
 from cardservice.domain.actors import Actor
 from cardservice.domain.identity import mod11_2_check
+from cardservice.domain.policy import HOLDER_CATEGORIES
 from cardservice.services import Services
 
 DEMO_ACTOR = Actor(kind="admin", id="demo", role="admin", region="000000")
 
-ALL = [
-    "veteran",
-    "martyr_family",
-    "duty_death_family",
-    "illness_death_family",
-    "disabled_veteran",
-    "active_family",
-]
+ALL = list(HOLDER_CATEGORIES)
 
 
 def _benefit(

@@ -18,6 +18,8 @@ from urllib.parse import unquote, urlparse
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from cardservice.domain.policy import CLOCK_SKEW_SECONDS, PRESENTATION_WINDOW_SECONDS
+
 
 class Settings(BaseSettings):
     """Service configuration; env names are the contract's (DESIGN §3)."""
@@ -37,8 +39,8 @@ class Settings(BaseSettings):
     # is given back, so only failed guesses count. `activation_rate = 0` disables it.
     activation_rate: float = 0.1
     activation_burst: int = 10
-    clock_skew_seconds: int = 300
-    presentation_window_seconds: int = 60
+    clock_skew_seconds: int = CLOCK_SKEW_SECONDS
+    presentation_window_seconds: int = PRESENTATION_WINDOW_SECONDS
     default_valid_years: int = 10
     max_body_bytes: int = 16 * 1024
     # Connections per pool. Writers serialise on the event table's lock, so more writer

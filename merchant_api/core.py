@@ -16,14 +16,20 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 from zoneinfo import ZoneInfo
 
 from cardservice import credentials
 from cardservice.credentials import MalformedCredential, ParsedCredential
+from cardservice.domain.policy import (
+    CLOCK_SKEW_SECONDS,
+    PRESENTATION_WINDOW_SECONDS,
+    STATUS_LIST_CODES,
+    TIME_ZONE,
+)
 from cardservice.security import b64u
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+SHANGHAI = ZoneInfo(TIME_ZONE)
 
 STATUSES: tuple[str, ...] = (
     "malformed",
@@ -74,8 +80,8 @@ class Checked:
 
 @dataclass(frozen=True)
 class Policy:
-    clock_skew_seconds: int = 300
-    presentation_window_seconds: int = 60
+    clock_skew_seconds: int = CLOCK_SKEW_SECONDS
+    presentation_window_seconds: int = PRESENTATION_WINDOW_SECONDS
     require_device_binding: bool = False
 
 
@@ -185,7 +191,9 @@ def standing_from_view(
     return "active"
 
 
-STANDING_BY_CODE: dict[int, Standing] = {0: "active", 1: "suspended", 2: "revoked", 3: "superseded"}
+STANDING_BY_CODE: dict[int, Standing] = {
+    code: cast(Standing, name) for name, code in STATUS_LIST_CODES.items()
+}
 
 
 def decide(checked: Checked, standing: Standing | None, now: int, policy: Policy) -> str:

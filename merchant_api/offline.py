@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from cardservice.domain.policy import CLOCK_SKEW_SECONDS, PRESENTATION_WINDOW_SECONDS
 from merchant_api.bundle import BundleRefused, open_bundle, pinned_keys, verify_offline
 from merchant_api.core import Policy, card_summary
 
@@ -25,8 +26,8 @@ def run(
     qr: str,
     *,
     now: int,
-    clock_skew_seconds: int = 300,
-    presentation_window_seconds: int = 60,
+    clock_skew_seconds: int = CLOCK_SKEW_SECONDS,
+    presentation_window_seconds: int = PRESENTATION_WINDOW_SECONDS,
     require_device_binding: bool = False,
     out: Callable[[str], None] = print,
 ) -> int:

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from cardservice.domain.cards import Card
+from cardservice.domain.policy import STATUS_LIST_CODES
 from cardservice.storage import Row, Tx
 from projections.view import (
     Event,
@@ -32,7 +33,9 @@ CARD_EVENTS = ("Issued", "Suspended", "Reinstated", "Revoked", "Reissued")
 ACTIVE, SUSPENDED, REVOKED = "active", "suspended", "revoked"
 
 # Status-list codes (2 bits per index).
-CODE_ACTIVE, CODE_SUSPENDED, CODE_REVOKED, CODE_SUPERSEDED = 0, 1, 2, 3
+CODE_ACTIVE, CODE_SUSPENDED, CODE_REVOKED, CODE_SUPERSEDED = (
+    STATUS_LIST_CODES[name] for name in ("active", "suspended", "revoked", "superseded")
+)
 CODE_BY_STATUS = {ACTIVE: CODE_ACTIVE, SUSPENDED: CODE_SUSPENDED, REVOKED: CODE_REVOKED}
 
 

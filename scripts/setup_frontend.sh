@@ -16,11 +16,8 @@ if ! command -v npm >/dev/null 2>&1; then
 fi
 npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 rm -rf "$VENDOR"
-mkdir -p "$VENDOR/cborg" "$VENDOR/qrcode-generator" "$VENDOR/zxing-wasm"
-# cborg: strict CBOR (rejects trailing bytes), plain ES modules.
-cp node_modules/cborg/cborg.js node_modules/cborg/LICENSE "$VENDOR/cborg/"
-cp -r node_modules/cborg/lib "$VENDOR/cborg/lib"
-rm -f "$VENDOR/cborg/lib/bin.js"
+mkdir -p "$VENDOR/qrcode-generator" "$VENDOR/zxing-wasm"
+# CBOR is the project's own strict decoder (static/js/cbor.js): the server's rules exactly.
 # qrcode-generator: QR encoder with explicit alphanumeric mode and error-correction level.
 cp node_modules/qrcode-generator/dist/qrcode.mjs node_modules/qrcode-generator/package.json \
   "$VENDOR/qrcode-generator/"

@@ -33,7 +33,7 @@ from cardservice.credentials.errors import (
     InvalidDeviceKey,
     MalformedCredential,
 )
-from cardservice.credentials.keys import DeviceKey, kid_for
+from cardservice.credentials.keys import DeviceKey, fingerprint, kid_for
 from cardservice.credentials.qr import qr_version, render_png, render_svg
 
 __all__ = [
@@ -54,6 +54,7 @@ __all__ = [
     "b45encode",
     "encode_ptc1",
     "encode_ptp1",
+    "fingerprint",
     "issue_ptc1",
     "kid_for",
     "mask_name",

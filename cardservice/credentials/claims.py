@@ -17,15 +17,9 @@ from typing import Any
 from cardservice.credentials import _cbor
 from cardservice.credentials.errors import InvalidDeviceKey, MalformedCredential
 from cardservice.credentials.keys import DeviceKey
+from cardservice.domain.policy import HOLDER_CATEGORIES
 
-CATEGORIES: tuple[str, ...] = (
-    "veteran",
-    "martyr_family",
-    "duty_death_family",
-    "illness_death_family",
-    "disabled_veteran",
-    "active_family",
-)
+CATEGORIES = HOLDER_CATEGORIES
 """The contract's holder categories; the parser refuses any other string."""
 
 CLAIM_ISS, CLAIM_EXP, CLAIM_IAT, CLAIM_CTI, CLAIM_CNF = 1, 4, 6, 7, 8

@@ -25,6 +25,14 @@ def kid_for(public_key_raw: bytes) -> bytes:
     return hashlib.sha256(public_key_raw).digest()[:KID_LENGTH]
 
 
+def fingerprint(public_key_raw: bytes) -> str:
+    """What a person compares (a bureau's published list against a gate's set-up screen):
+    the first 16 bytes of SHA-256 of the raw key, as 8 groups of 4 upper-case hex digits.
+    The merchant page shows the same (offline.js `fingerprint`)."""
+    digest = hashlib.sha256(public_key_raw).hexdigest()[:32].upper()
+    return " ".join(digest[i : i + 4] for i in range(0, 32, 4))
+
+
 @functools.lru_cache(maxsize=64)
 def issuer_key(public_key_raw: bytes) -> tuple[Ed25519PublicKey, bytes]:
     """The loaded issuer key and its kid, cached: a verifier checks thousands per key."""

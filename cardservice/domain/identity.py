@@ -5,14 +5,9 @@ from __future__ import annotations
 import re
 from datetime import date
 
-HOLDER_CATEGORIES: tuple[str, ...] = (
-    "veteran",
-    "martyr_family",
-    "duty_death_family",
-    "illness_death_family",
-    "disabled_veteran",
-    "active_family",
-)
+from cardservice.domain.policy import HOLDER_CATEGORIES
+
+__all__ = ["HOLDER_CATEGORIES", "card_number", "id_number_problem", "mod11_2_check"]
 
 _ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))

@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from cardservice.services import Services
+from cardservice.web.policy import policy_document
 
 HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
@@ -37,7 +38,7 @@ PAGES = {
 }
 
 # What the service worker keeps for offline use: the pages and everything they load.
-PRECACHE_PAGES = ["/", "/holder", "/merchant", "/web/regions.json"]
+PRECACHE_PAGES = ["/", "/holder", "/merchant", "/web/regions.json", "/web/policy.json"]
 PLACES_LIMIT = 200
 
 
@@ -103,7 +104,7 @@ def environment() -> Environment:
 
 
 def vendor_missing() -> bool:
-    return not (VENDOR_DIR / "cborg" / "cborg.js").is_file()
+    return not (VENDOR_DIR / "qrcode-generator" / "qrcode.mjs").is_file()
 
 
 def page_headers(*, camera: bool = False) -> dict[str, str]:
@@ -232,6 +233,10 @@ def install(app: FastAPI, svc: Services) -> None:
         if len(region) != 6 or not region.isdigit():
             return JSONResponse({"error": "invalid", "detail": "region: 6 digits"}, 422)
         return JSONResponse({"region": region, "places": places_in(svc, region)})
+
+    @app.get("/web/policy.json", include_in_schema=False)
+    def policy_json() -> JSONResponse:
+        return JSONResponse(policy_document(svc.settings), headers={"Cache-Control": "no-cache"})
 
     @app.get("/web/regions.json", include_in_schema=False)
     def regions_json() -> JSONResponse:

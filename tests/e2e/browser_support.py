@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = os.environ.get("CARDSERVICE_CHROMIUM", "/usr/bin/chromium")
 AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
-VENDOR = ROOT / "cardservice" / "web" / "static" / "vendor" / "cborg" / "cborg.js"
+VENDOR = ROOT / "cardservice" / "web" / "static" / "vendor" / "qrcode-generator" / "qrcode.mjs"
 CHROMIUM_ARGS = [
     "--headless=new",
     "--no-sandbox",

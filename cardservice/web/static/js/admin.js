@@ -2,11 +2,12 @@
 // the regional catalog editor (draft, diff against the version in force, schedule) and
 // merchant registration. Same API and permissions as any client: the typed-in token decides.
 import { api, errorText, fmtDateTime, h, initI18n, label, onLangChange, setText, show, t, todayShanghai } from '/static/js/app.js';
+import { POLICY } from '/static/js/policy.js';
 import { drawQr } from '/static/js/qr.js';
 import { loadRegionNames, regionName } from '/static/js/regions.js';
 
 const TOKEN_KEY = 'cardservice.admin.token';
-const CATEGORIES = ['veteran', 'martyr_family', 'duty_death_family', 'illness_death_family', 'disabled_veteran', 'active_family'];
+const CATEGORIES = POLICY.holder_categories;
 let token = null;
 
 function msg(id, text, kind = '') {

@@ -1,5 +1,6 @@
 // Shared by every page: language (zh-CN by default, English remembered locally), API calls,
 // a small IndexedDB store and DOM helpers. No framework.
+import { POLICY } from '/static/js/policy.js';
 
 const LANG_KEY = 'cardservice.lang';
 let dict = {};
@@ -156,7 +157,7 @@ export function setText(id, text) {
 export function fmtDateTime(value) {
   const d = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
   if (Number.isNaN(d.getTime())) return String(value);
-  return d.toLocaleString(lang === 'en' ? 'en-GB' : 'zh-CN', { timeZone: 'Asia/Shanghai', dateStyle: 'medium', timeStyle: 'short' });
+  return d.toLocaleString(lang === 'en' ? 'en-GB' : 'zh-CN', { timeZone: POLICY?.time_zone, dateStyle: 'medium', timeStyle: 'short' });
 }
 
 export function fmtAge(seconds) {
@@ -167,10 +168,10 @@ export function fmtAge(seconds) {
   return t('time.days', { n: Math.floor(s / 86400) });
 }
 
-/** Today's date in Asia/Shanghai as YYYY-MM-DD (the contract's calendar). */
+/** Today's date in the contract's time zone as YYYY-MM-DD (the contract's calendar). */
 export function todayShanghai(offsetDays = 0) {
   const d = new Date(Date.now() + offsetDays * 86400000);
-  return new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(d);
+  return new Intl.DateTimeFormat('en-CA', { timeZone: POLICY?.time_zone }).format(d);
 }
 
 export function registerServiceWorker() {

@@ -1,10 +1,11 @@
 // The holder's phone: activation, device key binding, the live PTP1 code, benefits, history.
 import { api, applyI18n, errorText, fmtDateTime, h, initI18n, label, onLangChange, onlineBanner, registerServiceWorker, setText, show, store, t, todayShanghai } from '/static/js/app.js';
 import { makePresentation, newDeviceKey, parseCredential, publicJwk } from '/static/js/ptc.js';
+import { POLICY } from '/static/js/policy.js';
 import { drawQr } from '/static/js/qr.js';
 import { ancestors, cities, counties, inSubtree, loadRegionNames, provinces, regionFullName, regionName } from '/static/js/regions.js';
 
-const REFRESH_SECONDS = 30;
+const REFRESH_SECONDS = POLICY.presentation_refresh_seconds;
 const CARD_KEY = 'holder.card';
 let card = null; // {cardId, token, keyPair, qr, view, savedAt}
 let timer = null;

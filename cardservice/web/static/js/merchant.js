@@ -1,12 +1,15 @@
 // The merchant / gate page: sign in with the merchant key, scan (camera or scanner/paste),
 // a full-screen verdict with a sound; offline checks against a downloaded, verified bundle.
 import { api, errorText, fmtAge, fmtDateTime, h, initI18n, label, onLangChange, onlineBanner, registerServiceWorker, setText, show, store, t } from '/static/js/app.js';
-import { loadBundle, saveBundle, verifyOffline } from '/static/js/offline.js';
+import { verifyOffline } from '/static/js/offline.js';
+import { forgetTrust, loadBundle, loadTrust, saveBundle } from '/static/js/offline-store.js';
+import { POLICY } from '/static/js/policy.js';
 import { loadRegionNames, regionName } from '/static/js/regions.js';
 
 const KEY = 'cardservice.merchant.key';
 let merchantKey = null;
-let bundle = null; // {payload, downloadedAt, ...}
+let bundle = null; // the kept bundle, opened with the trusted keys (offline.js)
+let trust = null; // keys pinned at set-up and those vouched for since
 let lastScan = { text: '', at: 0 };
 let busy = false;
 
@@ -67,24 +70,54 @@ function bundleAgeSeconds() {
   return bundle ? (Date.now() / 1000 - bundle.issuedAt) : Infinity;
 }
 
+function bundleExpired() {
+  return Boolean(bundle) && Math.max(Date.now() / 1000, bundle.issuedAt) > bundle.expires;
+}
+
 function renderBundleInfo() {
+  const info = document.getElementById('bundle-info');
   if (!bundle) {
     setText('bundle-info', t('merchant.bundle.none'));
+    info.className = '';
+  } else if (bundleExpired()) {
+    setText('bundle-info', t('merchant.bundle.expired', { when: fmtDateTime(bundle.expires) }));
+    info.className = 'message message-error';
+  } else {
+    setText('bundle-info', t('merchant.bundle.age', { age: fmtAge(bundleAgeSeconds()), when: fmtDateTime(bundle.issuedAt) }));
+    info.className = '';
+  }
+  renderTrust();
+}
+
+/** Each trusted key with its fingerprint, for the merchant to compare with the bureau's. */
+function renderTrust() {
+  const list = document.getElementById('trust-keys');
+  if (!trust) {
+    list.replaceChildren(h('li', { class: 'empty' }, t('merchant.trust.none')));
     return;
   }
-  const expired = Date.now() / 1000 > bundle.expires;
-  setText('bundle-info', expired ? t('merchant.bundle.expired')
-    : t('merchant.bundle.age', { age: fmtAge(bundleAgeSeconds()), when: fmtDateTime(bundle.issuedAt) }));
+  list.replaceChildren(...trust.keys.map((k) => h('li', { dataset: { kid: k.kid, source: k.source, status: k.status } },
+    h('div', {}, h('strong', {}, t(`merchant.trust.use.${k.use || 'any'}`)), ' · ', t(`merchant.trust.${k.source}`),
+      ' · ', t(`merchant.trust.status.${k.status}`)),
+    h('div', {}, `${t('merchant.trust.fingerprint')}: `, h('span', { class: 'fingerprint' }, k.fingerprint)))));
 }
 
 async function downloadBundle() {
   setText('bundle-msg', t('common.loading'));
   const result = await saveBundle(merchantKey);
+  const msg = document.getElementById('bundle-msg');
   if (result.ok) {
     bundle = result.bundle;
-    setText('bundle-msg', t('merchant.bundle.saved'));
+    trust = result.trust;
+    const saved = t('merchant.bundle.saved');
+    setText('bundle-msg', result.setUp ? `${saved} ${t('merchant.bundle.setup', { n: trust.keys.filter((k) => k.source === 'pinned').length })}` : saved);
+    msg.className = 'message';
   } else {
-    setText('bundle-msg', result.offline ? t('common.network') : t('merchant.bundle.bad', { detail: result.detail }));
+    const refused = `merchant.bundle.refused.${result.code}`;
+    setText('bundle-msg', result.offline ? t('common.network')
+      : (t(refused) !== refused ? t(refused) : t('merchant.bundle.bad', { detail: result.detail })));
+    msg.className = 'message message-error';
+    msg.dataset.refused = result.code || '';
   }
   renderBundleInfo();
 }
@@ -113,9 +146,14 @@ async function verify(text) {
         setText('camera-msg', `${t('merchant.bundle.none')} ${t('common.network')}`);
         return;
       }
-      verdict = { ...(await verifyOffline(bundle, code)), offline: true };
+      if (!POLICY) {
+        setText('camera-msg', t('merchant.offline.nopolicy'));
+        return;
+      }
+      verdict = { ...(await verifyOffline(bundle, code, POLICY)), offline: true };
     }
-    showVerdict(verdict);
+    if (verdict.refused) showRefusal(verdict);
+    else showVerdict(verdict);
     if (!verdict.offline) loadRecent();
   } finally {
     busy = false;
@@ -156,6 +194,26 @@ function showVerdict(v) {
   box.hidden = false;
   document.getElementById('verdict-next').focus();
   beep(ok);
+}
+
+/** No verdict at all (an expired bundle): plain words, never green, a way back online. */
+function showRefusal(result) {
+  const box = document.getElementById('verdict');
+  box.className = 'verdict verdict-stop';
+  box.dataset.status = result.refused;
+  box.dataset.valid = 'false';
+  box.dataset.offline = 'true';
+  setText('verdict-icon', '!');
+  setText('verdict-title', t('merchant.offline.expired.title'));
+  setText('verdict-status', t('merchant.offline.expired.words'));
+  setText('verdict-mode', t('merchant.bundle.expired', { when: fmtDateTime(result.expires) }));
+  document.getElementById('verdict-card').replaceChildren();
+  show('verdict-benefits-box', false);
+  show('verdict-na-box', false);
+  box.hidden = false;
+  document.getElementById('verdict-next').focus();
+  beep(false);
+  renderBundleInfo();
 }
 
 function closeVerdict() {
@@ -246,7 +304,9 @@ function stopCamera() {
 async function enterDesk() {
   show('signin', false);
   show('desk', true);
-  bundle = await loadBundle();
+  const kept = await loadBundle();
+  bundle = kept?.bundle ?? null;
+  trust = kept?.trust ?? (await loadTrust());
   renderMode();
   if (!offlineMode()) loadRecent();
   document.getElementById('manual-code').focus();
@@ -282,6 +342,14 @@ async function main() {
     verify(document.getElementById('manual-code').value);
   });
   document.getElementById('bundle-download').addEventListener('click', downloadBundle);
+  document.getElementById('trust-reset').addEventListener('click', async () => {
+    if (!window.confirm(t('merchant.trust.reset.confirm'))) return;
+    await forgetTrust();
+    bundle = null;
+    trust = null;
+    setText('bundle-msg', t('merchant.trust.reset.done'));
+    renderBundleInfo();
+  });
   document.getElementById('verdict-next').addEventListener('click', closeVerdict);
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Escape' && !document.getElementById('verdict').hidden) closeVerdict();

@@ -1,9 +1,16 @@
-// PTC1 / PTP1 credentials in the browser (DESIGN §3): strict base45, CBOR via cborg,
-// COSE_Sign1 with Ed25519 and the holder's ES256 presentation, all with WebCrypto.
-import { decode, encode, Tagged } from '/static/vendor/cborg/cborg.js';
+// PTC1 / PTP1 credentials in the browser (DESIGN §3), read exactly as the server reads them
+// (cardservice.credentials): strict base45, strict canonical CBOR (./cbor.js), COSE_Sign1
+// with the one protected header {1: -8, 4: kid} and an empty unprotected header, the same
+// claim checks; Ed25519 for the issuer and ES256 for the holder's presentation, with
+// WebCrypto. Pure: no DOM, no storage (node's test runner loads it as it is).
+import { COSE_SIGN1_TAG, CborError, Tagged, decode, encode } from './cbor.js';
 
 const B45 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:';
-const DECODE_OPTS = { useMaps: true, rejectDuplicateMapKeys: true, tags: { 18: Tagged.decoder(18) } };
+const MAX_TEXT_LENGTH = 1200; // as cardservice.credentials.codec
+const MAX_DECODED_BYTES = 640;
+const MAX_TIME = 2 ** 32;
+const KID_LENGTH = 8;
+const PROTECTED_PREFIX = [0xa2, 0x01, 0x27, 0x04, 0x48]; // {1: -8, 4: h'<8 bytes>'}
 
 export class Malformed extends Error {}
 
@@ -42,11 +49,13 @@ export function b45decode(text) {
   return new Uint8Array(out);
 }
 
-export function cborDecode(bytes) {
+/** One strict CBOR item filling `bytes` (credential limits by default); throws Malformed. */
+export function cborDecode(bytes, limits = undefined) {
   try {
-    return decode(bytes, DECODE_OPTS);
+    return decode(bytes, limits);
   } catch (err) {
-    throw new Malformed(`cbor: ${err.message}`);
+    if (err instanceof CborError) throw new Malformed(`cbor: ${err.message}`);
+    throw err;
   }
 }
 
@@ -79,30 +88,56 @@ function need(cond, what) {
   if (!cond) throw new Malformed(what);
 }
 
-/** A tagged COSE_Sign1 with EdDSA: {protectedBytes, payloadBytes, signature, kid}. */
-export function parseCoseSign1(bytes) {
-  const cose = cborDecode(bytes);
-  need(cose instanceof Tagged && cose.tag === 18, 'not a tagged COSE_Sign1');
+/** A tagged COSE_Sign1 with EdDSA, exactly the contract's shape:
+ * {protectedBytes, payloadBytes, signature, kid}; throws Malformed. */
+export function parseCoseSign1(bytes, limits = undefined) {
+  const cose = cborDecode(bytes, limits);
+  need(cose instanceof Tagged && cose.tag === COSE_SIGN1_TAG, 'not a tagged COSE_Sign1');
   const arr = cose.value;
   need(Array.isArray(arr) && arr.length === 4, 'COSE_Sign1 shape');
   const [protectedBytes, unprotected, payloadBytes, signature] = arr;
   need(isBytes(protectedBytes) && isBytes(payloadBytes) && isBytes(signature), 'COSE fields');
-  need(unprotected instanceof Map, 'unprotected header');
+  need(unprotected instanceof Map && unprotected.size === 0, 'unprotected header must be empty');
   need(signature.length === 64, 'signature length');
-  const header = cborDecode(protectedBytes);
-  need(header instanceof Map && header.get(1) === -8, 'algorithm');
-  const kid = header.get(4);
-  need(isBytes(kid), 'kid');
+  // The one byte form of {1: -8, 4: kid}: alg EdDSA first, an 8-byte kid, nothing else.
+  need(protectedBytes.length === PROTECTED_PREFIX.length + KID_LENGTH
+    && PROTECTED_PREFIX.every((b, i) => protectedBytes[i] === b), 'protected header must be exactly {1: -8, 4: kid}');
+  const kid = protectedBytes.slice(PROTECTED_PREFIX.length);
   return { protectedBytes, payloadBytes, signature, kid: b64u(kid) };
 }
 
-/** Parse the COSE_Sign1 card bytes into {protectedBytes, payloadBytes, signature, kid, claims}. */
-export function parseCard(cardBytes) {
+const REGION = /^[0-9]{6}$/;
+const CARD_NUMBER = /^[0-9]{17}[0-9X]$/;
+const NAME_CHAR = /^[^\s\p{Cc}\p{Cf}\p{Cs}\p{Zl}\p{Zp}\p{Zs}]$/u;
+const WEIGHTS = Array.from({ length: 17 }, (_, i) => 2 ** (17 - i) % 11);
+
+const isTime = (v) => isInt(v) && v >= 0 && v < MAX_TIME;
+
+function exactKeys(map, keys, what) {
+  need(map instanceof Map && map.size === keys.length && keys.every((k) => map.has(k)), `${what} keys`);
+  return map;
+}
+
+function checkNumber(number) {
+  need(typeof number === 'string' && CARD_NUMBER.test(number), 'card number');
+  const sum = [...number.slice(0, 17)].reduce((acc, d, i) => acc + Number(d) * WEIGHTS[i], 0);
+  need('10X98765432'[sum % 11] === number[17], 'card number check character');
+}
+
+function checkMasked(masked) {
+  const chars = typeof masked === 'string' ? [...masked] : [];
+  need(chars.length >= 2 && chars.length <= 3 && chars[1] === '*'
+    && NAME_CHAR.test(chars[0]) && NAME_CHAR.test(chars[chars.length - 1]), 'masked name');
+}
+
+/** Parse the COSE_Sign1 card bytes into {protectedBytes, payloadBytes, signature, kid, claims}.
+ * `categories` (the server's list, from /web/policy.json) refuses any other category. */
+export function parseCard(cardBytes, { categories = null } = {}) {
   const { protectedBytes, payloadBytes, signature, kid } = parseCoseSign1(cardBytes);
   const p = cborDecode(payloadBytes);
-  need(p instanceof Map, 'payload');
-  const ptc = p.get('ptc');
-  need(ptc instanceof Map, 'ptc claims');
+  need(p instanceof Map && [1, 4, 6, 7, 'ptc'].every((k) => p.has(k))
+    && [...p.keys()].every((k) => [1, 4, 6, 7, 8, 'ptc'].includes(k)), 'payload keys');
+  const ptc = exactKeys(p.get('ptc'), ['n', 'c', 'r', 'm', 'v', 's'], 'ptc');
   const cti = p.get(7);
   need(isBytes(cti) && cti.length === 16, 'cti');
   const claims = {
@@ -118,14 +153,16 @@ export function parseCard(cardBytes) {
     statusIndex: ptc.get('s'),
     deviceKey: null,
   };
-  need(typeof claims.iss === 'string' && isInt(claims.exp) && isInt(claims.iat), 'times');
-  need(typeof claims.number === 'string' && typeof claims.category === 'string', 'ptc');
-  need(typeof claims.region === 'string' && typeof claims.maskedName === 'string', 'ptc');
-  need(isInt(claims.version) && isInt(claims.statusIndex), 'ptc version/index');
-  const cnf = p.get(8);
-  if (cnf !== undefined) {
-    need(cnf instanceof Map && cnf.get(1) instanceof Map, 'cnf');
-    const k = cnf.get(1);
+  need(isTime(claims.exp) && isTime(claims.iat), 'times');
+  need(isInt(claims.version) && claims.version >= 1 && claims.version < MAX_TIME, 'version');
+  need(isInt(claims.statusIndex) && claims.statusIndex >= 0 && claims.statusIndex < MAX_TIME, 'status index');
+  need(typeof claims.iss === 'string' && REGION.test(claims.iss), 'iss');
+  need(typeof claims.region === 'string' && REGION.test(claims.region), 'region');
+  checkNumber(claims.number);
+  need(typeof claims.category === 'string' && (!categories || categories.includes(claims.category)), 'category');
+  checkMasked(claims.maskedName);
+  if (p.has(8)) {
+    const k = exactKeys(exactKeys(p.get(8), [1], 'cnf').get(1), [1, -1, -2, -3], 'COSE_Key');
     need(k.get(1) === 2 && k.get(-1) === 1 && isBytes(k.get(-2)) && isBytes(k.get(-3)), 'COSE_Key');
     need(k.get(-2).length === 32 && k.get(-3).length === 32, 'COSE_Key size');
     claims.deviceKey = { kty: 'EC', crv: 'P-256', x: b64u(k.get(-2)), y: b64u(k.get(-3)) };
@@ -134,19 +171,24 @@ export function parseCard(cardBytes) {
 }
 
 /** Parse "PTC1:..." or "PTP1:..." text; throws Malformed. */
-export function parseCredential(text) {
-  const t = String(text).trim();
-  if (t.startsWith('PTC1:')) {
-    return { kind: 'static', card: parseCard(b45decode(t.slice(5))), presentation: null };
+export function parseCredential(text, options = {}) {
+  need(typeof text === 'string' && text.length <= 4 * MAX_TEXT_LENGTH, 'not a credential text');
+  const t = text.trim();
+  need(t.length <= MAX_TEXT_LENGTH, 'too long');
+  const prefix = t.slice(0, 5);
+  need(prefix === 'PTC1:' || prefix === 'PTP1:', 'prefix');
+  const raw = b45decode(t.slice(5));
+  need(raw.length > 0 && raw.length <= MAX_DECODED_BYTES, 'decoded length');
+  if (prefix === 'PTC1:') {
+    return { kind: 'static', card: parseCard(raw, options), presentation: null };
   }
-  if (t.startsWith('PTP1:')) {
-    const outer = cborDecode(b45decode(t.slice(5)));
-    need(Array.isArray(outer) && outer.length === 3, 'PTP1 shape');
-    const [cardBytes, time, sig] = outer;
-    need(isBytes(cardBytes) && isInt(time) && isBytes(sig) && sig.length === 64, 'PTP1 fields');
-    return { kind: 'device_bound', card: parseCard(cardBytes), presentation: { t: time, sig } };
-  }
-  throw new Malformed('prefix');
+  const outer = cborDecode(raw);
+  need(Array.isArray(outer) && outer.length === 3, 'PTP1 shape');
+  const [cardBytes, time, sig] = outer;
+  need(isBytes(cardBytes) && isTime(time) && isBytes(sig) && sig.length === 64, 'PTP1 fields');
+  const card = parseCard(cardBytes, options);
+  need(card.claims.deviceKey !== null, 'a PTP1 card must carry its cnf key');
+  return { kind: 'device_bound', card, presentation: { t: time, sig } };
 }
 
 export async function sha256(bytes) {

@@ -1,5 +1,8 @@
 // Region names (GB/T 2260) for display, fetched once and kept for offline use.
 import { store } from '/static/js/app.js';
+import { ancestors, inSubtree } from '/static/js/regiontree.js';
+
+export { ancestors, inSubtree };
 
 let names = null;
 // Table rows that only group counties ("市辖区", "县") read oddly inside a full name.
@@ -17,23 +20,6 @@ export async function loadRegionNames() {
   } catch { /* offline: fall back to the saved copy */ }
   names = (await store.get('regions').catch(() => null)) || {};
   return names;
-}
-
-/** The region and its ancestors, nearest first: 500112 → 500100 → 500000 → 000000. */
-export function ancestors(code) {
-  const chain = [code];
-  let c = code;
-  while (c !== '000000') {
-    if (c.slice(4) !== '00') c = c.slice(0, 4) + '00';
-    else if (c.slice(2) !== '0000') c = c.slice(0, 2) + '0000';
-    else c = '000000';
-    chain.push(c);
-  }
-  return chain;
-}
-
-export function inSubtree(code, root) {
-  return ancestors(code).includes(root);
 }
 
 export function regionName(code) {

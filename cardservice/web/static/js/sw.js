@@ -21,13 +21,15 @@ self.addEventListener('activate', (event) => {
 });
 
 const KEEP = ['/static/', '/web/regions.json'];
+const FRESH = ['/web/policy.json'];
 
 self.addEventListener('fetch', (event) => {
   const req = event.request;
   if (req.method !== 'GET') return;
   const url = new URL(req.url);
   if (url.origin !== self.location.origin) return;
-  if (req.mode === 'navigate') {
+  // Pages and the server's policy: the network's answer when there is one.
+  if (req.mode === 'navigate' || FRESH.includes(url.pathname)) {
     event.respondWith((async () => {
       try {
         const fresh = await fetch(req);
