@@ -37,6 +37,7 @@ from merchant_api.metrics import Metrics
 from merchant_api.ratelimit import RateLimiter
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
+from projections.health import probes_for
 from projections.merchants import MerchantRow
 from projections.registry import all_views
 from projections.runner import create_tables
@@ -106,7 +107,8 @@ class MerchantApi:
         self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
         self.log = vlog.VerificationLog(svc.db)
         self._runners = runners_for(svc)
-        self.metrics = Metrics(self.projection_lag, lambda: self.log.depth)
+        probes = probes_for(svc)
+        self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
         self._bundle_lock = threading.Lock()
         self._bundles: dict[str, tuple[float, BundleContent]] = {}
         self._catalogs: dict[tuple[str, date], _CachedCatalog] = {}

@@ -105,8 +105,10 @@ class Probes:
         return out
 
     def set_aside(self) -> dict[str, int]:
+        """Per view, events set aside: every view this process knows (0 if none), and any
+        other view a worker set events aside for."""
         with self.svc.db.read() as tx:
-            return setaside.counts(tx, self.views)
+            return {**dict.fromkeys(self.views, 0), **setaside.counts(tx)}
 
     def report(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body with status, degraded and checks)."""
