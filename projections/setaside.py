@@ -71,9 +71,11 @@ class SetAside:
 
 def describe(exc: BaseException) -> tuple[str, str]:
     """The error's class and a message safe to store in any text column: no control
-    characters (the very value PostgreSQL refused may be quoted in it), bounded length."""
+    characters (the very value PostgreSQL refused may be quoted in it), bounded length, and
+    from PostgreSQL only the primary message (its DETAIL quotes the row's values)."""
     cls = f"{type(exc).__module__}.{type(exc).__qualname__}"
-    text = "".join(ch if ch.isprintable() else " " for ch in str(exc))
+    primary = exc.diag.message_primary if isinstance(exc, psycopg.Error) else None
+    text = "".join(ch if ch.isprintable() else " " for ch in (primary or str(exc)))
     return cls, text[:MAX_MESSAGE]
 
 

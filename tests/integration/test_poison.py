@@ -41,6 +41,8 @@ from tests.merchant_support import MerchantEnv
 NATIONAL = Actor(kind="admin", id="test", role="admin", region="000000")
 POISON_NAME = "欧阳毒药"
 POISON_MASKED = "欧*药"
+LONG_NAME = "司马长长"  # a second poison, refused by the database itself on both engines
+LONG_MASKED = "司*长"
 DEADLINE = 15.0
 
 
@@ -58,14 +60,16 @@ class NotesView(View[str]):
             return []
         check = " CHECK (instr(note, char(0)) = 0)" if dialect == "sqlite" else ""
         return [
-            "CREATE TABLE IF NOT EXISTS test_notes "
-            f"(card_id TEXT PRIMARY KEY, note TEXT NOT NULL{check})"
+            "CREATE TABLE IF NOT EXISTS test_notes (card_id TEXT PRIMARY KEY, "
+            f"note TEXT NOT NULL{check} CHECK (length(note) <= 40))"
         ]
 
     def apply(self, state: str | None, event: Any) -> str | None:
         note = event_name(event)
         if getattr(event, "masked_name", None) == POISON_MASKED:
             note += "\x00"  # the one event this view cannot store
+        if getattr(event, "masked_name", None) == LONG_MASKED:
+            note *= 10  # over the table's CHECK: a server-side IntegrityError on PostgreSQL
         return note
 
     def load(self, tx: Tx, ids: Sequence[UUID]) -> dict[UUID, str]:
@@ -105,6 +109,8 @@ def test_poison_in_a_batch_is_set_aside_and_the_rest_applied(services: Services)
     before = issue(services, 1)
     poison = issue(services, 2, POISON_NAME)
     after = issue(services, 3)
+    long = issue(services, 4, LONG_NAME)
+    last = issue(services, 5)
     services.ledger.change_status(before, "revoke", "gone", NATIONAL)
     notes = NotesView()
     views = [*[v for v in all_views() if v.source == "CardLedger"], notes]
@@ -112,32 +118,36 @@ def test_poison_in_a_batch_is_set_aside_and_the_rest_applied(services: Services)
     runner.catch_up()  # one window holds all of it
     head = runner.head()
     assert set(runner.positions().values()) == {head}
+    everyone = [before, poison, after, long, last]
     with services.db.read() as tx:
-        noted = notes.load(tx, [before, poison, after])
-        cards = CardStatusView().load(tx, [before, poison, after])
-        aside = entries(tx)
-        assert counts(tx, ["cards", "test_notes"]) == {"cards": 0, "test_notes": 1}
-    assert noted == {before: "Card.Revoked", after: "Card.Issued"}
-    assert set(cards) == {before, poison, after}  # the real views applied every event
+        noted = notes.load(tx, everyone)
+        cards = CardStatusView().load(tx, everyone)
+        aside = sorted(entries(tx), key=lambda e: e.notification_id)
+        assert counts(tx, ["cards", "test_notes"]) == {"cards": 0, "test_notes": 2}
+    assert noted == {before: "Card.Revoked", after: "Card.Issued", last: "Card.Issued"}
+    assert set(cards) == set(everyone)  # the real views applied every event
     assert cards[before].status == "revoked"
-    (entry,) = aside
+    entry, too_long = aside
     assert (entry.view, entry.source) == ("test_notes", "CardLedger")
-    assert entry.topic.endswith("Card.Issued")
+    assert entry.topic.endswith("Card.Issued") and too_long.topic.endswith("Card.Issued")
     expected = "DataError" if services.db.dialect == "postgres" else "IntegrityError"
     assert entry.error_class.endswith(expected), entry
+    assert too_long.error_class.endswith(("IntegrityError", "CheckViolation")), too_long
     assert "\x00" not in entry.error_message
+    assert "Failing row" not in too_long.error_message  # no row values (no DETAIL) kept
     assert entry.at.startswith("2026-06-01T")  # the injected clock, RFC 3339
     # Later events of the poisoned card still reach the test view.
     services.ledger.change_status(poison, "suspend", "lost", NATIONAL)
     runner.catch_up()
     with services.db.read() as tx:
         assert notes.load(tx, [poison]) == {poison: "Card.Suspended"}
-    # A rebuild forgets the entry and tries the event again: folded in one window with the
-    # suspension, the unstorable state is never stored, so nothing is set aside this time.
+    # A rebuild forgets the entries and tries the events again: both fail again (each
+    # alone, as the window is retried event by event), the others are all applied.
     rebuild(services, notes)
     with services.db.read() as tx:
-        assert counts(tx, ["test_notes"]) == {"test_notes": 0}
+        assert counts(tx, ["test_notes"]) == {"test_notes": 2}
         assert notes.load(tx, [poison]) == {poison: "Card.Suspended"}
+        assert len(notes.load(tx, everyone)) == 4
 
 
 def test_a_missing_table_is_retried_never_set_aside(services: Services) -> None:
