@@ -41,7 +41,6 @@ from projections.health import probes_for
 from projections.merchants import MerchantRow
 from projections.registry import all_views
 from projections.runner import create_tables
-from projections.service import runners_for
 
 SIGNATURE_MEMO_ENV = "CARDSERVICE_SIGNATURE_MEMO"
 BUNDLE_CACHE_SECONDS = 5.0
@@ -106,7 +105,6 @@ class MerchantApi:
         self.merchants = MerchantCache(self.reader)
         self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
         self.log = vlog.VerificationLog(svc.db)
-        self._runners = runners_for(svc)
         probes = probes_for(svc)
         self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
         self._bundle_lock = threading.Lock()
@@ -360,13 +358,6 @@ class MerchantApi:
         issued_at = int(self.clock.now().timestamp())
         expires = issued_at + self.settings.bundle_hours * 3600
         return sign_bundle(content, self.signing_key(), issued_at, expires)
-
-    # -- metrics -------------------------------------------------------------------------------
-    def projection_lag(self) -> dict[str, int]:
-        lag: dict[str, int] = {}
-        for runner in self._runners:
-            lag.update(runner.lag())
-        return lag
 
 
 def now_iso(moment: datetime) -> str:
