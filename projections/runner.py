@@ -227,7 +227,8 @@ class Runner:
     ) -> None:
         """Advance `views` to `stop` and fold their events, in one transaction. Isolated
         (one event), each view folds under a savepoint, and a view that cannot apply the
-        event has it set aside in this same transaction."""
+        event has it set aside in this same transaction (logged once it committed)."""
+        aside: list[SetAside] = []
         with self.db.transaction() as tx:
             for view in views:
                 self._advance(tx, view, positions[view.name], stop)
@@ -249,26 +250,26 @@ class Runner:
                     if retryable(exc):
                         raise
                     tx.execute("ROLLBACK TO SAVEPOINT fold_one")
-                    self._set_aside(tx, view, i, topic, exc)
+                    error_class, message = describe(exc)
+                    entry = SetAside(
+                        view.name, view.source, i, topic, error_class, message, self._at()
+                    )
+                    setaside.record(tx, entry)
+                    aside.append(entry)
                 tx.execute("RELEASE SAVEPOINT fold_one")
+        for e in aside:
+            log.error(
+                "projection %s set aside notification %d of %s (%s): %s: %s",
+                e.view,
+                e.notification_id,
+                e.source,
+                e.topic,
+                e.error_class,
+                e.error_message,
+            )
 
-    def _set_aside(self, tx: Tx, view: AnyView, i: int, topic: str, exc: BaseException) -> None:
-        error_class, message = describe(exc)
-        setaside.record(
-            tx,
-            SetAside(
-                view.name, view.source, i, topic, error_class, message, self.now().isoformat()
-            ),
-        )
-        log.error(
-            "projection %s set aside notification %d of %s (%s): %s: %s",
-            view.name,
-            i,
-            view.source,
-            topic,
-            error_class,
-            message,
-        )
+    def _at(self) -> str:
+        return self.now().isoformat()
 
     def _advance(self, tx: Tx, view: AnyView, expected: int, new: int) -> None:
         tx.execute(
