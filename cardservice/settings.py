@@ -50,6 +50,8 @@ class Settings(BaseSettings):
     projection_batch_size: int = 500
     bundle_hours: int = 24
     postgres_schema: str = ""
+    # When set, GET /metrics needs it as a Bearer token (CARDSERVICE_METRICS_TOKEN).
+    metrics_token: str | None = None
 
     @property
     def is_postgres(self) -> bool:

@@ -3,9 +3,9 @@
 Alone (any number of replicas against one PostgreSQL):
     uvicorn merchant_api.app:create_app --factory
 It serves /v1/verify, /v1/verifications, /v1/cards/{id}/verifications, /v1/offline-bundle,
-/v1/keys (from the issuer-keys view), /healthz and /metrics; the projections run elsewhere
-(`cardservice worker`). Inside `cardservice serve`, `install` adds the same routes to the
-main app.
+/v1/keys (from the issuer-keys view), /livez, /readyz, /healthz and /metrics; the
+projections run elsewhere (`cardservice worker`). Inside `cardservice serve`, `install`
+adds the same routes to the main app.
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.responses import JSONResponse
 
 from cardservice.api.errors import install_error_handlers
 from cardservice.services import Services
 from merchant_api.routes import ApiDep, metrics_router, router
 from merchant_api.service import MerchantApi
+from projections.health import install_probes
 
 EXTRAS_KEY = "merchant_api"
 
@@ -93,14 +93,7 @@ def create_app(services: Services | None = None) -> FastAPI:
             ]
         }
 
-    @app.get("/healthz", tags=["operations"])
-    def healthz(api: ApiDep) -> JSONResponse:
-        ok = svc.db.ping()
-        body = {
-            "status": "ok" if ok else "degraded",
-            "checks": {"database": "ok" if ok else "down", "verification_log": _log_health(api)},
-        }
-        return JSONResponse(body, status_code=200 if ok else 503)
+    install_probes(app, svc)
 
     from cardservice.api.app import install_openapi
 

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, StrictStr
 from cardservice.api.deps import HolderCardId, bearer, body_doc, json_body, unauthorized
 from cardservice.api.errors import ApiError
 from merchant_api.core import STATUSES
+from merchant_api.metrics import scrape_allowed
 from merchant_api.service import MerchantApi, Unavailable
 from projections.merchants import MerchantRow
 
@@ -189,8 +190,14 @@ def offline_bundle(
 metrics_router = APIRouter(tags=["operations"])
 
 
-@metrics_router.get("/metrics", response_class=Response)
-def metrics(api: ApiDep) -> Response:
+@metrics_router.get(
+    "/metrics",
+    response_class=Response,
+    responses={401: {"description": "CARDSERVICE_METRICS_TOKEN is set and not presented"}},
+)
+def metrics(api: ApiDep, authorization: Annotated[str | None, Header()] = None) -> Response:
     from prometheus_client import CONTENT_TYPE_LATEST
 
+    if not scrape_allowed(api.settings.metrics_token, bearer(authorization)):
+        raise unauthorized("metrics need the metrics token")
     return Response(api.metrics.render(), media_type=CONTENT_TYPE_LATEST)

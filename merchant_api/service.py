@@ -37,10 +37,10 @@ from merchant_api.metrics import Metrics
 from merchant_api.ratelimit import RateLimiter
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
+from projections.health import probes_for
 from projections.merchants import MerchantRow
 from projections.registry import all_views
 from projections.runner import create_tables
-from projections.service import runners_for
 
 SIGNATURE_MEMO_ENV = "CARDSERVICE_SIGNATURE_MEMO"
 BUNDLE_CACHE_SECONDS = 5.0
@@ -105,8 +105,8 @@ class MerchantApi:
         self.merchants = MerchantCache(self.reader)
         self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
         self.log = vlog.VerificationLog(svc.db)
-        self._runners = runners_for(svc)
-        self.metrics = Metrics(self.projection_lag, lambda: self.log.depth)
+        probes = probes_for(svc)
+        self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
         self._bundle_lock = threading.Lock()
         self._bundles: dict[str, tuple[float, BundleContent]] = {}
         self._catalogs: dict[tuple[str, date], _CachedCatalog] = {}
@@ -358,13 +358,6 @@ class MerchantApi:
         issued_at = int(self.clock.now().timestamp())
         expires = issued_at + self.settings.bundle_hours * 3600
         return sign_bundle(content, self.signing_key(), issued_at, expires)
-
-    # -- metrics -------------------------------------------------------------------------------
-    def projection_lag(self) -> dict[str, int]:
-        lag: dict[str, int] = {}
-        for runner in self._runners:
-            lag.update(runner.lag())
-        return lag
 
 
 def now_iso(moment: datetime) -> str:

@@ -13,6 +13,8 @@ from rich.table import Table
 
 projections_app = typer.Typer(help="Read models (views) and their positions.", no_args_is_help=True)
 
+SET_ASIDE_SHOWN = 50
+
 console = Console()
 err = Console(stderr=True)
 
@@ -48,22 +50,47 @@ def run_worker(stop: threading.Event | None = None) -> None:
 
 @projections_app.command("status")
 def status() -> None:
-    """Each view's source, position and lag (notifications not yet applied)."""
+    """Each view's source, position, lag and set-aside events; then the events set aside."""
+    from projections import setaside
     from projections.service import ProjectionService
 
     svc = _services()
     try:
         service = ProjectionService(svc)
         service.setup()
-        table = Table("view", "source", "position", "head", "lag")
+        table = Table("view", "source", "position", "head", "lag", "set aside")
         for name, row in service.status().items():
             if "error" in row:
-                table.add_row(name, row["source"], "?", "?", f"[red]{row['error']}[/red]")
+                table.add_row(name, row["source"], "?", "?", f"[red]{row['error']}[/red]", "?")
                 continue
+            aside = str(row["set_aside"])
             table.add_row(
-                name, row["source"], str(row["position"]), str(row["head"]), str(row["lag"])
+                name,
+                row["source"],
+                str(row["position"]),
+                str(row["head"]),
+                str(row["lag"]),
+                f"[red]{aside}[/red]" if row["set_aside"] else aside,
             )
         console.print(table)
+        with svc.db.read() as tx:
+            entries = setaside.entries(tx, limit=SET_ASIDE_SHOWN)
+        if entries:
+            listing = Table(
+                "view", "notification", "topic", "error", "at", title="events set aside"
+            )
+            for e in entries:
+                listing.add_row(
+                    e.view,
+                    str(e.notification_id),
+                    e.topic,
+                    f"{e.error_class}: {e.error_message}",
+                    e.at,
+                )
+            console.print(listing)
+            console.print(
+                "fix the view, then `cardservice projections rebuild VIEW` tries them again"
+            )
     finally:
         svc.close()
 

@@ -7,6 +7,10 @@ the same view serialise and the loser rolls back), loads the states the window t
 folds the events and stores the changed states. A crash anywhere leaves either the whole
 window applied with its position or none of it.
 
+A window that fails for a reason other than the database is retried event by event: the
+one event a view cannot apply is set aside for that view (`projections.setaside`) in the
+transaction that moves the view past it, so one bad event never stops the others.
+
 Notification ids commit in id order on both engines (SQLite has one writer; the library's
 PostgreSQL recorder takes a table lock per insert), so reading up to the current maximum
 never passes over an id that commits later.
@@ -17,12 +21,15 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
 
 from cardservice.storage import Database, Tx
+from projections import setaside
+from projections.setaside import SET_ASIDE_DDL, SetAside, describe, retryable
 from projections.view import View
 
 log = logging.getLogger("projections")
@@ -37,6 +44,21 @@ POSITIONS_DDL = [
 ]
 
 AnyView = View[Any]
+
+
+class Undecodable:
+    """A notification the mapper could not turn into an event (kept to be set aside)."""
+
+    def __init__(self, cause: Exception) -> None:
+        self.cause = cause
+
+
+Decoded = tuple[int, str, Any]
+"""(notification id, topic, the domain event or an Undecodable)."""
+
+
+class _Isolate(Exception):
+    """Internal: go straight to the event-by-event pass."""
 
 
 class PositionMoved(Exception):
@@ -58,7 +80,7 @@ class BatchFailed(Exception):
 
 
 def create_tables(db: Database, views: Iterable[AnyView]) -> None:
-    statements = list(POSITIONS_DDL)
+    statements = [*POSITIONS_DDL, *SET_ASIDE_DDL]
     for view in views:
         statements.extend(view.ddl(db.dialect))
     db.create_tables(statements)
@@ -105,6 +127,7 @@ class Runner:
         views: Sequence[AnyView],
         *,
         batch_size: int = 500,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         if not views:
             raise ValueError("a runner needs at least one view")
@@ -116,6 +139,7 @@ class Runner:
         # A fixed order for the compare-and-set locks: two runners never deadlock.
         self.views = sorted(views, key=lambda v: v.name)
         self.batch_size = batch_size
+        self.now = now or (lambda: datetime.now(UTC))
 
     @property
     def source(self) -> str:
@@ -137,7 +161,9 @@ class Runner:
 
     def step(self, limit: int | None = None) -> StepResult:
         """Apply the next window (at most `limit` notifications); events=0 and an empty
-        window when caught up. Raises PositionMoved or BatchFailed."""
+        window when caught up. Raises PositionMoved, or BatchFailed for a failure of the
+        database (retry later). A window that fails otherwise is retried event by event,
+        and the one event a view cannot apply is set aside for that view."""
         limit = limit or self.batch_size
         positions = self.positions()
         start = min(positions.values()) + 1
@@ -148,24 +174,102 @@ class Runner:
         behind = [v for v in self.views if positions[v.name] < stop]
         topics = sorted(set().union(*(v.topics for v in behind)))
         notes = self.app.recorder.select_notifications(start, limit=limit, stop=stop, topics=topics)
+        decoded: list[Decoded] = []
+        for note in notes:
+            try:
+                decoded.append((note.id, note.topic, self.app.mapper.to_domain_event(note)))
+            except Exception as exc:
+                if retryable(exc):
+                    raise BatchFailed(self.source, start, stop, [note.topic], exc) from exc
+                decoded.append((note.id, note.topic, Undecodable(exc)))
+        topics_seen = [t for _, t, _ in decoded]
         try:
-            decoded = [(n.id, n.topic, self.app.mapper.to_domain_event(n)) for n in notes]
-        except Exception as exc:
-            raise BatchFailed(self.source, start, stop, [n.topic for n in notes], exc) from exc
-        try:
-            with self.db.transaction() as tx:
-                for view in behind:
-                    self._advance(tx, view, positions[view.name], stop)
-                for view in behind:
-                    after = positions[view.name]
-                    events = [e for i, t, e in decoded if i > after and t in view.topics]
-                    if events:
-                        self._fold(tx, view, events)
+            if any(isinstance(e, Undecodable) for _, _, e in decoded):
+                raise _Isolate
+            self._commit(positions, behind, stop, decoded, isolate=False)
         except PositionMoved:
             raise
         except Exception as exc:
-            raise BatchFailed(self.source, start, stop, [t for _, t, _ in decoded], exc) from exc
+            if retryable(exc):
+                raise BatchFailed(self.source, start, stop, topics_seen, exc) from exc
+            try:
+                self._isolate(positions, behind, stop, decoded)
+            except PositionMoved:
+                raise
+            except Exception as again:
+                raise BatchFailed(self.source, start, stop, topics_seen, again) from again
         return StepResult(start, stop, len(decoded))
+
+    def _isolate(
+        self,
+        positions: Mapping[str, int],
+        views: Sequence[AnyView],
+        stop: int,
+        decoded: Sequence[Decoded],
+    ) -> None:
+        """The window again, one event per transaction, to find the event that fails."""
+        at = dict(positions)
+        for i in [*sorted({i for i, _, _ in decoded}), stop]:
+            behind = [v for v in views if at[v.name] < i]
+            if behind:
+                self._commit(at, behind, i, [d for d in decoded if d[0] == i], isolate=True)
+                for view in behind:
+                    at[view.name] = i
+
+    def _commit(
+        self,
+        positions: Mapping[str, int],
+        views: Sequence[AnyView],
+        stop: int,
+        decoded: Sequence[Decoded],
+        *,
+        isolate: bool,
+    ) -> None:
+        """Advance `views` to `stop` and fold their events, in one transaction. Isolated
+        (one event), each view folds under a savepoint, and a view that cannot apply the
+        event has it set aside in this same transaction (logged once it committed)."""
+        aside: list[SetAside] = []
+        with self.db.transaction() as tx:
+            for view in views:
+                self._advance(tx, view, positions[view.name], stop)
+            for view in views:
+                after = positions[view.name]
+                mine = [d for d in decoded if d[0] > after and d[1] in view.topics]
+                if not mine:
+                    continue
+                if not isolate:
+                    self._fold(tx, view, [e for _, _, e in mine])
+                    continue
+                ((i, topic, event),) = mine
+                tx.execute("SAVEPOINT fold_one")
+                try:
+                    if isinstance(event, Undecodable):
+                        raise event.cause
+                    self._fold(tx, view, [event])
+                except Exception as exc:
+                    if retryable(exc):
+                        raise
+                    tx.execute("ROLLBACK TO SAVEPOINT fold_one")
+                    error_class, message = describe(exc)
+                    entry = SetAside(
+                        view.name, view.source, i, topic, error_class, message, self._at()
+                    )
+                    setaside.record(tx, entry)
+                    aside.append(entry)
+                tx.execute("RELEASE SAVEPOINT fold_one")
+        for e in aside:
+            log.error(
+                "projection %s set aside notification %d of %s (%s): %s: %s",
+                e.view,
+                e.notification_id,
+                e.source,
+                e.topic,
+                e.error_class,
+                e.error_message,
+            )
+
+    def _at(self) -> str:
+        return self.now().isoformat()
 
     def _advance(self, tx: Tx, view: AnyView, expected: int, new: int) -> None:
         tx.execute(
@@ -215,8 +319,10 @@ class Runner:
 
 
 def reset(db: Database, view: AnyView) -> None:
-    """Empty a view and rewind its position, in one transaction (a rebuild's first step)."""
+    """Empty a view, rewind its position and forget what it set aside, in one transaction
+    (a rebuild's first step: the set-aside events are tried again)."""
     with db.transaction() as tx:
+        setaside.clear(tx, view.name, view.source)
         tx.execute(
             "UPDATE projection_positions SET position = 0 WHERE view = ? AND source = ?",
             (view.name, view.source),

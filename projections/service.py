@@ -1,9 +1,9 @@
 """Supervised projection runners: one thread per source Application, polling its log.
 
-A failing window is logged with its positions and retried with exponential backoff; the
-retry narrows to one notification at a time so the log names the exact event, and the
-runner never moves past it. Used in-process by `cardservice serve` and on its own by
-`cardservice worker`.
+A window the database fails (connection lost, a missing table) is logged with its positions
+and retried with exponential backoff until the database is back. An event a view cannot
+apply is set aside by the runner and never stops it (`projections.setaside`). Used
+in-process by `cardservice serve` and on its own by `cardservice worker`.
 """
 
 from __future__ import annotations
@@ -13,14 +13,18 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 
 from cardservice.services import Services
+from projections import setaside
 from projections.registry import all_views
 from projections.runner import BatchFailed, PositionMoved, Runner, create_tables, reset
 from projections.view import View
+
+if TYPE_CHECKING:
+    from projections.health import Check
 
 log = logging.getLogger("projections")
 
@@ -42,7 +46,13 @@ def runners_for(svc: Services, views: Sequence[View[Any]] | None = None) -> list
             raise RuntimeError(f"view {view.name} reads unknown source {view.source}")
         by_source.setdefault(view.source, []).append(view)
     return [
-        Runner(svc.db, apps[source], group, batch_size=svc.settings.projection_batch_size)
+        Runner(
+            svc.db,
+            apps[source],
+            group,
+            batch_size=svc.settings.projection_batch_size,
+            now=svc.clock.now,
+        )
         for source, group in sorted(by_source.items())
     ]
 
@@ -95,15 +105,13 @@ class ProjectionService:
 
     def _run(self, runner: Runner) -> None:
         health = self.health[runner.source]
-        limit: int | None = None
         while not self._stop.is_set():
             try:
-                result = runner.step(limit)
+                result = runner.step()
             except PositionMoved:
                 continue  # another runner advanced: re-read positions and go on
             except Exception as exc:  # supervised: log, back off, retry the same position
                 self._failed(runner, health, exc)
-                limit = 1  # narrow the retry down to the one failing event
                 backoff = min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2**health.failures)
                 self._stop.wait(backoff)
                 continue
@@ -113,7 +121,6 @@ class ProjectionService:
                 health.failures = 0
                 health.last_success_at = time.monotonic()
                 health.applied += result.events
-            limit = None
             if result.advanced == 0:
                 self._stop.wait(self.poll_seconds)
 
@@ -141,12 +148,14 @@ class ProjectionService:
             )
 
     def status(self) -> dict[str, Any]:
-        """Per view: source, position, lag; per runner: failures and the last error."""
+        """Per view: source, position, lag and the number of events it set aside."""
         views: dict[str, Any] = {}
         for runner in self.runners:
             try:
                 head = runner.head()
                 positions = runner.positions()
+                with self.svc.db.read() as tx:
+                    aside = setaside.counts(tx, [v.name for v in runner.views])
             except Exception as exc:
                 for view in runner.views:
                     views[view.name] = {"source": runner.source, "error": str(exc)}
@@ -158,16 +167,21 @@ class ProjectionService:
                     "position": position,
                     "head": head,
                     "lag": max(0, head - position),
+                    "set_aside": aside[view.name],
                 }
         return views
 
-    def health_probe(self) -> Any:
+    def health_probe(self) -> Check:
+        """The runner threads of this process: stopped, or failing on the database (lag
+        and set-aside events are the probes' own checks, read from the database)."""
+        from projections.health import Check
+
         failing = {source: h.last_error for source, h in self.health.items() if h.failures >= 3}
         if self._threads and not self.running:
-            return "down: projection threads stopped"
+            return Check(False, "projection threads stopped")
         if failing:
-            return "failing: " + "; ".join(f"{s}: {e}" for s, e in failing.items())
-        return {"lag": {name: v.get("lag") for name, v in self.status().items()}}
+            return Check(False, "failing: " + "; ".join(f"{s}: {e}" for s, e in failing.items()))
+        return Check(True, {s: {"applied": h.applied} for s, h in self.health.items()})
 
 
 def rebuild(

@@ -28,8 +28,8 @@ PARAMS_PER_QUERY = 400
 class ProjectionError(Exception):
     """An event a fold cannot apply (for example a status change of an unknown card).
 
-    Never skipped: the runner logs it with its position and retries with backoff, so a bug
-    fix (or the missing earlier event) lets the view continue exactly where it stopped.
+    Set aside for this view (`projections.setaside`), logged and counted, and the view goes
+    on; after a fix, rebuilding the view tries the event again.
     """
 
 

@@ -13,6 +13,7 @@ from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
 from cardservice.services import Services
+from projections.health import install_probes
 
 AppHook = Callable[[FastAPI, Services], None]
 
@@ -59,6 +60,7 @@ def create_app(
         app.include_router(router)
     for hook in [*EXTENSIONS, *(extensions or [])]:
         hook(app, svc)
+    install_probes(app, svc)
     install_openapi(app)
     return app
 
@@ -98,7 +100,8 @@ def document_errors(schema: dict[str, Any]) -> None:
 
     Derived from what the operation takes, in the contract's order: credentials (401),
     a body (400 bad Content-Length, 413, 422), parameters (422), admin scope and ids
-    (403, 404), state conflicts on writes (409); /healthz answers 503 when degraded.
+    (403, 404), state conflicts on writes (409); /readyz and /healthz answer 503 when the
+    database is down.
     """
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
@@ -127,7 +130,7 @@ def document_errors(schema: dict[str, Any]) -> None:
                 statuses.add(409)
             if path == "/v1/activate":
                 statuses |= {404, 409, 410, 429}
-            if path == "/healthz":
+            if path in ("/healthz", "/readyz"):
                 statuses.add(503)
             for status in sorted(statuses):
                 operation["responses"].setdefault(
@@ -145,5 +148,5 @@ CODE_TEXT = {
     413: "Body over the size limit",
     422: "Invalid input",
     429: "Too many attempts (see Retry-After)",
-    503: "Degraded: a dependency is down",
+    503: "Unavailable: the database (or another dependency) is down",
 }

@@ -156,8 +156,18 @@ def test_metrics(env: MerchantEnv) -> None:
     env.wait_status(card["qr"], key, "valid")
     env.verify("junk", key)
     text = env.client.get("/metrics").text
-    assert 'verifications_total{status="valid"}' in text
-    assert 'verifications_total{status="malformed"} 1.0' in text
-    assert "verify_latency_seconds_bucket" in text
-    assert 'projection_lag_events{view="cards"}' in text
-    assert "verification_log_queue_depth" in text
+    assert 'cardservice_verifications_total{status="valid"}' in text
+    assert 'cardservice_verifications_total{status="malformed"} 1.0' in text
+    assert "cardservice_verify_latency_seconds_bucket" in text
+    assert 'cardservice_projection_lag_events{view="cards"}' in text
+    assert 'cardservice_projection_lag_seconds{view="cards"}' in text
+    assert 'cardservice_projection_set_aside_total{view="cards"} 0.0' in text
+    assert "cardservice_verification_log_queue_depth" in text
+    # Every project metric is namespaced; the standard collectors stay beside them.
+    names = {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE")}
+    assert {
+        "process_cpu_seconds_total",
+        "python_info",
+        "python_gc_objects_collected_total",
+    } <= names
+    assert all(n.startswith(("cardservice_", "process_", "python_")) for n in names), names

@@ -187,7 +187,7 @@ def test_serve_runs_everything_and_the_projections_commands(tmp_path: Path, proc
         time.sleep(0.05)
     health = httpx.get(url + "/healthz").json()
     assert health["status"] == "ok" and "projections" in health["checks"]
-    assert "verifications_total" in httpx.get(url + "/metrics").text
+    assert "cardservice_verifications_total" in httpx.get(url + "/metrics").text
     status = subprocess.run(
         [*CLI, "projections", "status"], env=env, capture_output=True, text=True, timeout=60
     )
