@@ -258,7 +258,7 @@ def verify_offline(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="cardservice")  # the same name under `python -m cardservice`
     except KeyboardInterrupt:
         sys.exit(130)
 
