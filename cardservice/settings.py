@@ -13,6 +13,7 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import Field, field_validator
@@ -60,6 +61,8 @@ class Settings(BaseSettings):
     projection_batch_size: int = 500
     bundle_hours: int = 24
     postgres_schema: str = ""
+    # Logs on stderr: "text" for people, "json" for collectors (one object a line).
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("database_url")
     @classmethod
