@@ -82,7 +82,7 @@ def measure(engine_name: str, rows: int, workdir: Path) -> dict[str, Any]:
         second = run_import(engine, path)
     finally:
         engine.drop()
-    if first.get("imported") != rows or first.get("rejected") != bad:
+    if first.get("imported") != rows or first.get("rejected", 0) != bad:
         raise RuntimeError(f"{engine_name}: first run {first}, expected {rows} and {bad} rejects")
     if second.get("imported") != 0 or second.get("already imported (skipped)") != rows:
         raise RuntimeError(f"{engine_name}: second run issued again: {second}")

@@ -48,6 +48,9 @@ class ScaleOptions:
     revocations: int = 200
     scaling_seconds: float = 8.0
     scaling_concurrency: int = 32
+    small: int = SMALL  # cards in the small deployment the large one is compared with
+    warmup_seconds: float = 1.0
+    scaling_rounds: int = 2
     log: Callable[[str], None] = print
     results: dict[str, Any] = field(default_factory=dict)
 
@@ -137,7 +140,7 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
             small.ledger.keyring()
             large.ledger.keyring()
             small_key, large_key = register_merchant(small), register_merchant(large)
-            bulk_issue(small, 0, SMALL)
+            bulk_issue(small, 0, opts.small)
             catch_up(small)
             small_bodies = verify_bodies(sample_qrs(small, opts.samples))
 
@@ -155,7 +158,7 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
                 cluster = Cluster(large_settings, work, **SERVER_ENV)
                 clusters.append(cluster)
                 url, _ = cluster.merchant_api(f"point-{size}")
-                latency(url, bodies, large_key, opts, work, seconds=1.0)  # warm up
+                latency(url, bodies, large_key, opts, work, seconds=opts.warmup_seconds)
                 point = latency(url, bodies, large_key, opts, work)
                 cluster.stop()
                 out["points"].append({"cards": size, "p50_ms": point["p50_ms"],
@@ -175,8 +178,8 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
             large_url, large_pid = cluster.merchant_api("large")
             small_url, _ = small_cluster.merchant_api("small")
             bodies = verify_bodies(sample_qrs(large, opts.samples, seed=7))
-            latency(large_url, bodies, large_key, opts, work, seconds=1.0)
-            latency(small_url, small_bodies, small_key, opts, work, seconds=1.0)
+            latency(large_url, bodies, large_key, opts, work, seconds=opts.warmup_seconds)
+            latency(small_url, small_bodies, small_key, opts, work, seconds=opts.warmup_seconds)
             p50s: dict[str, list[float]] = {"small": [], "large": []}
             p99s: dict[str, list[float]] = {"small": [], "large": []}
             for _ in range(opts.rounds):
@@ -197,7 +200,7 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
                      opts.scaling_concurrency, opts.latency_seconds, work)
             out["merchant_api_memory"] = rss_mib(large_pid)
             log(f"  p50 {out['verify_p50_large_ms']:.2f} ms at {issued:,} cards vs "
-                f"{out['verify_p50_small_ms']:.2f} ms at {SMALL:,}: "
+                f"{out['verify_p50_small_ms']:.2f} ms at {opts.small:,}: "
                 f"{out['verify_p50_large_vs_small']:.2f}; merchant_api RSS "
                 f"{out['merchant_api_memory']['rss_mib']:.0f} MiB")
             small_cluster.stop()
@@ -265,12 +268,13 @@ def scaling(settings: Any, bodies: list[str], key: str, opts: ScaleOptions, work
     """req/s of one merchant_api process, then two (uvicorn workers), alternating rounds."""
     auth = {"Authorization": f"Bearer {key}"}
     rps: dict[int, list[float]] = {1: [], 2: []}
-    for _ in range(2):
+    for _ in range(opts.scaling_rounds):
         for processes in (1, 2):
             cluster = Cluster(settings, work, **SERVER_ENV)
             clusters.append(cluster)
             url, _ = cluster.merchant_api(f"scale-{processes}", processes=processes)
-            run_load(url, "/v1/verify", bodies, auth, opts.scaling_concurrency, 1.5, work)
+            run_load(url, "/v1/verify", bodies, auth, opts.scaling_concurrency,
+                     opts.warmup_seconds * 1.5, work)
             r = run_load(url, "/v1/verify", bodies, auth, opts.scaling_concurrency,
                          opts.scaling_seconds, work)
             rps[processes].append(r["rps"])

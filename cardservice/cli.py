@@ -77,13 +77,19 @@ def serve(
     import uvicorn
 
     from cardservice.api.app import create_app
+    from cardservice.logs import configure_logging
     from cardservice.runtime import install_runtime
 
     svc = build_services()
+    configure_logging(svc.settings.log_format)
     install_runtime(svc, run_projections=workers)
     application = create_app(svc, own_services=True)
     console.print(f"cardservice listening on http://{host}:{port}  (docs: /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    # Access lines come from RequestLogMiddleware (request id, no query string), so
+    # uvicorn's own access log stays off; its other loggers go to the same handler.
+    uvicorn.run(
+        application, host=host, port=port, log_config=None, log_level="info", access_log=False
+    )
 
 
 @keys_app.command("list")
@@ -228,8 +234,11 @@ def import_cards(
 @clean_errors
 def worker() -> None:
     """Run the projections as their own process (production); stops on SIGTERM/SIGINT."""
+    from cardservice.logs import configure_logging
+    from cardservice.settings import Settings
     from projections.cli import run_worker
 
+    configure_logging(Settings().log_format)
     run_worker()
 
 
@@ -264,7 +273,7 @@ def verify_offline(
 
 def main() -> None:
     try:
-        app()
+        app(prog_name="cardservice")  # the same name under `python -m cardservice`
     except KeyboardInterrupt:
         sys.exit(130)
 

@@ -13,18 +13,31 @@ import os
 import secrets
 from functools import cached_property
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from typing import Literal
 
-from pydantic import Field
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cardservice.domain.policy import CLOCK_SKEW_SECONDS, PRESENTATION_WINDOW_SECONDS
+
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_DEFAULTS = {
+    "host": "127.0.0.1",
+    "port": "5432",
+    "user": "postgres",
+    "password": "",
+    "dbname": "postgres",
+}
 
 
 class Settings(BaseSettings):
     """Service configuration; env names are the contract's (DESIGN §3)."""
 
-    model_config = SettingsConfigDict(env_prefix="CARDSERVICE_", extra="ignore")
+    # hide_input_in_errors: a refused value (a URL with its password, the secret) is never echoed.
+    model_config = SettingsConfigDict(
+        env_prefix="CARDSERVICE_", extra="ignore", hide_input_in_errors=True
+    )
 
     database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
     data_dir: Path = Path("var")
@@ -52,12 +65,25 @@ class Settings(BaseSettings):
     postgres_schema: str = ""
     # When set, GET /metrics needs it as a Bearer token (CARDSERVICE_METRICS_TOKEN).
     metrics_token: str | None = None
+    # Logs on stderr: "text" for people, "json" for collectors (one object a line).
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("database_url")
+    @classmethod
+    def _parse_database_url(cls, value: str | None) -> str | None:
+        """A PostgreSQL URL libpq cannot parse fails at start (the message omits the URL,
+        which may hold a password)."""
+        if value and value.startswith(POSTGRES_SCHEMES):
+            try:
+                conninfo_to_dict(value)
+            except Exception as exc:
+                reason = str(exc).split(":")[0]
+                raise ValueError(f"DATABASE_URL is not a valid PostgreSQL URL ({reason})") from None
+        return value
 
     @property
     def is_postgres(self) -> bool:
-        return bool(self.database_url) and str(self.database_url).startswith(
-            ("postgresql://", "postgres://")
-        )
+        return bool(self.database_url) and str(self.database_url).startswith(POSTGRES_SCHEMES)
 
     @property
     def sqlite_path(self) -> Path:
@@ -82,14 +108,16 @@ class Settings(BaseSettings):
         return hmac.new(self.master_secret, purpose.encode(), hashlib.sha256).digest()[:length]
 
     def postgres_params(self) -> dict[str, str]:
-        url = urlparse(str(self.database_url))
-        return {
-            "host": url.hostname or "127.0.0.1",
-            "port": str(url.port or 5432),
-            "user": unquote(url.username or "postgres"),
-            "password": unquote(url.password or ""),
-            "dbname": (url.path or "/").lstrip("/") or "postgres",
-        }
+        """Every libpq parameter of `DATABASE_URL` (psycopg's parser: `sslmode`,
+        `sslrootcert`, multiple hosts, percent-encoding), with the project's defaults for
+        the five the URL may leave out."""
+        params = {str(k): str(v) for k, v in conninfo_to_dict(str(self.database_url)).items()}
+        return {**POSTGRES_DEFAULTS, **params}
+
+    def postgres_extra_conninfo(self) -> str:
+        """The URL's parameters beyond host, port, user, password and dbname, as conninfo."""
+        params = self.postgres_params()
+        return make_conninfo(**{k: v for k, v in params.items() if k not in POSTGRES_DEFAULTS})
 
     def eventsourcing_env(self) -> dict[str, str]:
         """The eventsourcing library's environment for this deployment."""
@@ -102,7 +130,8 @@ class Settings(BaseSettings):
             pg = self.postgres_params()
             env.update(
                 {
-                    "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                    "PERSISTENCE_MODULE": "cardservice.pgfactory:ConninfoPostgresFactory",
+                    "POSTGRES_CONNINFO_EXTRA": self.postgres_extra_conninfo(),
                     "POSTGRES_HOST": pg["host"],
                     "POSTGRES_PORT": pg["port"],
                     "POSTGRES_USER": pg["user"],

@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from cardservice.api.errors import install_error_handlers
+from cardservice.logs import RequestLogMiddleware, configure_logging
 from cardservice.services import Services
 from merchant_api.routes import ApiDep, metrics_router, router
 from merchant_api.service import MerchantApi
@@ -55,6 +56,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     """The standalone merchant API (`uvicorn merchant_api.app:create_app --factory`)."""
     svc = services or Services.build()
     own = services is None
+    if own:  # started by uvicorn itself: this is the process's logging set-up
+        configure_logging(svc.settings.log_format)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -73,6 +76,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         description="Verify 优待证 QR codes against the projected views; stateless replicas.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestLogMiddleware)
     app.state.services = svc  # the shared dependencies (body limits, holder tokens) read it
     install_error_handlers(app)
     install(app, svc)

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.logs import RequestLogMiddleware
 from cardservice.services import Services
 from projections.health import install_probes
 
@@ -45,6 +46,7 @@ def create_app(
         description="Electronic 优待证: issue, verify and explain cards and regional benefits.",
         lifespan=lifespan,
     )
+    app.add_middleware(RequestLogMiddleware)
     app.state.services = svc
     svc.ledger.keyring()  # the first start creates the issuer key
     install_error_handlers(app)

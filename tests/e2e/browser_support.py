@@ -250,10 +250,9 @@ def decode_qr_png(png: bytes) -> list[str]:
 
 def qr_y4m(text: str, path: Path, width: int = 640, height: int = 480, frames: int = 2) -> Path:
     """A Y4M video of `text` as a QR code, for Chromium's fake camera (4:2:0, grey)."""
-    import segno
+    from cardservice.credentials.qr import qr_matrix
 
-    qr = segno.make(text, error="m", micro=False)
-    matrix = [list(row) for row in qr.matrix]
+    matrix = qr_matrix(text)
     n = len(matrix) + 8  # quiet zone of 4 modules
     scale = max(1, min(width, height) * 9 // 10 // n)
     size = n * scale
