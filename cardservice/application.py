@@ -102,6 +102,11 @@ def command_uuid(actor: Actor, command_id: str, kind: str) -> UUID:
     return uuid.uuid5(COMMAND_NAMESPACE, f"{kind}:{actor.id}:{command_id}")
 
 
+def e_cmd(ev: object) -> object:
+    """The command id an event was recorded under (None for events that carry none)."""
+    return getattr(ev, "command_id", None)
+
+
 def end_of_day(day: date) -> int:
     return int(datetime.combine(day, time(23, 59, 59), tzinfo=SHANGHAI).timestamp())
 
@@ -891,9 +896,10 @@ class CardLedger(ServiceApplication):
 
         def command() -> Card:
             card = self.card_for(card_id, actor, "cards")
-            if command_id and any(
-                getattr(ev, "command_id", None) == command_id for ev in self.events.get(card_id)
-            ):
+            done = [e for e in self.events.get(card_id) if command_id and e_cmd(e) == command_id]
+            if done:
+                if getattr(done[0], "reason", None) != (reason or "").strip():
+                    raise IdempotencyMismatch("Idempotency-Key reused with another request body")
                 return card
             now = self.now()
             if action == "suspend":

@@ -14,7 +14,10 @@ HOLDER_CATEGORIES: tuple[str, ...] = (
     "active_family",
 )
 
-_ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
+ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9Xx]$"
+"""ASCII digits only: `\\d` (and `int()`) would take every script's digits (０, ٠)."""
+_ID_PATTERN = re.compile(ID_NUMBER_PATTERN)
+_CARD_NUMBER_PATTERN = re.compile(r"^[0-9]{17}[0-9X]$")
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
 
@@ -27,8 +30,9 @@ def mod11_2_check(digits: str) -> str:
 
 def id_number_problem(id_number: str) -> str | None:
     """Why an 18-character resident ID number is invalid, or None when it is valid."""
-    if not isinstance(id_number, str) or not _ID_PATTERN.match(id_number):
-        return "must be 17 digits and a check character (0-9 or X)"
+    if not isinstance(id_number, str) or not _ID_PATTERN.fullmatch(id_number):
+        return "must be 17 ASCII digits and a check character (0-9 or X)"
+    id_number = normalize_id_number(id_number)
     try:
         born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     except ValueError:
@@ -40,6 +44,11 @@ def id_number_problem(id_number: str) -> str | None:
     return None
 
 
+def normalize_id_number(id_number: str) -> str:
+    """The one spelling of an ID number: a final `x` is `X`."""
+    return id_number.upper()
+
+
 def card_number(region: str, year: int, sequence: int) -> str:
     """Issuing region (6) + year (4) + sequence (7) + check character = 18 characters."""
     if not (0 < sequence < 10_000_000):
@@ -49,4 +58,4 @@ def card_number(region: str, year: int, sequence: int) -> str:
 
 
 def is_valid_card_number(number: str) -> bool:
-    return bool(_ID_PATTERN.match(number)) and mod11_2_check(number[:17]) == number[17]
+    return bool(_CARD_NUMBER_PATTERN.fullmatch(number)) and mod11_2_check(number[:17]) == number[17]
