@@ -227,7 +227,7 @@ class ServiceApplication(Application[UUID]):
             data = {
                 k: v
                 for k, v in ev.__dict__.items()
-                if k not in ("originator_id", "originator_topic", "timestamp")
+                if k not in ("originator_id", "originator_topic", "timestamp", "request_digest")
             }
             items.append(
                 {
@@ -750,7 +750,7 @@ class CardLedger(ServiceApplication):
         first = self._get_or_none(card_id, version=1)
         if first is None:
             return None
-        if first.request_digest != request_digest:
+        if first.request_digest and first.request_digest != request_digest:  # "": upcast v1
             raise IdempotencyMismatch("Idempotency-Key reused with a different request body")
         return IssuedCard(card=first, replayed=True, activation=self._issuance_grant(card_id))
 

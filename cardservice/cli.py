@@ -83,7 +83,16 @@ def serve(
     install_runtime(svc, run_projections=workers)
     application = create_app(svc, own_services=True)
     console.print(f"cardservice listening on http://{host}:{port}  (docs: /docs)")
-    uvicorn.run(application, host=host, port=port, log_level="warning", access_log=False)
+    proxies = svc.settings.forwarded_allow_ips.strip()  # explicit: uvicorn trusts loopback
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
+    )
 
 
 @keys_app.command("list")

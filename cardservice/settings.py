@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     projection_poll_seconds: float = 0.05
     projection_batch_size: int = 500
     bundle_hours: int = 24
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDRs);
+    # empty: the socket's peer is the client, whatever a header says.
+    forwarded_allow_ips: str = ""
     postgres_schema: str = ""
 
     @property

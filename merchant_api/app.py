@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.responses import JSONResponse
 
+from cardservice.http.client import ForwardedPolicy
 from cardservice.http.problems import PROBLEM_SCHEMA, install_problem_handlers
 from cardservice.services import Services
 from merchant_api.routes import ApiDep, metrics_router, router
@@ -74,6 +75,7 @@ def create_app(services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = svc  # the shared dependencies (body limits, holder tokens) read it
+    app.state.forwarded_policy = ForwardedPolicy.parse(svc.settings.forwarded_allow_ips)
     install_problem_handlers(app)
     install(app, svc)
 

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.http.client import ForwardedPolicy
 from cardservice.http.jsonbody import DIGEST_PURPOSE
 from cardservice.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 from cardservice.services import Services
@@ -48,6 +49,7 @@ def create_app(
     )
     app.state.services = svc
     app.state.body_digest_key = svc.settings.derived_key(DIGEST_PURPOSE)
+    app.state.forwarded_policy = ForwardedPolicy.parse(svc.settings.forwarded_allow_ips)
     svc.ledger.keyring()  # the first start creates the issuer key
     install_error_handlers(app)
     for router in (
