@@ -369,3 +369,34 @@ def test_an_unhandled_error_is_a_logged_500_problem(caplog: pytest.LogCaptureFix
         assert "a bug" not in body["detail"]
         assert_problem(c.post("/nul"), 500)
     assert any("unhandled error" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_serve_ignores_forwarded_for_from_loopback(tmp_path: Path) -> None:
+    """`cardservice serve` over real HTTP: uvicorn's own default would trust loopback's
+    X-Forwarded-For, so rotating it would buy unlimited activation guesses."""
+    import httpx
+
+    from tests.reliability.test_processes import CLI, Procs, free_port, wait_http
+    from tests.reliability.test_worker_crash import process_env
+
+    settings, _ = make_settings("sqlite", tmp_path)
+    env = {**process_env(settings), "CARDSERVICE_ACTIVATION_BURST": "2"}
+    env.pop("CARDSERVICE_FORWARDED_ALLOW_IPS", None)
+    procs = Procs(tmp_path)
+    try:
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        proc = procs.start("serve", [*CLI, "serve", "--port", str(port), "--no-workers"], env)
+        wait_http(url + "/healthz", proc, procs.log(proc))
+        codes = [
+            httpx.post(
+                url + "/v1/activate",
+                json={"code": "ABCDE-23456"},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            ).status_code
+            for i in range(4)
+        ]
+    finally:
+        procs.stop()
+    assert codes == [404, 404, 429, 429]
