@@ -108,6 +108,7 @@ def import_csv(
             flush()
     if batch:
         flush()
+    report.rejected.sort(key=lambda rejected: rejected[0])  # in file order
     return report
 
 
