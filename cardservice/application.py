@@ -36,7 +36,7 @@ from cardservice.domain.activation import (
     normalize_code,
 )
 from cardservice.domain.actors import Actor
-from cardservice.domain.cards import Card
+from cardservice.domain.cards import KEYED_DIGEST_PREFIX, Card
 from cardservice.domain.catalog import (
     CatalogVersion,
     EffectiveBenefit,
@@ -58,7 +58,12 @@ from cardservice.domain.errors import (
     NotFound,
 )
 from cardservice.domain.holders import Holder, holder_id_for
-from cardservice.domain.identity import HOLDER_CATEGORIES, card_number, id_number_problem
+from cardservice.domain.identity import (
+    HOLDER_CATEGORIES,
+    card_number,
+    id_number_problem,
+    normalize_id_number,
+)
 from cardservice.domain.keys import COMPROMISED, KEYRING_ID, IssuerKeyring
 from cardservice.domain.merchants import KINDS, Merchant
 from cardservice.security import (
@@ -600,13 +605,13 @@ class CardLedger(ServiceApplication):
         """Issue a card; a retried command (same command id) returns the first result."""
         valid_years = self._validated(request, actor)
         card_id = command_uuid(actor, command_id, "issue") if command_id else uuid.uuid4()
+        digest = keyed_digest(self._pepper, normalize_id_number(request.id_number))
+        holder_id = holder_id_for(digest)
         if command_id:
-            replay = self._replay(card_id, request_digest)
+            replay = self._replay(card_id, self._holder_bound(holder_id, request_digest))
             if replay is not None:
                 return replay
 
-        digest = keyed_digest(self._pepper, request.id_number)
-        holder_id = holder_id_for(digest)
         today = self.today()
         expires_on = add_years(today, valid_years).isoformat()
         numbers: tuple[str, int] | None = None
@@ -618,8 +623,10 @@ class CardLedger(ServiceApplication):
                 first = {"category": request.category, "card_id": str(card_id)}
                 first["expires_on"] = expires_on
                 holder = self._new_holder(request, digest, actor, data_key, first)
+                bound = self._holder_bound(holder_id, request_digest, data_key)
             else:
                 holder.assign_card(request.category, card_id, expires_on, today, self.now())
+                bound = self._holder_bound(holder_id, request_digest)
             numbers = numbers or self._allocate_numbers([request.region])[0]
             card = self._new_card(
                 request,
@@ -630,7 +637,7 @@ class CardLedger(ServiceApplication):
                 kid=self.active_kid(),
                 actor=actor,
                 command_id=command_id or "",
-                request_digest=request_digest,
+                request_digest=bound,
             )
             # The first try skips looking for another card's code equal to this one (odds
             # 2^-50 a pair): a clash fails the save, and the next try looks.
@@ -643,7 +650,7 @@ class CardLedger(ServiceApplication):
                 # Lost a race: on the card id (a concurrent retry of this command) or on the
                 # holder (another issue for this person). Re-read and decide again.
                 if command_id:
-                    replay = self._replay(card_id, request_digest)
+                    replay = self._replay(card_id, self._holder_bound(holder_id, request_digest))
                     if replay is not None:
                         return replay
                 continue
@@ -669,7 +676,7 @@ class CardLedger(ServiceApplication):
             except DomainError as exc:
                 outcomes[i] = BulkOutcome("rejected", None, exc.detail)
                 continue
-            digest = keyed_digest(self._pepper, request.id_number)
+            digest = keyed_digest(self._pepper, normalize_id_number(request.id_number))
             card_id = uuid.uuid5(COMMAND_NAMESPACE, f"{source}:{digest}:{request.category}")
             expires_on = add_years(today, valid_years).isoformat()
             rows.append((i, request, digest, holder_id_for(digest), card_id, expires_on))
@@ -753,6 +760,12 @@ class CardLedger(ServiceApplication):
         if first.request_digest and first.request_digest != request_digest:  # "": upcast v1
             raise IdempotencyMismatch("Idempotency-Key reused with a different request body")
         return IssuedCard(card=first, replayed=True, activation=self._issuance_grant(card_id))
+
+    def _holder_bound(self, holder_id: UUID, digest: str, key: bytes | None = None) -> str:
+        """The request digest re-keyed with the holder's data key: erasure destroys that
+        key, so afterwards not even the master secret can test a guess against it."""
+        key = key or (self._holder_data_key(holder_id, create=False) if digest else None)
+        return KEYED_DIGEST_PREFIX + keyed_digest(key, digest) if digest and key else digest
 
     # -- one-time activation ---------------------------------------------------------------
     def _grant(self, card_id: UUID, serial: int, expires_at: datetime) -> ActivationGrant:

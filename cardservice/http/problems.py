@@ -165,7 +165,8 @@ class ProblemGuard:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    """Problem details for every error of `app` (call once per app)."""
+    """Problem details for every error of `app` (call once per app), and the query-string
+    hygiene guard that answers with them."""
 
     @app.exception_handler(ApiError)
     async def _api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -188,7 +189,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         return unexpected_response(exc, request.method, request.url.path)
 
+    from cardservice.http.query import QueryGuard  # it answers with these problems
+
     app.add_middleware(ProblemGuard)
+    app.add_middleware(QueryGuard)
 
 
 PROBLEM_SCHEMA: dict[str, Any] = {

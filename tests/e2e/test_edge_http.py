@@ -23,6 +23,7 @@ from cardservice.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handle
 from cardservice.services import Services
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.factories import card_body, id_number
+from tests.integration.test_projections import NATIONAL
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 PROBLEM_KEYS = {"type", "title", "status", "detail", "error"}
@@ -140,6 +141,25 @@ def test_poison_in_catalog_titles_and_unknown_fields(client: Any, services: Serv
     resp = client.post("/v1/activate", json={"code": "ABCDE-23456", "x\x00": 1})
     assert_problem(resp, 422)
     assert stored(services) == before
+
+
+def test_poisoned_query_parameters_are_422(client: Any, services: Services) -> None:
+    for query in ["at=2026-06-01%00", "at=%E2%80%8B2026-06-01", "x%00=1", "at=%ff"]:
+        assert_problem(client.get(f"/v1/catalog/500112?{query}"), 422, "invalid")
+        url = f"/v1/admin/regions/500112/catalog?{query}"
+        assert_problem(client.get(url, headers=ADMIN), 422, "invalid")
+        assert_problem(client.get(url), 401)  # credentials are checked first
+    assert client.get("/v1/catalog/500112?at=2026-06-01").status_code == 200
+    from merchant_api.app import create_app as merchant_app
+
+    key = client.post(
+        "/v1/admin/merchants",
+        json={"name": "店", "region": "500112", "kind": "merchant", "categories": []},
+        headers=ADMIN,
+    ).json()["api_key"]
+    with TestClient(merchant_app(services), raise_server_exceptions=False) as c:
+        headers = {"Authorization": f"Bearer {key}"}
+        assert_problem(c.get("/v1/verifications?cursor=1%00", headers=headers), 422)
 
 
 # -- ID numbers --------------------------------------------------------------------------
@@ -310,8 +330,19 @@ def test_history_shows_no_digest_of_the_issuance_request(client: Any, services: 
     # so guessing name, ID number and phone and hashing cannot confirm a guess.
     from uuid import UUID
 
-    recorded = services.ledger.repository.get(UUID(card_id), version=1).request_digest
+    card = services.ledger.repository.get(UUID(card_id), version=1)
+    recorded = card.request_digest
     assert recorded.startswith("h1:") and plain not in recorded
+    # Nor the master secret's own HMAC of it: it is bound to the holder's data key, which
+    # erasure destroys, so after erasure nobody can test a guess against it.
+    from cardservice.http.jsonbody import DIGEST_PURPOSE, digest_of
+
+    assert recorded != digest_of(body, services.settings.derived_key(DIGEST_PURPOSE))
+    replay = client.post("/v1/admin/cards", json=body, headers={**ADMIN, "Idempotency-Key": "d"})
+    assert replay.status_code == 201 and replay.json()["card_id"] == card_id
+    services.ledger.erase_holder(card.holder_id, "request", NATIONAL)
+    after = client.post("/v1/admin/cards", json=body, headers={**ADMIN, "Idempotency-Key": "d"})
+    assert after.status_code < 500  # a replay after erasure cannot match: refused, not a 5xx
 
 
 def test_a_v1_issued_event_is_upcast_without_its_plain_digest() -> None:
