@@ -28,6 +28,7 @@ from cardservice.domain import regions as region_table
 from cardservice.domain.access import PERMISSIONS, ROLES, AdminToken, token_id_for
 from cardservice.domain.activation import (
     ISSUANCE,
+    REPLAY_WINDOW,
     VALID_FOR,
     ActivationCode,
     UnknownCode,
@@ -909,11 +910,17 @@ class CardLedger(ServiceApplication):
 
         def command() -> Card:
             card = self.card_for(card_id, actor, "cards")
-            done = [e for e in self.events.get(card_id) if command_id and e_cmd(e) == command_id]
+            since = self.now() - REPLAY_WINDOW  # a key answers again for 24 h, then is new
+            done = [
+                e
+                for e in self.events.get(card_id)
+                if command_id and e_cmd(e) == command_id and getattr(e, "at", since) >= since
+            ]
             if done:
                 if getattr(done[0], "reason", None) != (reason or "").strip():
                     raise IdempotencyMismatch("Idempotency-Key reused with another request body")
-                return card
+                first: Card = self.repository.get(card_id, version=done[0].originator_version)
+                return first  # the first answer again, as it was
             now = self.now()
             if action == "suspend":
                 card.suspend(reason, actor.as_dict(), now, command_id)

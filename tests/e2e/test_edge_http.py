@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -300,6 +301,21 @@ def test_idempotency_key_is_scoped_to_method_and_path(client: Any) -> None:
     history = client.get(url, headers=ADMIN).json()["history"]
     assert [h["type"] for h in history].count("Suspended") == 1
     assert client.get(url, headers=ADMIN).json()["status"] == "revoked"
+
+
+def test_a_status_key_is_new_again_after_24_hours(client: Any, clock: FrozenClock) -> None:
+    card = issue(client)
+    url = f"/v1/admin/cards/{card['card_id']}"
+    key = {**ADMIN, "Idempotency-Key": "k-day"}
+    assert client.post(f"{url}/suspend", json={"reason": "lost"}, headers=key).status_code == 200
+    assert (
+        client.post(f"{url}/reinstate", json={"reason": "found"}, headers=ADMIN).status_code == 200
+    )
+    within = client.post(f"{url}/suspend", json={"reason": "lost"}, headers=key)
+    assert within.status_code == 200 and within.json()["status"] == "suspended"  # 1st answer
+    clock.advance(timedelta(hours=25))
+    later = client.post(f"{url}/suspend", json={"reason": "lost"}, headers=key)
+    assert later.status_code == 200 and later.json()["status"] == "suspended"
 
 
 def test_issuance_keys_are_scoped_too(client: Any) -> None:
