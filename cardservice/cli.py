@@ -87,8 +87,16 @@ def serve(
     console.print(f"cardservice listening on http://{host}:{port}  (docs: /docs)")
     # Access lines come from RequestLogMiddleware (request id, no query string), so
     # uvicorn's own access log stays off; its other loggers go to the same handler.
+    proxies = svc.settings.forwarded_allow_ips.strip()  # explicit: uvicorn trusts loopback
     uvicorn.run(
-        application, host=host, port=port, log_config=None, log_level="info", access_log=False
+        application,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="info",
+        access_log=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies,
     )
 
 

@@ -7,12 +7,15 @@ and re-running the same file finds the cards already there instead of issuing tw
 from __future__ import annotations
 
 import csv
+import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cardservice.application import CardLedger, IssueCardRequest
 from cardservice.domain.actors import Actor
+from cardservice.domain.identity import id_number_problem, normalize_id_number
+from cardservice.domain.text import control_problem, holder_name_problem
 
 REQUIRED = ["name", "id_number", "category", "region"]
 MAX_FIELD = 200
@@ -44,7 +47,21 @@ def read_rows(path: Path) -> Iterator[tuple[int, list[str] | None, str]]:
             elif any(len(cell) > MAX_FIELD for cell in row):
                 yield line, row, f"a field is longer than {MAX_FIELD} characters"
             else:
-                yield line, row, ""
+                yield line, row, row_problem(columns, row)
+
+
+def row_problem(columns: list[str], row: list[str]) -> str:
+    """The first text-hygiene problem of a row (as the HTTP API would answer 422), or ""."""
+    for column, cell in zip(columns, row, strict=True):
+        problem = control_problem(cell)
+        if problem:
+            return f"{column}: {problem}"
+    name, id_number = row[0], row[1].strip()
+    problem = holder_name_problem(name) or ""
+    if problem:
+        return f"name: {problem}"
+    id_problem = id_number_problem(id_number)
+    return f"id_number: {id_problem}" if id_problem else ""
 
 
 def import_csv(
@@ -80,13 +97,18 @@ def import_csv(
         name, id_number, category, region = (cell.strip() for cell in row[:4])
         phone = row[4].strip() if len(row) > 4 and row[4].strip() else None
         request = IssueCardRequest(
-            name=name, id_number=id_number.upper(), category=category, region=region, phone=phone
+            name=unicodedata.normalize("NFC", name),
+            id_number=normalize_id_number(id_number),
+            category=category,
+            region=region,
+            phone=phone,
         )
         batch.append((line, row, request))
         if len(batch) >= batch_size:
             flush()
     if batch:
         flush()
+    report.rejected.sort(key=lambda rejected: rejected[0])  # in file order
     return report
 
 

@@ -62,6 +62,9 @@ class Settings(BaseSettings):
     projection_poll_seconds: float = 0.05
     projection_batch_size: int = 500
     bundle_hours: int = 24
+    # Proxies whose X-Forwarded-For names the client (comma-separated addresses or CIDRs);
+    # empty: the socket's peer is the client, whatever a header says.
+    forwarded_allow_ips: str = ""
     postgres_schema: str = ""
     # When set, GET /metrics needs it as a Bearer token (CARDSERVICE_METRICS_TOKEN).
     metrics_token: str | None = None

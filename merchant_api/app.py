@@ -16,7 +16,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from cardservice.api.errors import install_error_handlers
+from cardservice.http.client import ForwardedPolicy
+from cardservice.http.problems import PROBLEM_SCHEMA, install_problem_handlers
 from cardservice.logs import RequestLogMiddleware, configure_logging
 from cardservice.services import Services
 from merchant_api.routes import ApiDep, metrics_router, router
@@ -78,7 +79,8 @@ def create_app(services: Services | None = None) -> FastAPI:
     )
     app.add_middleware(RequestLogMiddleware)
     app.state.services = svc  # the shared dependencies (body limits, holder tokens) read it
-    install_error_handlers(app)
+    app.state.forwarded_policy = ForwardedPolicy.parse(svc.settings.forwarded_allow_ips)
+    install_problem_handlers(app)
     install(app, svc)
 
     @app.get("/v1/keys", tags=["public"])
@@ -112,13 +114,8 @@ def create_app(services: Services | None = None) -> FastAPI:
 
 
 def error_schemas(schema: dict[str, Any]) -> dict[str, Any]:
-    """FastAPI documents 422 as its own `HTTPValidationError`; ours is `{"error","detail"}`."""
+    """FastAPI documents 422 as its own `HTTPValidationError`; ours is a problem."""
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     if "HTTPValidationError" in components:
-        components["HTTPValidationError"] = {
-            "title": "HTTPValidationError",
-            "type": "object",
-            "properties": {"error": {"type": "string"}, "detail": {}},
-            "required": ["error", "detail"],
-        }
+        components["HTTPValidationError"] = {**PROBLEM_SCHEMA, "title": "HTTPValidationError"}
     return schema

@@ -10,10 +10,12 @@ from typing import Annotated, Any, Literal
 import anyio.to_thread
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, StrictStr
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from cardservice.api.deps import HolderCardId, bearer, body_doc, json_body, unauthorized
-from cardservice.api.errors import ApiError
+from cardservice.api.deps import HolderCardId
+from cardservice.http.auth import bearer, unauthorized
+from cardservice.http.jsonbody import body_doc, json_body
+from cardservice.http.problems import PROBLEM_MEDIA_TYPE, ApiError
 from merchant_api.core import STATUSES
 from merchant_api.metrics import scrape_allowed
 from merchant_api.service import MerchantApi, Unavailable
@@ -54,8 +56,11 @@ MerchantDep = Annotated[MerchantRow, Depends(merchant)]
 
 
 class VerifyIn(BaseModel):
+    """`qr` is never refused: text that is no card (any value, any character) is the
+    verdict `malformed`."""
+
     model_config = ConfigDict(extra="ignore")
-    qr: StrictStr
+    qr: Annotated[str, BeforeValidator(lambda v: v if isinstance(v, str) else "")]
 
 
 class CardOut(BaseModel):
@@ -86,14 +91,17 @@ class VerdictOut(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """Every refusal: `{"error": code, "detail": text}`."""
+    """Every refusal: RFC 9457 problem details with our `error` code."""
 
+    type: str
+    title: str
+    status: int
+    detail: str
     error: str
-    detail: Any
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {status: {"model": ErrorOut} for status in statuses}
+    return {status: {"model": ErrorOut, "content": {PROBLEM_MEDIA_TYPE: {}}} for status in statuses}
 
 
 class LogPage(BaseModel):
@@ -113,7 +121,7 @@ Cursor = Annotated[str | None, Query(max_length=40)]
 Limit = Annotated[int, Query(ge=1, le=PAGE_MAX)]
 
 
-_verify_body = json_body(VerifyIn, digest=False)
+_verify_body = json_body(VerifyIn, digest=False, exempt=frozenset({"qr"}))
 
 
 @router.post(

@@ -12,6 +12,9 @@ from pydantic.json_schema import models_json_schema
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.http.client import ForwardedPolicy
+from cardservice.http.jsonbody import DIGEST_PURPOSE
+from cardservice.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 from cardservice.logs import RequestLogMiddleware
 from cardservice.services import Services
 from projections.health import install_probes
@@ -48,6 +51,8 @@ def create_app(
     )
     app.add_middleware(RequestLogMiddleware)
     app.state.services = svc
+    app.state.body_digest_key = svc.settings.derived_key(DIGEST_PURPOSE)
+    app.state.forwarded_policy = ForwardedPolicy.parse(svc.settings.forwarded_allow_ips)
     svc.ledger.keyring()  # the first start creates the issuer key
     install_error_handlers(app)
     for router in (
@@ -89,16 +94,11 @@ def install_openapi(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-ERROR_SCHEMA: dict[str, Any] = {
-    "title": "Error",
-    "type": "object",
-    "properties": {"error": {"type": "string"}, "detail": {}},
-    "required": ["error", "detail"],
-}
+ERROR_SCHEMA: dict[str, Any] = {**PROBLEM_SCHEMA, "title": "Error"}
 
 
 def document_errors(schema: dict[str, Any]) -> None:
-    """Document the refusals each operation can answer (all `{"error", "detail"}`).
+    """Document the refusals each operation can answer (all RFC 9457 problem details).
 
     Derived from what the operation takes, in the contract's order: credentials (401),
     a body (400 bad Content-Length, 413, 422), parameters (422), admin scope and ids
@@ -108,7 +108,7 @@ def document_errors(schema: dict[str, Any]) -> None:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     components["Error"] = ERROR_SCHEMA
     components["HTTPValidationError"] = {**ERROR_SCHEMA, "title": "HTTPValidationError"}
-    ref = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    ref = {"content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Error"}}}}
     for path, item in schema.get("paths", {}).items():
         for method, operation in item.items():
             if not isinstance(operation, dict) or "responses" not in operation:
@@ -119,10 +119,8 @@ def document_errors(schema: dict[str, Any]) -> None:
             if "authorization" in headers:
                 statuses.add(401)
             if "requestBody" in operation:
-                statuses |= {400, 413, 422}
-            if any(p.get("in") in ("path", "query") for p in params) or headers - {
-                "authorization"
-            }:
+                statuses |= {400, 413, 415, 422}
+            if any(p.get("in") in ("path", "query") for p in params) or headers - {"authorization"}:
                 statuses.add(422)
             if path.startswith("/v1/admin"):
                 statuses |= {403, 404}
@@ -134,10 +132,15 @@ def document_errors(schema: dict[str, Any]) -> None:
                 statuses |= {404, 409, 410, 429}
             if path in ("/healthz", "/readyz"):
                 statuses.add(503)
-            for status in sorted(statuses):
-                operation["responses"].setdefault(
-                    str(status), {"description": CODE_TEXT.get(status, "Refused"), **ref}
+            for status in sorted(statuses | _problem_statuses(operation)):
+                answer = operation["responses"].setdefault(
+                    str(status), {"description": CODE_TEXT.get(status, "Refused")}
                 )
+                answer.update(ref)  # every refusal is a problem, FastAPI's own 422 included
+
+
+def _problem_statuses(operation: dict[str, Any]) -> set[int]:
+    return {int(code) for code in operation["responses"] if code.isdigit() and int(code) >= 400}
 
 
 CODE_TEXT = {
@@ -148,6 +151,7 @@ CODE_TEXT = {
     409: "Conflicts with the current state",
     410: "Gone: a one-time code already used, expired or replaced by a newer one",
     413: "Body over the size limit",
+    415: "Body not of the media type the operation takes",
     422: "Invalid input",
     429: "Too many attempts (see Retry-After)",
     503: "Unavailable: the database (or another dependency) is down",

@@ -78,7 +78,7 @@ def history(app: Application[UUID], aggregate_id: UUID) -> list[dict[str, Any]]:
         data = {
             k: v
             for k, v in ev.__dict__.items()
-            if k not in ("originator_id", "originator_topic", "timestamp")
+            if k not in ("originator_id", "originator_topic", "timestamp", "request_digest")
         }
         items.append(
             {

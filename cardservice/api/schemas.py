@@ -10,13 +10,22 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
-    StrictStr,
     StringConstraints,
 )
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-Region = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
-Reason = Annotated[str, StringConstraints(max_length=500)]
+from cardservice.http.fields import (
+    Category,
+    DisplayName,
+    HolderName,
+    IdNumber,
+    Label,
+    Reason,
+    RegionCode,
+    Short,
+)
+
+Region = RegionCode
+Coordinate = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 class Strict(BaseModel):
@@ -24,9 +33,9 @@ class Strict(BaseModel):
 
 
 class HolderIn(Strict):
-    name: Name
-    id_number: Annotated[str, StringConstraints(min_length=18, max_length=18)]
-    category: Annotated[str, StringConstraints(max_length=40)]
+    name: HolderName
+    id_number: IdNumber
+    category: Short
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,19}$")] | None = None
 
 
@@ -39,7 +48,7 @@ class IssueCardIn(Strict):
 class ActivateIn(Strict):
     """A one-time activation code as typed (case, spaces and dashes do not matter)."""
 
-    code: Annotated[StrictStr, StringConstraints(max_length=64)]
+    code: Annotated[Short, StringConstraints(max_length=64)]
 
 
 class ReasonIn(Strict):
@@ -48,26 +57,24 @@ class ReasonIn(Strict):
 
 class MintTokenIn(Strict):
     region: Region
-    role: Annotated[str, StringConstraints(max_length=40)]
+    role: Short
 
 
 class MerchantIn(Strict):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    name: DisplayName
     region: Region
-    kind: Annotated[str, StringConstraints(max_length=20)]
-    categories: Annotated[
-        list[Annotated[str, StringConstraints(min_length=1, max_length=40)]], Field(max_length=20)
-    ] = []
+    kind: Short
+    categories: Annotated[list[Category], Field(max_length=20)] = []
     a_level: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
     require_device_binding: Annotated[bool, Field(strict=True)] = False
 
 
 class JwkIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    kty: str
-    crv: str
-    x: Annotated[str, StringConstraints(max_length=64)]
-    y: Annotated[str, StringConstraints(max_length=64)]
+    kty: Short
+    crv: Short
+    x: Coordinate
+    y: Coordinate
 
 
 class DeviceKeyIn(Strict):
@@ -77,14 +84,14 @@ class DeviceKeyIn(Strict):
 class BenefitIn(Strict):
     """One benefit; the catalog domain checks the meaning (categories, lengths, unique ids)."""
 
-    id: StrictStr
-    title: StrictStr
-    partner: StrictStr
-    category: StrictStr
-    discount: StrictStr
-    holder_categories: list[StrictStr]
+    id: Label
+    title: DisplayName
+    partner: Label
+    category: Label
+    discount: Label
+    holder_categories: list[Label]
     local_only: StrictBool = False
-    merchant_categories: list[StrictStr] = []
+    merchant_categories: list[Label] = []
     min_a_level: StrictInt | None = None
 
 
@@ -92,6 +99,6 @@ class CatalogIn(Strict):
     """A complete new version of a region's catalog, in force from `effective_from`
     (YYYY-MM-DD, Asia/Shanghai); `withdrawn` removes ancestors' benefits by id."""
 
-    effective_from: StrictStr
+    effective_from: Label
     benefits: Annotated[list[BenefitIn], Field(max_length=500)]
-    withdrawn: Annotated[list[StrictStr], Field(max_length=500)] = []
+    withdrawn: Annotated[list[Label], Field(max_length=500)] = []

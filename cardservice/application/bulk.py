@@ -17,6 +17,7 @@ from cardservice.application.issuance import Issuance, IssueCardRequest
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import DomainError
 from cardservice.domain.holders import Holder, holder_id_for
+from cardservice.domain.identity import normalize_id_number
 from cardservice.security import Sealer, keyed_digest
 
 
@@ -80,7 +81,7 @@ class BulkIssuance(Issuance):
             except DomainError as exc:
                 outcomes[i] = BulkOutcome("rejected", None, exc.detail)
                 continue
-            digest = keyed_digest(self._pepper, request.id_number)
+            digest = keyed_digest(self._pepper, normalize_id_number(request.id_number))
             card_id = uuid.uuid5(COMMAND_NAMESPACE, f"{source}:{digest}:{request.category}")
             expires_on = add_years(today, valid_years).isoformat()
             rows.append((i, request, digest, holder_id_for(digest), card_id, expires_on))

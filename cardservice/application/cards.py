@@ -7,8 +7,9 @@ from datetime import date
 from uuid import UUID
 
 from cardservice import credentials
-from cardservice.application.base import end_of_day, require_scope, retrying
+from cardservice.application.base import IdempotencyMismatch, end_of_day, require_scope, retrying
 from cardservice.application.keys import IssuerKeys
+from cardservice.domain.activation import REPLAY_WINDOW
 from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
 from cardservice.domain.errors import Conflict, InvalidInput, NotFound
@@ -39,10 +40,19 @@ class CardLifecycle(IssuerKeys):
 
         def command() -> Card:
             card = self.card_for(card_id, actor, "cards")
-            if command_id and any(
-                getattr(ev, "command_id", None) == command_id for ev in self.events.get(card_id)
-            ):
-                return card
+            since = self.now() - REPLAY_WINDOW  # a key answers again for 24 h, then is new
+            done = [
+                e
+                for e in self.events.get(card_id)
+                if command_id
+                and getattr(e, "command_id", None) == command_id
+                and getattr(e, "at", since) >= since
+            ]
+            if done:
+                if getattr(done[0], "reason", None) != (reason or "").strip():
+                    raise IdempotencyMismatch("Idempotency-Key reused with another request body")
+                first: Card = self.repository.get(card_id, version=done[0].originator_version)
+                return first  # the first answer again, as it was
             now = self.now()
             if action == "suspend":
                 card.suspend(reason, actor.as_dict(), now, command_id)

@@ -23,10 +23,15 @@ from cardservice.application.base import (
 from cardservice.application.personal import HolderData
 from cardservice.domain.activation import ISSUANCE
 from cardservice.domain.actors import Actor
-from cardservice.domain.cards import Card
+from cardservice.domain.cards import KEYED_DIGEST_PREFIX, Card
 from cardservice.domain.errors import InvalidInput
 from cardservice.domain.holders import Holder, holder_id_for
-from cardservice.domain.identity import HOLDER_CATEGORIES, card_number, id_number_problem
+from cardservice.domain.identity import (
+    HOLDER_CATEGORIES,
+    card_number,
+    id_number_problem,
+    normalize_id_number,
+)
 from cardservice.security import keyed_digest
 from cardservice.storage import Tx, allocate_many_in
 
@@ -155,13 +160,13 @@ class Issuance(Activations, HolderData):
         """Issue a card; a retried command (same command id) returns the first result."""
         valid_years = self._validated(request, actor)
         card_id = command_uuid(actor, command_id, "issue") if command_id else uuid.uuid4()
+        digest = keyed_digest(self._pepper, normalize_id_number(request.id_number))
+        holder_id = holder_id_for(digest)
         if command_id:
-            replay = self._replay(card_id, request_digest)
+            replay = self._replay(card_id, self._holder_bound(holder_id, request_digest))
             if replay is not None:
                 return replay
 
-        digest = keyed_digest(self._pepper, request.id_number)
-        holder_id = holder_id_for(digest)
         today = self.today()
         expires_on = add_years(today, valid_years).isoformat()
         numbers: tuple[str, int] | None = None
@@ -177,8 +182,10 @@ class Issuance(Activations, HolderData):
                 first = {"category": request.category, "card_id": str(card_id)}
                 first["expires_on"] = expires_on
                 holder = self._holder_for(request, digest, actor, data_key, first)
+                bound = self._holder_bound(holder_id, request_digest, data_key)
             else:
                 holder.assign_card(request.category, card_id, expires_on, today, self.now())
+                bound = self._holder_bound(holder_id, request_digest)
             numbers = numbers or self._allocate_numbers([request.region])[0]
             card = self._new_card(
                 request,
@@ -189,7 +196,7 @@ class Issuance(Activations, HolderData):
                 kid=self.active_kid(),
                 actor=actor,
                 command_id=command_id or "",
-                request_digest=request_digest,
+                request_digest=bound,
             )
             # The first try skips looking for another card's code equal to this one (odds
             # 2^-50 a pair): a clash fails the save, and the next try looks.
@@ -202,7 +209,7 @@ class Issuance(Activations, HolderData):
                 # Lost a race: on the card id (a concurrent retry of this command) or on the
                 # holder (another issue for this person). Re-read and decide again.
                 if command_id:
-                    replay = self._replay(card_id, request_digest)
+                    replay = self._replay(card_id, self._holder_bound(holder_id, request_digest))
                     if replay is not None:
                         return replay
                 raise
@@ -218,6 +225,12 @@ class Issuance(Activations, HolderData):
         first = self._get_or_none(card_id, version=1)
         if first is None:
             return None
-        if first.request_digest != request_digest:
+        if first.request_digest and first.request_digest != request_digest:  # "": upcast v1
             raise IdempotencyMismatch("Idempotency-Key reused with a different request body")
         return IssuedCard(card=first, replayed=True, activation=self._issuance_grant(card_id))
+
+    def _holder_bound(self, holder_id: UUID, digest: str, key: bytes | None = None) -> str:
+        """The request digest re-keyed with the holder's data key: erasure destroys that
+        key, so afterwards not even the master secret can test a guess against it."""
+        key = key or (self._holder_data_key(holder_id, create=False) if digest else None)
+        return KEYED_DIGEST_PREFIX + keyed_digest(key, digest) if digest and key else digest

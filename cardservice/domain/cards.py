@@ -33,6 +33,8 @@ REVOKED = "revoked"
 EXPIRED = "expired"
 
 MAX_REASON = 500
+KEYED_DIGEST_PREFIX = "h1:"
+"""Request digests made under a write-side key; anything else is a legacy plain hash."""
 MAX_DEVICE_HINT = 80
 
 
@@ -283,3 +285,20 @@ class Card(Aggregate):
     def _activated(self, at: datetime, device_hint: str, serial: int, command_digest: str) -> None:
         self.redeemed[serial] = (at, command_digest)
         self.activated_at = at
+
+
+def _upcast_issued_v1_v2(state: dict[str, Any]) -> None:
+    """`Issued` v2: `request_digest` is keyed (HMAC under a write-side key, `h1:` prefix).
+
+    v1 recorded a plain SHA-256 of the issuance request, which holds the holder's name, ID
+    number and phone: brute force over a known name, region and birth year finds the ID
+    number. Upcasting drops it, so no reader (history, audit, projections) ever sees it
+    again; a v1 issuance replayed by its Idempotency-Key is matched without it."""
+    digest = state.get("request_digest")
+    if isinstance(digest, str) and not digest.startswith(KEYED_DIGEST_PREFIX):
+        state["request_digest"] = ""
+
+
+# The event class is made by the `@event("Issued")` decorator; its version is set here.
+Card.Issued.class_version = 2  # type: ignore[attr-defined]
+Card.Issued.upcast_v1_v2 = staticmethod(_upcast_issued_v1_v2)  # type: ignore[attr-defined]

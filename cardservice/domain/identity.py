@@ -9,7 +9,10 @@ from cardservice.domain.policy import HOLDER_CATEGORIES
 
 __all__ = ["HOLDER_CATEGORIES", "card_number", "id_number_problem", "mod11_2_check"]
 
-_ID_PATTERN = re.compile(r"^\d{17}[\dX]$")
+ID_NUMBER_PATTERN = r"^[0-9]{17}[0-9Xx]$"
+"""ASCII digits only: `\\d` (and `int()`) would take every script's digits (０, ٠)."""
+_ID_PATTERN = re.compile(ID_NUMBER_PATTERN)
+_CARD_NUMBER_PATTERN = re.compile(r"^[0-9]{17}[0-9X]$")
 _WEIGHTS = tuple(pow(2, 17 - i, 11) for i in range(17))
 _CHECK_CHARS = "10X98765432"
 
@@ -22,8 +25,9 @@ def mod11_2_check(digits: str) -> str:
 
 def id_number_problem(id_number: str) -> str | None:
     """Why an 18-character resident ID number is invalid, or None when it is valid."""
-    if not isinstance(id_number, str) or not _ID_PATTERN.match(id_number):
-        return "must be 17 digits and a check character (0-9 or X)"
+    if not isinstance(id_number, str) or not _ID_PATTERN.fullmatch(id_number):
+        return "must be 17 ASCII digits and a check character (0-9 or X)"
+    id_number = normalize_id_number(id_number)
     try:
         born = date(int(id_number[6:10]), int(id_number[10:12]), int(id_number[12:14]))
     except ValueError:
@@ -35,6 +39,11 @@ def id_number_problem(id_number: str) -> str | None:
     return None
 
 
+def normalize_id_number(id_number: str) -> str:
+    """The one spelling of an ID number: a final `x` is `X`."""
+    return id_number.upper()
+
+
 def card_number(region: str, year: int, sequence: int) -> str:
     """Issuing region (6) + year (4) + sequence (7) + check character = 18 characters."""
     if not (0 < sequence < 10_000_000):
@@ -44,4 +53,4 @@ def card_number(region: str, year: int, sequence: int) -> str:
 
 
 def is_valid_card_number(number: str) -> bool:
-    return bool(_ID_PATTERN.match(number)) and mod11_2_check(number[:17]) == number[17]
+    return bool(_CARD_NUMBER_PATTERN.fullmatch(number)) and mod11_2_check(number[:17]) == number[17]

@@ -96,8 +96,9 @@ def test_error_statuses_in_contract_order(client: Any, admin_headers: dict[str, 
     ]:
         resp = client.post("/v1/admin/cards", json=body, headers=admin_headers)
         assert resp.status_code == 422, body
-        assert set(resp.json()) == {"error", "detail"}
-    assert client.post("/v1/admin/cards", content=b"[1,", headers=admin_headers).status_code == 422
+        assert set(resp.json()) == {"type", "title", "status", "detail", "error"}
+    json_headers = {**admin_headers, "Content-Type": "application/json"}
+    assert client.post("/v1/admin/cards", content=b"[1,", headers=json_headers).status_code == 422
     # 404 for unknown or malformed ids.
     for card_id in ["00000000-0000-0000-0000-000000000000", "not-a-uuid"]:
         resp = client.get(f"/v1/admin/cards/{card_id}", headers=admin_headers)

@@ -371,9 +371,17 @@ def test_bad_input_is_422_and_publishes_nothing(env: MerchantEnv) -> None:
             f"/v1/admin/regions/{region}/catalog", json=DISTRICT_V1, headers=ADMIN
         )
         assert resp.status_code == 422, (region, resp.text)
-    not_json = env.client.put(url, content=b"{effective_from", headers=ADMIN)
+    json_type = {**ADMIN, "Content-Type": "application/json"}
+    not_json = env.client.put(url, content=b"{effective_from", headers=json_type)
     assert not_json.status_code == 422
-    huge = {**DISTRICT_V1, "benefits": [benefit(f"b{i}") for i in range(200)]}
+    # A catalog may be up to 1 MiB (500 benefits fit); past that, 413.
+    many = {
+        **DISTRICT_V1,
+        "effective_from": "soon",
+        "benefits": [benefit(f"b{i}") for i in range(200)],
+    }
+    assert env.client.put(url, json=many, headers=ADMIN).status_code == 422
+    huge = {**DISTRICT_V1, "withdrawn": ["x" * 1000] * 1100}
     assert env.client.put(url, json=huge, headers=ADMIN).status_code == 413
     assert env.client.put(url, json=BAD_BODIES[0][1]).status_code == 401  # 401 comes first
 

@@ -56,3 +56,32 @@ def test_bad_header_is_refused(services: Services, tmp_path: Path) -> None:
     path = write_csv(tmp_path / "x.csv", ["a,b"], header="who,what")
     with pytest.raises(ValueError, match="header"):
         import_csv(services.ledger, path, ACTOR)
+
+
+def test_import_applies_text_hygiene_and_ignores_a_bom(services: Services, tmp_path: Path) -> None:
+    arabic = id_number(13)[:17].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    rows = [
+        f"张三明,{id_number(11)},veteran,500112,",
+        f"\u200b李四,{id_number(12)},veteran,500112,",  # zero-width space
+        f"王\x00五,{id_number(13)},veteran,500112,",  # NUL
+        f"赵六\u202e,{id_number(14)},veteran,500112,",  # right-to-left override
+        f"钱七,{arabic}{id_number(13)[17]},veteran,500112,",  # Arabic-Indic digits
+        f"孙八,{id_number(15)},veteran\u200d,500112,",  # joiner in another field
+        f"周  九,{id_number(16)},veteran,500112,",  # two spaces in a name
+    ]
+    path = tmp_path / "bom.csv"
+    text = "\n".join(["name,id_number,category,region,phone", *rows]) + "\n"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    before = services.ledger.recorder.max_notification_id() or 0
+    report = import_csv(services.ledger, path, ACTOR)
+    assert report.imported == 1
+    assert [line for line, _, _ in report.rejected] == [3, 4, 5, 6, 7, 8]
+    reasons = dict((line, reason) for line, _, reason in report.rejected)
+    assert "U+200B" in reasons[3] and "U+0000" in reasons[4] and "U+202E" in reasons[5]
+    assert reasons[6].startswith("id_number") and reasons[7].startswith("category")
+    assert reasons[8].startswith("name")
+    # Only the good row's events were written.
+    after = services.ledger.recorder.max_notification_id() or 0
+    assert after > before
+    again = import_csv(services.ledger, path, ACTOR)
+    assert again.imported == 0 and again.existing == 1

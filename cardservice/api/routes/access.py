@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from cardservice.api.deps import (
     AdminActor,
-    IdempotencyKey,
+    ScopedIdempotencyKey,
     ServicesDep,
     body_doc,
     json_body,
@@ -65,7 +65,7 @@ def register_merchant(
     actor: AdminActor,
     body: Annotated[MerchantIn, Depends(json_body(MerchantIn))],
     svc: ServicesDep,
-    key: IdempotencyKey,
+    key: ScopedIdempotencyKey,
 ) -> JSONResponse:
     result = svc.catalog.register_merchant(
         name=body.name,

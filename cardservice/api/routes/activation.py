@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from cardservice.api import presenters
 from cardservice.api.deps import (
     ActivationAttempt,
-    IdempotencyKey,
+    ScopedIdempotencyKey,
     ServicesDep,
     body_doc,
     json_body,
@@ -55,7 +55,7 @@ def typed_code(body: Annotated[ActivateIn, Depends(json_body(ActivateIn))]) -> s
 def activate(
     request: Request,
     code: Annotated[str, Depends(typed_code)],
-    key: IdempotencyKey,
+    key: ScopedIdempotencyKey,
     attempt: ActivationAttempt,
     svc: ServicesDep,
 ) -> JSONResponse:

@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from cardservice.api import presenters
 from cardservice.api.deps import (
     AdminActor,
-    IdempotencyKey,
+    ScopedIdempotencyKey,
     ServicesDep,
     body_doc,
     json_body,
@@ -66,7 +66,7 @@ def issue_card(
     actor: AdminActor,
     body: Annotated[IssueCardIn, Depends(json_body(IssueCardIn))],
     svc: ServicesDep,
-    key: IdempotencyKey,
+    key: ScopedIdempotencyKey,
 ) -> JSONResponse:
     result = svc.ledger.issue_card(
         IssueCardRequest(
@@ -100,7 +100,7 @@ def new_activation_code(
     actor: AdminActor,
     body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
     svc: ServicesDep,
-    key: IdempotencyKey,
+    key: ScopedIdempotencyKey,
 ) -> JSONResponse:
     """A fresh one-time activation code (a new or lost phone); older unused codes stop
     working. Body `{"reason"?}`."""
@@ -117,7 +117,7 @@ def change_status(
     actor: AdminActor,
     body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
     svc: ServicesDep,
-    key: IdempotencyKey,
+    key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
     if action not in ("revoke", "suspend", "reinstate"):
         raise NotFound(f"no action {action}")

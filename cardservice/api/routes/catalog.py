@@ -12,11 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from cardservice.api.deps import AdminActor, IdempotencyKey, ServicesDep, body_doc, json_body
+from cardservice.api.deps import AdminActor, ScopedIdempotencyKey, ServicesDep, body_doc, json_body
 from cardservice.api.params import parse_day, parse_instant
 from cardservice.api.schemas import CatalogIn
 from cardservice.application import CatalogAt, require_region, require_scope
 from cardservice.clock import today_in_shanghai
+from cardservice.http.body import BodyKind
 from cardservice.services import Services
 from projections.catalog import CatalogEntry, CatalogReader, install_reader
 
@@ -67,9 +68,9 @@ def _entry(found: CatalogAt) -> CatalogEntry:
 def publish_catalog(
     region: str,
     actor: AdminActor,
-    body: Annotated[CatalogIn, Depends(json_body(CatalogIn))],
+    body: Annotated[CatalogIn, Depends(json_body(CatalogIn, kind=BodyKind.CATALOG))],
     svc: ServicesDep,
-    key: IdempotencyKey,
+    key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
     """Publish a complete new version; a retry with the same Idempotency-Key returns the
     version made the first time."""
