@@ -11,7 +11,7 @@ import base64
 import json
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time
 from time import monotonic
 from typing import Any, ClassVar, TypeVar
@@ -505,21 +505,61 @@ class CardLedger(ServiceApplication):
         command_id: str,
         request_digest: str,
     ) -> Card:
+        issued_at = self.now()
+        masked_name = credentials.mask_name(request.name.strip())
+        claims = credentials.CardClaims(
+            issuer_region=request.region,
+            issued_at=int(issued_at.timestamp()),
+            expires_at=end_of_day(date.fromisoformat(expires_on)),
+            card_id=card_id,
+            card_number=numbers[0],
+            category=request.category,
+            region=request.region,
+            masked_name=masked_name,
+            version=1,
+            status_index=numbers[1],
+        )
         return Card(
             card_id=card_id,
             holder_id=holder_id,
             card_number=numbers[0],
             category=request.category,
             region=request.region,
-            masked_name=credentials.mask_name(request.name.strip()),
-            issued_at=self.now(),
+            masked_name=masked_name,
+            issued_at=issued_at,
             expires_on=expires_on,
             status_index=numbers[1],
             kid=kid,
             actor=actor.as_dict(),
             command_id=command_id,
             request_digest=request_digest,
+            credential_digest=self.digest_of(claims, kid),
         )
+
+    def digest_of(self, claims: credentials.CardClaims, kid: str) -> str:
+        """The digest of the credential bytes these claims are issued as under `kid`: the
+        ledger records it with every version it issues (online verifiers accept only those
+        bytes)."""
+        return credentials.credential_digest(credentials.sign_card(claims, self._signing_key(kid)))
+
+    def next_version_digest(
+        self,
+        card: Card,
+        *,
+        status_index: int,
+        kid: str,
+        device_key: dict[str, str] | None,
+        at: datetime,
+    ) -> str:
+        """The digest of the version `card.reissue(...)` with these arguments will issue."""
+        claims = replace(
+            self.claims_for(card),
+            issued_at=int(at.timestamp()),
+            version=card.card_version + 1,
+            status_index=status_index,
+            device_key=credentials.DeviceKey.from_jwk(device_key) if device_key else None,
+        )
+        return self.digest_of(claims, kid)
 
     def _allocate_numbers(self, regions: list[str]) -> list[tuple[str, int]]:
         """Card numbers and status indexes for a batch, one allocator call per region."""
@@ -918,15 +958,24 @@ class CardLedger(ServiceApplication):
             card = self.card(card_id)
             if card.status == "revoked":
                 raise Conflict("the card is revoked")
+            index, kid, jwk, at = (
+                self.db.allocate("status_index"),
+                self.active_kid(),
+                device_key.to_jwk(),
+                self.now(),
+            )
             card.reissue(
                 reason="device_key_bound",
-                status_index=self.db.allocate("status_index"),
-                kid=self.active_kid(),
-                device_key=device_key.to_jwk(),
+                status_index=index,
+                kid=kid,
+                device_key=jwk,
                 actor=Actor(
                     kind="holder", id=str(card_id), role="holder", region=card.region
                 ).as_dict(),
-                at=self.now(),
+                at=at,
+                credential_digest=self.next_version_digest(
+                    card, status_index=index, kid=kid, device_key=jwk, at=at
+                ),
             )
             self.save(card)
             return card
@@ -942,13 +991,17 @@ class CardLedger(ServiceApplication):
             fresh = self.card(card.id)
             if self.keyring().key(fresh.kid)["status"] != COMPROMISED:
                 return fresh
+            index, kid, at = self.db.allocate("status_index"), self.active_kid(), self.now()
             fresh.reissue(
                 reason="issuer_key_replaced",
-                status_index=self.db.allocate("status_index"),
-                kid=self.active_kid(),
+                status_index=index,
+                kid=kid,
                 device_key=fresh.device_key,
                 actor=Actor.system("key-compromise").as_dict(),
-                at=self.now(),
+                at=at,
+                credential_digest=self.next_version_digest(
+                    fresh, status_index=index, kid=kid, device_key=fresh.device_key, at=at
+                ),
             )
             self.save(fresh)
             return fresh
