@@ -559,3 +559,44 @@ def test_base45_decode_agrees_with_the_reference_on_acceptance(text: str) -> Non
         assert theirs == ours
     elif theirs is not None:
         assert text.endswith("\n")  # the reference strips a trailing newline; we do not
+
+
+def test_sign1_slicing_agrees_with_decoding_on_every_mutation() -> None:
+    """The hot path splits canonical COSE_Sign1 bytes by slicing; it must accept exactly
+    what decoding and re-framing accepts, with the same parts (every 1-byte change,
+    deletion and insertion of a real unbound and a real bound card)."""
+    import uuid
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from cardservice import credentials
+    from cardservice.credentials import MalformedCredential, cose
+    from cardservice.domain.identity import card_number
+
+    issuer = Ed25519PrivateKey.from_private_bytes(bytes(range(7, 39)))
+    phone = ec.derive_private_key(4242, ec.SECP256R1())
+    for device in (None, credentials.DeviceKey.from_public_key(phone.public_key())):
+        card = credentials.sign_card(
+            credentials.CardClaims(
+                issuer_region="500112", issued_at=1_780_000_000, expires_at=1_900_000_000,
+                card_id=uuid.UUID(int=3), card_number=card_number("500112", 2026, 3),
+                category="veteran", region="500112", masked_name="张*明", version=1,
+                status_index=3, device_key=device,
+            ),
+            issuer,
+        )  # fmt: skip
+        assert cose.parse_sign1(card) == cose.decode_sign1(card)
+        variants = [card[:i] + card[i + 1 :] for i in range(len(card))]
+        variants += [card[:i] + bytes([b]) + card[i:] for i in range(len(card)) for b in (0, 0x58)]
+        variants += [
+            card[:i] + bytes([card[i] ^ x]) + card[i + 1 :]
+            for i in range(len(card))
+            for x in (1, 0x20, 0x80, 0xFF)
+        ]
+        for data in variants:
+            try:
+                expected: object = cose.decode_sign1(data)
+            except MalformedCredential:
+                expected = None
+            assert cose._split_canonical(data) == expected, data.hex()
