@@ -113,7 +113,51 @@ def encode_ptp1(card_bytes: bytes, t: int, device_private_key: ec.EllipticCurveP
     return PTP1_PREFIX + _base45.b45encode(_cbor.encode([card_bytes, t, sig]))
 
 
+_HEAD_SIZES = {24: 1, 25: 2, 26: 4}
+
+
+def _read_head(raw: bytes, at: int, major: int) -> tuple[int, int] | None:
+    """(argument, position after the head) of a shortest-form head of `major` at `at`."""
+    if at >= len(raw) or raw[at] >> 5 != major:
+        return None
+    info, at = raw[at] & 0x1F, at + 1
+    if info < 24:
+        return info, at
+    size = _HEAD_SIZES.get(info)
+    if size is None or at + size > len(raw):
+        return None
+    value = int.from_bytes(raw[at : at + size], "big")
+    if _cbor.head(major, value) != raw[at - 1 : at + size]:
+        return None
+    return value, at + size
+
+
+def _split_ptp1(raw: bytes) -> tuple[bytes, int, bytes] | None:
+    """[card, t, sig] by slicing when `raw` is exactly the canonical framing, else None."""
+    if raw[:1] != _PTP1_ARRAY_HEAD:
+        return None
+    card_head = _read_head(raw, 1, 2)
+    if card_head is None:
+        return None
+    length, at = card_head
+    card = raw[at : at + length]
+    t_head = _read_head(raw, at + length, 0)
+    if len(card) != length or t_head is None:
+        return None
+    t, at = t_head
+    if raw[at : at + len(_SIG_HEAD)] != _SIG_HEAD or len(raw) != at + len(_SIG_HEAD) + 64:
+        return None
+    if t >= MAX_TIME:
+        return None
+    return card, t, raw[at + len(_SIG_HEAD) :]
+
+
 def _parse_ptp1(raw: bytes) -> tuple[bytes, int, bytes]:
+    fast = _split_ptp1(raw)
+    return fast if fast is not None else _decode_ptp1(raw)
+
+
+def _decode_ptp1(raw: bytes) -> tuple[bytes, int, bytes]:
     item = _cbor.decode(raw, "PTP1")
     if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 3:
         raise MalformedCredential("PTP1 must be an array [card, t, sig]")
