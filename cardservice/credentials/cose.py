@@ -89,7 +89,9 @@ def _split_canonical(data: bytes) -> CoseSign1 | None:
     The framing is fixed (tag, array of 4, a 13-byte protected bstr, an empty map, the
     payload bstr, a 64-byte signature bstr), so slicing is exact and as strict as decoding
     and re-framing: only the payload's length head varies, and it must be the shortest."""
-    if not data.startswith(_FRAMED_PREFIX) or data[_PAYLOAD_AT - 1] != _EMPTY_MAP[0]:
+    if len(data) <= _PAYLOAD_AT + _SIGNED_TAIL or not data.startswith(_FRAMED_PREFIX):
+        return None
+    if data[_PAYLOAD_AT - 1] != _EMPTY_MAP[0]:
         return None
     head = data[_PAYLOAD_AT]
     if head >> 5 != 2:
@@ -98,7 +100,7 @@ def _split_canonical(data: bytes) -> CoseSign1 | None:
     if info < 24:
         length = info
     elif info == 24:
-        length, start = data[start] if len(data) > start else -1, start + 1
+        length, start = data[start], start + 1
     elif info == 25:
         length, start = int.from_bytes(data[start : start + 2], "big"), start + 2
     else:

@@ -588,6 +588,7 @@ def test_sign1_slicing_agrees_with_decoding_on_every_mutation() -> None:
         )  # fmt: skip
         assert cose.parse_sign1(card) == cose.decode_sign1(card)
         variants = [card[:i] + card[i + 1 :] for i in range(len(card))]
+        variants += [card[:i] for i in range(len(card))]  # every truncation
         variants += [card[:i] + bytes([b]) + card[i:] for i in range(len(card)) for b in (0, 0x58)]
         variants += [
             card[:i] + bytes([card[i] ^ x]) + card[i + 1 :]
@@ -630,6 +631,7 @@ def test_ptp1_slicing_agrees_with_decoding_on_every_mutation() -> None:
         raw = credentials.b45decode(text[5:])
         assert codec._split_ptp1(raw) == codec._decode_ptp1(raw)
         variants = [raw[:i] + raw[i + 1 :] for i in range(len(raw))]
+        variants += [raw[:i] for i in range(len(raw))]  # every truncation
         variants += [
             raw[:i] + bytes([raw[i] ^ x]) + raw[i + 1 :]
             for i in range(len(raw))
