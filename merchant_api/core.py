@@ -38,6 +38,7 @@ STATUSES: tuple[str, ...] = (
     "bad_signature",
     "stale_presentation",
     "unknown_card",
+    "not_issued",
     "superseded",
     "revoked",
     "suspended",
@@ -51,7 +52,7 @@ STATUSES: tuple[str, ...] = (
 TRUSTED_STATUSES = frozenset(STATUSES[STATUSES.index("stale_presentation") :])
 """Statuses reached only after the issuer signature verified: the card's claims are real."""
 
-Standing = Literal["active", "suspended", "revoked", "superseded"]
+Standing = Literal["active", "suspended", "revoked", "superseded", "not_issued"]
 """A card version's standing as the status source sees it."""
 
 COMPROMISED = "compromised"
@@ -72,6 +73,8 @@ class Checked:
 
     status: str | None
     parsed: ParsedCredential | None = None
+    key: TrustedKey | None = None
+    """The issuer key the card names (known once the kid was found)."""
 
     @property
     def presentation(self) -> str | None:
@@ -96,24 +99,26 @@ def kid_text(kid: bytes) -> str:
 
 
 class VerifiedCards:
-    """A bounded memo of credentials whose issuer signature already verified.
+    """A bounded memo of parsed credentials and of card bytes whose issuer signature verified.
 
-    A static PTC1 code is the same text at every scan, and a signature over the same bytes
-    under the same key always verifies the same way, so a repeat scan may skip the parse
-    and the Ed25519 check (the dominant costs). Only successes are kept, each with the raw
-    key that verified it, so a forger cannot fill it, and a key's current status (for
-    example compromised) is still checked on every scan. PTP1 presentations are new text
-    every 30 s: only their embedded card's signature is remembered; the holder signature
-    and the freshness are checked every time.
+    A static PTC1 code is the same text at every scan: a repeat scan may skip the parse,
+    and, where the issuer signature has to be checked at all (offline; a card the status
+    view holds no digest for), the Ed25519 check too, since a signature over the same bytes
+    under the same key always verifies the same way. Only verified cards are remembered,
+    each with the raw key that verified it, so a forger cannot fill it, and a key's current
+    status (for example compromised) and the card's standing are still checked on every
+    scan: nothing here is something a revocation must invalidate. PTP1 presentations are
+    new text every 30 s: only their embedded card is remembered; the holder signature and
+    the freshness are checked every time.
     """
 
     def __init__(self, size: int = 20_000) -> None:
         self.size = size
-        self._texts: OrderedDict[str, tuple[ParsedCredential, bytes]] = OrderedDict()
+        self._texts: OrderedDict[str, ParsedCredential] = OrderedDict()
         self._cards: OrderedDict[bytes, bytes] = OrderedDict()
         self._lock = threading.Lock()
 
-    def parsed(self, text: str) -> tuple[ParsedCredential, bytes] | None:
+    def parsed(self, text: str) -> ParsedCredential | None:
         with self._lock:
             return self._texts.get(text)
 
@@ -121,17 +126,96 @@ class VerifiedCards:
         with self._lock:
             return self._cards.get(card_bytes)
 
-    def remember(self, text: str, parsed: ParsedCredential, raw: bytes) -> None:
+    def remember_parsed(self, text: str, parsed: ParsedCredential) -> None:
+        """Static texts only, and only once their card verified (see `remember_card`)."""
+        if self.size <= 0 or parsed.presentation != "static":
+            return
+        with self._lock:
+            if parsed.card_bytes not in self._cards:
+                return
+            self._texts[text] = parsed
+            if len(self._texts) > self.size:
+                self._texts.popitem(last=False)
+
+    def remember_card(self, card_bytes: bytes, raw: bytes) -> None:
         if self.size <= 0:
             return
         with self._lock:
-            if parsed.presentation == "static":
-                self._texts[text] = (parsed, raw)
-                if len(self._texts) > self.size:
-                    self._texts.popitem(last=False)
-            self._cards[parsed.card_bytes] = raw
+            self._cards[card_bytes] = raw
             if len(self._cards) > self.size:
                 self._cards.popitem(last=False)
+
+
+def read_credential(
+    text: str,
+    keys: KeyLookup | Mapping[str, TrustedKey],
+    memo: VerifiedCards | None = None,
+) -> Checked:
+    """malformed → unknown_key → key_compromised: the stage before any signature.
+
+    The parsed claims are not trusted yet; the online path uses the card id in them only to
+    look the card up, and the issued digest found there decides whether the issuer
+    signature still needs checking (`check_trust`).
+    """
+    if not isinstance(text, str):
+        return Checked("malformed")
+    text = text.strip()
+    remembered = memo.parsed(text) if memo is not None else None
+    if remembered is not None:
+        parsed = remembered
+    else:
+        try:
+            parsed = credentials.parse_credential(text)
+        except MalformedCredential:
+            return Checked("malformed")
+        if memo is not None:
+            memo.remember_parsed(text, parsed)
+    key = keys.get(kid_text(parsed.kid))
+    if key is None:
+        return Checked("unknown_key", parsed)
+    if key.status == COMPROMISED:
+        return Checked("key_compromised", parsed, key)
+    return Checked(None, parsed, key)
+
+
+def check_trust(
+    checked: Checked,
+    now: int,
+    policy: Policy,
+    issued_digest: str = "",
+    memo: VerifiedCards | None = None,
+) -> Checked:
+    """bad_signature → stale_presentation, after `read_credential`.
+
+    `issued_digest`: the hex SHA-256 of the card bytes the ledger issued for this card's
+    current version (the status view keeps it), or "" where there is none (offline, a card
+    not in the view). Bytes equal to what the ledger issued are its own signature, so the
+    Ed25519 check is skipped for them; anything else has its signature checked.
+    """
+    if checked.status is not None or checked.parsed is None or checked.key is None:
+        return checked
+    parsed, key = checked.parsed, checked.key
+    if issued_digest and parsed.card_digest.hex() == issued_digest:
+        if memo is not None:
+            memo.remember_card(parsed.card_bytes, key.raw)
+    else:
+        verified_with = memo.card_key(parsed.card_bytes) if memo is not None else None
+        if verified_with is None or verified_with != key.raw:
+            try:
+                issuer_ok = credentials.verify_issuer_signature(parsed, key.raw)
+            except ValueError:  # a trust-store entry that is not an Ed25519 key: refuse it
+                issuer_ok = False
+            if not issuer_ok:
+                return Checked("bad_signature", parsed, key)
+            if memo is not None:
+                memo.remember_card(parsed.card_bytes, key.raw)
+    if parsed.presentation == "device_bound":
+        if not credentials.verify_holder_signature(parsed):
+            return Checked("bad_signature", parsed, key)
+        presented_at = parsed.presented_at or 0
+        if abs(now - presented_at) > policy.presentation_window_seconds:
+            return Checked("stale_presentation", parsed, key)
+    return checked
 
 
 def check_credential(
@@ -141,50 +225,28 @@ def check_credential(
     policy: Policy,
     memo: VerifiedCards | None = None,
 ) -> Checked:
-    """malformed → unknown_key → key_compromised → bad_signature → stale_presentation."""
-    if not isinstance(text, str):
-        return Checked("malformed")
-    text = text.strip()
-    remembered = memo.parsed(text) if memo is not None else None
-    verified_with: bytes | None
-    if remembered is not None:
-        parsed, verified_with = remembered
-    else:
-        try:
-            parsed = credentials.parse_credential(text)
-        except MalformedCredential:
-            return Checked("malformed")
-        verified_with = memo.card_key(parsed.card_bytes) if memo is not None else None
-    key = keys.get(kid_text(parsed.kid))
-    if key is None:
-        return Checked("unknown_key", parsed)
-    if key.status == COMPROMISED:
-        return Checked("key_compromised", parsed)
-    if verified_with is None or verified_with != key.raw:
-        try:
-            issuer_ok = credentials.verify_issuer_signature(parsed, key.raw)
-        except ValueError:  # a trust-store entry that is not an Ed25519 key: refuse the card
-            issuer_ok = False
-        if not issuer_ok:
-            return Checked("bad_signature", parsed)
-        if memo is not None:
-            memo.remember(text, parsed, key.raw)
-    if parsed.presentation == "device_bound":
-        if not credentials.verify_holder_signature(parsed):
-            return Checked("bad_signature", parsed)
-        presented_at = parsed.presented_at or 0
-        if abs(now - presented_at) > policy.presentation_window_seconds:
-            return Checked("stale_presentation", parsed)
-    return Checked(None, parsed)
+    """malformed → unknown_key → key_compromised → bad_signature → stale_presentation,
+    every signature checked (the offline verifiers have no issued digest)."""
+    return check_trust(read_credential(text, keys, memo), now, policy, "", memo)
 
 
 def standing_from_view(
-    parsed: ParsedCredential, status: str | None, version: int | None
+    parsed: ParsedCredential, status: str | None, version: int | None, digest: str = ""
 ) -> Standing | None:
-    """The standing of this card version given the card status view's row (None: absent)."""
+    """The standing of this card version given the card status view's row (None: absent).
+
+    A version newer than the view's is not known yet (the view catches up with a reissue);
+    the view's own version must be the very bytes the ledger issued (`digest`, when the
+    view has one), else `not_issued`; older versions are superseded.
+    """
     if status is None or version is None:
         return None
-    if parsed.claims.version < version:
+    presented = parsed.claims.version
+    if presented > version:
+        return None
+    if presented == version and digest and parsed.card_digest.hex() != digest:
+        return "not_issued"
+    if presented < version:
         return "superseded"
     if status in ("revoked", "suspended"):
         return "revoked" if status == "revoked" else "suspended"
@@ -197,8 +259,13 @@ STANDING_BY_CODE: dict[int, Standing] = {
 
 
 def decide(checked: Checked, standing: Standing | None, now: int, policy: Policy) -> str:
-    """unknown_card → superseded → revoked → suspended → expired → not_yet_valid →
-    static_not_allowed → valid, after the credential stage."""
+    """unknown_card → not_issued → superseded → revoked → suspended → expired →
+    not_yet_valid → static_not_allowed → valid, after the credential stage.
+
+    A static PTC1 is refused where the merchant requires binding, and everywhere for a card
+    bound to a phone (it carries `cnf`): such a card counts only as a live PTP1, so a
+    photo of the phone's screen stops working within the presentation window.
+    """
     if checked.status is not None:
         return checked.status
     parsed = checked.parsed
@@ -212,7 +279,9 @@ def decide(checked: Checked, standing: Standing | None, now: int, policy: Policy
         return "expired"
     if claims.issued_at > now + policy.clock_skew_seconds:
         return "not_yet_valid"
-    if policy.require_device_binding and parsed.presentation == "static":
+    if parsed.presentation == "static" and (
+        policy.require_device_binding or claims.device_key is not None
+    ):
         return "static_not_allowed"
     return "valid"
 

@@ -29,8 +29,9 @@ from merchant_api.core import (
     Policy,
     VerifiedCards,
     card_summary,
-    check_credential,
+    check_trust,
     decide,
+    read_credential,
     standing_from_view,
 )
 from merchant_api.metrics import Metrics
@@ -164,7 +165,7 @@ class MerchantApi:
         now_dt = self.clock.now()
         now = int(now_dt.timestamp())
         policy = self.policy_for(merchant)
-        checked = check_credential(text, self.keys, now, policy, self.verified)
+        checked = read_credential(text, self.keys, self.verified)
         card_id = (
             checked.parsed.claims.card_id
             if checked.status is None and checked.parsed is not None
@@ -175,10 +176,20 @@ class MerchantApi:
     def _finish(
         self, merchant: MerchantRow, pending: _Pending, row: CardRow | None
     ) -> tuple[dict[str, Any], vlog.Record]:
-        checked = pending.checked
+        # The issuer signature is checked only where these are not the bytes the ledger
+        # issued for the card's current version (the view keeps their digest).
+        checked = check_trust(
+            pending.checked,
+            pending.now,
+            pending.policy,
+            row.credential_digest if row is not None else "",
+            self.verified,
+        )
         standing = None
-        if row is not None and checked.parsed is not None:
-            standing = standing_from_view(checked.parsed, row.status, row.version)
+        if row is not None and checked.status is None and checked.parsed is not None:
+            standing = standing_from_view(
+                checked.parsed, row.status, row.version, row.credential_digest
+            )
         status = decide(checked, standing, pending.now, pending.policy)
         eligibility = (
             self.eligibility(checked, merchant, today_in_shanghai(self.clock))

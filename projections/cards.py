@@ -22,13 +22,21 @@ from projections.view import (
     Event,
     ProjectionError,
     View,
+    add_column,
     chunks,
     event_name,
     placeholders,
     topics_of,
 )
 
-CARD_EVENTS = ("Issued", "Suspended", "Reinstated", "Revoked", "Reissued")
+CARD_EVENTS = (
+    "Issued",
+    "Suspended",
+    "Reinstated",
+    "Revoked",
+    "Reissued",
+    "CredentialDigestRecorded",
+)
 
 ACTIVE, SUSPENDED, REVOKED = "active", "suspended", "revoked"
 
@@ -59,6 +67,9 @@ class CardRow:
     expires: str
     device_key: Mapping[str, str] | None
     issued_at: str
+    credential_digest: str = ""
+    """Hex SHA-256 of the current version's credential bytes as the ledger issued them
+    ("" for a version issued before digests, until the write side's backfill records it)."""
 
 
 def apply_card(state: CardRow | None, event: Event) -> CardRow | None:
@@ -78,6 +89,7 @@ def apply_card(state: CardRow | None, event: Event) -> CardRow | None:
             expires=str(event.expires_on),
             device_key=None,
             issued_at=_iso(event.issued_at),
+            credential_digest=getattr(event, "credential_digest", ""),
         )
     if state is None:
         raise ProjectionError(f"{name} for card {event.originator_id}, which was never issued")
@@ -95,7 +107,12 @@ def apply_card(state: CardRow | None, event: Event) -> CardRow | None:
             kid=event.kid,
             device_key=dict(event.device_key) if event.device_key else None,
             issued_at=_iso(event.at),
+            credential_digest=getattr(event, "credential_digest", ""),
         )
+    if name == "Card.CredentialDigestRecorded":
+        if event.card_version != state.version:
+            return state
+        return replace(state, credential_digest=event.digest)
     return state
 
 
@@ -141,7 +158,7 @@ def apply_status(state: StatusEntries | None, event: Event) -> StatusEntries | N
 
 _CARD_COLUMNS = (
     "card_id, card_number, status, version, status_index, kid, region, category, "
-    "masked_name, expires, device_key, issued_at"
+    "masked_name, expires, device_key, issued_at, credential_digest"
 )
 
 
@@ -159,6 +176,7 @@ def card_row_from_db(row: Row) -> CardRow:
         expires=row[9],
         device_key=json.loads(row[10]) if row[10] else None,
         issued_at=row[11],
+        credential_digest=row[12] or "",
     )
 
 
@@ -191,9 +209,15 @@ class CardStatusView(View[CardRow]):
                 masked_name TEXT NOT NULL,
                 expires TEXT NOT NULL,
                 device_key TEXT,
-                issued_at TEXT NOT NULL
+                issued_at TEXT NOT NULL,
+                credential_digest TEXT NOT NULL DEFAULT ''
             )"""
         ]
+
+    def upgrade(self, tx: Tx) -> None:
+        """A table made before the credential digest existed gains its column ("" until
+        the write side's backfill records the digest in the ledger)."""
+        add_column(tx, "view_cards", "credential_digest", "TEXT NOT NULL DEFAULT ''")
 
     def apply(self, state: CardRow | None, event: Event) -> CardRow | None:
         return apply_card(state, event)
@@ -230,16 +254,18 @@ class CardStatusView(View[CardRow]):
                     after.expires,
                     json.dumps(dict(device_key), sort_keys=True) if device_key else None,
                     after.issued_at,
+                    after.credential_digest,
                 )
             )
         tx.insert_many(
-            f"INSERT INTO view_cards ({_CARD_COLUMNS}) VALUES ({placeholders(12)}) "  # noqa: S608
+            f"INSERT INTO view_cards ({_CARD_COLUMNS}) VALUES ({placeholders(13)}) "  # noqa: S608
             "ON CONFLICT (card_id) DO UPDATE SET card_number = excluded.card_number, "
             "status = excluded.status, version = excluded.version, "
             "status_index = excluded.status_index, kid = excluded.kid, "
             "region = excluded.region, category = excluded.category, "
             "masked_name = excluded.masked_name, expires = excluded.expires, "
-            "device_key = excluded.device_key, issued_at = excluded.issued_at",
+            "device_key = excluded.device_key, issued_at = excluded.issued_at, "
+            "credential_digest = excluded.credential_digest",
             rows,
         )
 

@@ -86,6 +86,7 @@ def create_tables(db: Database, views: Iterable[AnyView]) -> None:
     db.create_tables(statements)
     with db.transaction() as tx:
         for view in views:
+            view.upgrade(tx)
             tx.execute(
                 "INSERT INTO projection_positions (view, source, position) VALUES (?, ?, 0) "
                 "ON CONFLICT (view, source) DO NOTHING",

@@ -85,6 +85,7 @@ class ProjectionService:
         if self._threads:
             return
         self.setup()
+        self.backfill()
         self._stop.clear()
         for runner in self.runners:
             thread = threading.Thread(
@@ -92,6 +93,17 @@ class ProjectionService:
             )
             thread.start()
             self._threads.append(thread)
+
+    def backfill(self) -> None:
+        """Write-side data migrations that need the keys, before the views run: credential
+        digests for cards issued before the ledger recorded them. A failure is logged and
+        retried at the next start; it never keeps the projections from running."""
+        from cardservice.digests import backfill_credential_digests
+
+        try:
+            backfill_credential_digests(self.svc.ledger, self.svc.db)
+        except Exception:
+            log.exception("credential digest backfill failed; verifying those cards by signature")
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()

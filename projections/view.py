@@ -78,6 +78,9 @@ class View(ABC, Generic[S]):
     def store(self, tx: Tx, changes: Mapping[UUID, tuple[S | None, S | None]]) -> None:
         """Write each aggregate's new state given its (before, after) pair."""
 
+    def upgrade(self, tx: Tx) -> None:
+        """Bring a table made by an earlier version of `ddl` up to date (after `ddl`)."""
+
     def clear(self, tx: Tx) -> None:
         for table in self.tables:
             tx.execute(f"DELETE FROM {table}")  # noqa: S608 - table names are constants
@@ -85,3 +88,19 @@ class View(ABC, Generic[S]):
     @abstractmethod
     def snapshot(self, tx: Tx) -> list[Row]:
         """Every row of the view in a canonical order (to compare a view with a rebuild)."""
+
+
+def add_column(tx: Tx, table: str, column: str, definition: str) -> None:
+    """ALTER TABLE .. ADD COLUMN unless the column is there (SQLite has no IF NOT EXISTS)."""
+    if tx.dialect == "postgres":  # looked up first: ALTER locks the table even as a no-op
+        found = tx.one(
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() "
+            "AND table_name = ? AND column_name = ?",
+            (table, column),
+        )
+        if found is None:
+            tx.execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}")
+        return
+    columns = {str(r[1]) for r in tx.all(f"PRAGMA table_info({table})")}
+    if column not in columns:
+        tx.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")

@@ -47,8 +47,6 @@ from projections.cards import status_list_bytes
 PATH = Path(__file__).parent / "data" / "offline_vectors.json"
 NOW = 1_780_000_000  # 2026-05-28T20:26:40Z
 DAY = 86_400
-PENDING_STATIC = "the verification core does not yet call a bound PTC1 static_not_allowed"
-PENDING_NO_CNF = "the verification core calls a PTP1 without cnf bad_signature, not malformed"
 PENDING_USE = "merchant_api.bundle does not yet check a key's use"
 
 
@@ -180,13 +178,11 @@ def credentials_vectors() -> list[dict[str, Any]]:
             "name": "ptp1_card_without_cnf",
             "qr": ptp1(unbound_for_ptp1, NOW - 10, DEVICE),
             "expect": "malformed",
-            "pending_python": PENDING_NO_CNF,
         },
         {
             "name": "bound_card_shown_static",
             "qr": ptc1(bound),
             "expect": "static_not_allowed",
-            "pending_python": PENDING_STATIC,
         },
         {
             "name": "noncanonical_length",

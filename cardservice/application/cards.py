@@ -3,7 +3,8 @@ compromise, and its credential (claims, PTC1 text)."""
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime
 from uuid import UUID
 
 from cardservice import credentials
@@ -76,15 +77,24 @@ class CardLifecycle(IssuerKeys):
             card = self.card(card_id)
             if card.status == "revoked":
                 raise Conflict("the card is revoked")
+            index, kid, jwk, at = (
+                self.db.allocate("status_index"),
+                self.active_kid(),
+                device_key.to_jwk(),
+                self.now(),
+            )
             card.reissue(
                 reason="device_key_bound",
-                status_index=self.db.allocate("status_index"),
-                kid=self.active_kid(),
-                device_key=device_key.to_jwk(),
+                status_index=index,
+                kid=kid,
+                device_key=jwk,
                 actor=Actor(
                     kind="holder", id=str(card_id), role="holder", region=card.region
                 ).as_dict(),
-                at=self.now(),
+                at=at,
+                credential_digest=self.next_version_digest(
+                    card, status_index=index, kid=kid, device_key=jwk, at=at
+                ),
             )
             self.save(card)
             return card
@@ -100,13 +110,17 @@ class CardLifecycle(IssuerKeys):
             fresh = self.card(card.id)
             if self.keyring().key(fresh.kid)["status"] != COMPROMISED:
                 return fresh
+            index, kid, at = self.db.allocate("status_index"), self.active_kid(), self.now()
             fresh.reissue(
                 reason="issuer_key_replaced",
-                status_index=self.db.allocate("status_index"),
-                kid=self.active_kid(),
+                status_index=index,
+                kid=kid,
                 device_key=fresh.device_key,
                 actor=Actor.system("key-compromise").as_dict(),
-                at=self.now(),
+                at=at,
+                credential_digest=self.next_version_digest(
+                    fresh, status_index=index, kid=kid, device_key=fresh.device_key, at=at
+                ),
             )
             self.save(fresh)
             return fresh
@@ -132,3 +146,28 @@ class CardLifecycle(IssuerKeys):
     def credential_for(self, card: Card) -> str:
         """The PTC1 text of this card version (deterministic: Ed25519 signatures are)."""
         return credentials.issue_ptc1(self.claims_for(card), self._signing_key(card.kid))
+
+    def digest_of(self, claims: credentials.CardClaims, kid: str) -> str:
+        """The digest of the credential bytes these claims are issued as under `kid`: the
+        ledger records it with every version it issues (online verifiers accept only those
+        bytes)."""
+        return credentials.credential_digest(credentials.sign_card(claims, self._signing_key(kid)))
+
+    def next_version_digest(
+        self,
+        card: Card,
+        *,
+        status_index: int,
+        kid: str,
+        device_key: dict[str, str] | None,
+        at: datetime,
+    ) -> str:
+        """The digest of the version `card.reissue(...)` with these arguments will issue."""
+        claims = replace(
+            self.claims_for(card),
+            issued_at=int(at.timestamp()),
+            version=card.card_version + 1,
+            status_index=status_index,
+            device_key=credentials.DeviceKey.from_jwk(device_key) if device_key else None,
+        )
+        return self.digest_of(claims, kid)

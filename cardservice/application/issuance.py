@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -16,6 +17,7 @@ from cardservice.application.base import (
     IdempotencyMismatch,
     add_years,
     command_uuid,
+    end_of_day,
     require_region,
     require_scope,
     retrying,
@@ -101,20 +103,35 @@ class Issuance(Activations, HolderData):
         command_id: str,
         request_digest: str,
     ) -> Card:
+        issued_at = self.now()
+        masked_name = credentials.mask_name(request.name.strip())
+        claims = credentials.CardClaims(
+            issuer_region=request.region,
+            issued_at=int(issued_at.timestamp()),
+            expires_at=end_of_day(date.fromisoformat(expires_on)),
+            card_id=card_id,
+            card_number=numbers[0],
+            category=request.category,
+            region=request.region,
+            masked_name=masked_name,
+            version=1,
+            status_index=numbers[1],
+        )
         return Card(
             card_id=card_id,
             holder_id=holder_id,
             card_number=numbers[0],
             category=request.category,
             region=request.region,
-            masked_name=credentials.mask_name(request.name.strip()),
-            issued_at=self.now(),
+            masked_name=masked_name,
+            issued_at=issued_at,
             expires_on=expires_on,
             status_index=numbers[1],
             kid=kid,
             actor=actor.as_dict(),
             command_id=command_id,
             request_digest=request_digest,
+            credential_digest=self.digest_of(claims, kid),
         )
 
     def _allocate_numbers(self, regions: list[str]) -> list[tuple[str, int]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
@@ -61,6 +62,17 @@ class ParsedCredential:
     presented_at: int | None = None
     holder_signature: bytes | None = None
 
+    @cached_property
+    def card_digest(self) -> bytes:
+        """SHA-256 of the exact card bytes: what a PTP1 signs, and what the ledger records
+        of every card version it issued (`credential_digest`)."""
+        return hashlib.sha256(self.card_bytes).digest()
+
+
+def credential_digest(card_bytes: bytes) -> str:
+    """The ledger's record of issued card bytes: hex SHA-256 of the tagged COSE_Sign1."""
+    return hashlib.sha256(card_bytes).hexdigest()
+
 
 def sign_card(claims: CardClaims, key: Ed25519PrivateKey) -> bytes:
     """Tagged COSE_Sign1 bytes of the card; deterministic (canonical CBOR, Ed25519).
@@ -83,8 +95,8 @@ def issue_ptc1(claims: CardClaims, key: Ed25519PrivateKey) -> str:
     return encode_ptc1(sign_card(claims, key))
 
 
-def _holder_message(card_bytes: bytes, t: int) -> bytes:
-    return _cbor.encode([PTP1_CONTEXT, hashlib.sha256(card_bytes).digest(), t])
+def _holder_message(card_digest: bytes, t: int) -> bytes:
+    return _cbor.encode([PTP1_CONTEXT, card_digest, t])
 
 
 def encode_ptp1(card_bytes: bytes, t: int, device_private_key: ec.EllipticCurvePrivateKey) -> str:
@@ -93,13 +105,59 @@ def encode_ptp1(card_bytes: bytes, t: int, device_private_key: ec.EllipticCurveP
         raise ValueError("t must be an int in [0, 2**32)")
     if not isinstance(device_private_key.curve, ec.SECP256R1):
         raise InvalidDeviceKey("device key must be on P-256")
-    der = device_private_key.sign(_holder_message(card_bytes, t), _ECDSA_SHA256)
+    der = device_private_key.sign(
+        _holder_message(hashlib.sha256(card_bytes).digest(), t), _ECDSA_SHA256
+    )
     r, s = decode_dss_signature(der)
     sig = r.to_bytes(32, "big") + s.to_bytes(32, "big")
     return PTP1_PREFIX + _base45.b45encode(_cbor.encode([card_bytes, t, sig]))
 
 
+_HEAD_SIZES = {24: 1, 25: 2, 26: 4}
+
+
+def _read_head(raw: bytes, at: int, major: int) -> tuple[int, int] | None:
+    """(argument, position after the head) of a shortest-form head of `major` at `at`."""
+    if at >= len(raw) or raw[at] >> 5 != major:
+        return None
+    info, at = raw[at] & 0x1F, at + 1
+    if info < 24:
+        return info, at
+    size = _HEAD_SIZES.get(info)
+    if size is None or at + size > len(raw):
+        return None
+    value = int.from_bytes(raw[at : at + size], "big")
+    if _cbor.head(major, value) != raw[at - 1 : at + size]:
+        return None
+    return value, at + size
+
+
+def _split_ptp1(raw: bytes) -> tuple[bytes, int, bytes] | None:
+    """[card, t, sig] by slicing when `raw` is exactly the canonical framing, else None."""
+    if raw[:1] != _PTP1_ARRAY_HEAD:
+        return None
+    card_head = _read_head(raw, 1, 2)
+    if card_head is None:
+        return None
+    length, at = card_head
+    card = raw[at : at + length]
+    t_head = _read_head(raw, at + length, 0)
+    if len(card) != length or t_head is None:
+        return None
+    t, at = t_head
+    if raw[at : at + len(_SIG_HEAD)] != _SIG_HEAD or len(raw) != at + len(_SIG_HEAD) + 64:
+        return None
+    if t >= MAX_TIME:
+        return None
+    return card, t, raw[at + len(_SIG_HEAD) :]
+
+
 def _parse_ptp1(raw: bytes) -> tuple[bytes, int, bytes]:
+    fast = _split_ptp1(raw)
+    return fast if fast is not None else _decode_ptp1(raw)
+
+
+def _decode_ptp1(raw: bytes) -> tuple[bytes, int, bytes]:
     item = _cbor.decode(raw, "PTP1")
     if isinstance(item, str | bytes) or not isinstance(item, Sequence) or len(item) != 3:
         raise MalformedCredential("PTP1 must be an array [card, t, sig]")
@@ -154,6 +212,8 @@ def parse_credential(text: str) -> ParsedCredential:
         return parse_card(raw)
     card_bytes, t, sig = _parse_ptp1(raw)
     card = parse_card(card_bytes)
+    if card.claims.device_key is None:
+        raise MalformedCredential("PTP1 card carries no cnf key: nothing to present with")
     return ParsedCredential(
         presentation="device_bound",
         card_bytes=card_bytes,
@@ -194,7 +254,7 @@ def verify_holder_signature(parsed: ParsedCredential) -> bool:
         return False
     der = encode_dss_signature(int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big"))
     try:
-        public_key.verify(der, _holder_message(parsed.card_bytes, t), _ECDSA_SHA256)
+        public_key.verify(der, _holder_message(parsed.card_digest, t), _ECDSA_SHA256)
     except InvalidSignature:
         return False
     return True

@@ -77,8 +77,55 @@ def _explain_protected(protected: bytes) -> MalformedCredential:
     return MalformedCredential("protected header is not canonically encoded")
 
 
+_PROTECTED_LENGTH = len(_PROTECTED_PREFIX) + KID_LENGTH
+_FRAMED_PREFIX = _SIGN1_HEAD + _cbor.head(2, _PROTECTED_LENGTH) + _PROTECTED_PREFIX
+_PAYLOAD_AT = len(_FRAMED_PREFIX) + KID_LENGTH + len(_EMPTY_MAP)
+_SIGNED_TAIL = len(_SIGNATURE_HEAD) + SIGNATURE_LENGTH
+
+
+def _split_canonical(data: bytes) -> CoseSign1 | None:
+    """The parts of `data` if it is byte for byte the one canonical framing, else None.
+
+    The framing is fixed (tag, array of 4, a 13-byte protected bstr, an empty map, the
+    payload bstr, a 64-byte signature bstr), so slicing is exact and as strict as decoding
+    and re-framing: only the payload's length head varies, and it must be the shortest."""
+    if len(data) <= _PAYLOAD_AT + _SIGNED_TAIL or not data.startswith(_FRAMED_PREFIX):
+        return None
+    if data[_PAYLOAD_AT - 1] != _EMPTY_MAP[0]:
+        return None
+    head = data[_PAYLOAD_AT]
+    if head >> 5 != 2:
+        return None
+    info, start = head & 0x1F, _PAYLOAD_AT + 1
+    if info < 24:
+        length = info
+    elif info == 24:
+        length, start = data[start], start + 1
+    elif info == 25:
+        length, start = int.from_bytes(data[start : start + 2], "big"), start + 2
+    else:
+        return None
+    end = start + length
+    if length < 0 or _cbor.head(2, length) != data[_PAYLOAD_AT:start]:
+        return None
+    if len(data) != end + _SIGNED_TAIL or data[end : end + len(_SIGNATURE_HEAD)] != _SIGNATURE_HEAD:
+        return None
+    protected = data[len(_SIGN1_HEAD) + 1 : len(_FRAMED_PREFIX) + KID_LENGTH]
+    return CoseSign1(protected, data[start:end], data[-SIGNATURE_LENGTH:], protected[-KID_LENGTH:])
+
+
 def parse_sign1(data: bytes) -> CoseSign1:
-    """Split tagged COSE_Sign1 bytes; MalformedCredential unless exactly the contract's shape."""
+    """Split tagged COSE_Sign1 bytes; MalformedCredential unless exactly the contract's shape.
+
+    Canonical input (every genuine card) is split by slicing; anything else is decoded to
+    say what is wrong with it."""
+    fast = _split_canonical(data)
+    return fast if fast is not None else decode_sign1(data)
+
+
+def decode_sign1(data: bytes) -> CoseSign1:
+    """`parse_sign1` by decoding and re-framing: the reference the slicing must agree with,
+    and the explanation of what is wrong with a non-canonical input."""
     item = _cbor.decode(data, "COSE_Sign1")
     if not isinstance(item, cbor2.CBORTag) or item.tag != _cbor.COSE_SIGN1_TAG:
         raise MalformedCredential("not a tagged COSE_Sign1 (tag 18)")

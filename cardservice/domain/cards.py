@@ -69,6 +69,7 @@ class Card(Aggregate):
         actor: dict[str, Any],
         command_id: str,
         request_digest: str,
+        credential_digest: str = "",
     ) -> None:
         self.holder_id = holder_id
         self.card_number = card_number
@@ -82,6 +83,10 @@ class Card(Aggregate):
         self.kid = kid
         self.card_version = 1
         self.device_key: dict[str, str] | None = None
+        # Hex SHA-256 of the exact credential bytes of the current version, as issued:
+        # verifiers online accept only those bytes. "" in events recorded before the
+        # digest existed, until `record_credential_digest` fills it in.
+        self.credential_digest = credential_digest
         self.status = ACTIVE
         self.command_id = command_id
         self.request_digest = request_digest
@@ -147,8 +152,12 @@ class Card(Aggregate):
         device_key: dict[str, str] | None,
         actor: dict[str, Any],
         at: datetime,
+        credential_digest: str = "",
     ) -> None:
-        """A new version of the same card (new device key or new signing key)."""
+        """A new version of the same card (new device key or new signing key).
+
+        `credential_digest`: the digest of the new version's credential bytes (the caller
+        signs them: the domain holds no key)."""
         if self.status == REVOKED:
             raise InvalidTransition("a revoked card cannot be reissued")
         self._reissued(
@@ -159,7 +168,17 @@ class Card(Aggregate):
             device_key=device_key,
             actor=actor,
             at=at,
+            credential_digest=credential_digest,
         )
+
+    def record_credential_digest(self, card_version: int, digest: str, at: datetime) -> bool:
+        """Fill in the digest of a version issued before digests were recorded (a backfill).
+
+        Only for the current version and only once: False, and no event, otherwise."""
+        if not digest or card_version != self.card_version or self.credential_digest:
+            return False
+        self._credential_digest_recorded(card_version=card_version, digest=digest, at=at)
+        return True
 
     def issue_activation_code(
         self,
@@ -259,12 +278,18 @@ class Card(Aggregate):
         device_key: dict[str, str] | None,
         actor: dict[str, Any],
         at: datetime,
+        credential_digest: str = "",
     ) -> None:
         self.card_version = card_version
         self.status_index = status_index
         self.kid = kid
         self.device_key = device_key
         self.version_issued_at = at
+        self.credential_digest = credential_digest
+
+    @event("CredentialDigestRecorded")
+    def _credential_digest_recorded(self, card_version: int, digest: str, at: datetime) -> None:
+        self.credential_digest = digest
 
     @event("ActivationCodeIssued")
     def _activation_code_issued(

@@ -146,7 +146,9 @@ def test_device_binding_presentation_stale_superseded(env: MerchantEnv) -> None:
     bound = env.bind(card)
     # The earlier version (an old screenshot) is superseded once the reissue is projected.
     env.wait_status(card["qr"], key, "superseded")
-    env.wait_status(bound, key, "valid")
+    # A bound card counts only as a live presentation: its static code is refused even at a
+    # merchant that does not require binding.
+    env.wait_status(bound, key, "static_not_allowed")
     now = env.now()
     fresh = env.verify(ptp1(bound, now - 60), key).json()
     assert fresh["status"] == "valid" and fresh["presentation"] == "device_bound"
@@ -161,11 +163,32 @@ def test_device_binding_presentation_stale_superseded(env: MerchantEnv) -> None:
     assert env.verify(ptp1(bound, now - 3600, OTHER_PHONE), key).json()["status"] == (
         "bad_signature"
     )
-    # A presentation of the superseded (unbound) card cannot carry a holder signature.
-    assert env.verify(ptp1(card["qr"], now), key).json()["status"] == "bad_signature"
+    # A presentation of the superseded (unbound) card has no cnf to check it against.
+    assert env.verify(ptp1(card["qr"], now), key).json()["status"] == "malformed"
     # Revocation wins over a fresh presentation.
     env.action(card, "revoke")
     env.wait_status(ptp1(bound, env.now()), key, "revoked")
+
+
+def test_the_card_inside_a_presentation_reencoded_as_static_is_refused_everywhere(
+    env: MerchantEnv,
+) -> None:
+    """A photo of the holder's phone: the PTC1 inside a live PTP1, re-encoded as a static
+    code, is static_not_allowed at every merchant, whatever its binding policy."""
+    from cardservice import credentials
+
+    relaxed = env.merchant()
+    strict = env.merchant(require_device_binding=True, kind="scenic_site", a_level=5)
+    card = env.issue()
+    bound = env.bind(card)
+    presentation = ptp1(bound, env.now())
+    env.wait_status(presentation, relaxed, "valid")
+    lifted = credentials.encode_ptc1(credentials.parse_credential(presentation).card_bytes)
+    for merchant in (relaxed, strict):
+        verdict = env.verify(lifted, merchant).json()
+        assert verdict["status"] == "static_not_allowed" and verdict["valid"] is False
+        assert verdict["presentation"] == "static" and verdict["benefits"] == []
+    assert env.verify(presentation, strict).json()["status"] == "valid"
 
 
 def test_static_not_allowed_where_binding_is_required(env: MerchantEnv) -> None:

@@ -125,6 +125,10 @@ def test_bundle_shape_etag_and_offline_verdicts(env: MerchantEnv, tmp_path: Path
     assert code == 1 and "not valid: superseded" in out, out
     code, out = offline(tmp_path, fresh, keys, ptp1(bound, int(time.time())))
     assert code == 0, out
+    # The bound card's static code (or the one lifted out of a presentation) is refused
+    # offline too, at a merchant that does not require binding.
+    code, out = offline(tmp_path, fresh, keys, bound)
+    assert code == 1 and "not valid: static_not_allowed" in out, out
     code, out = offline(tmp_path, fresh, keys, "PTC1:NOPE")
     assert code == 1 and "malformed" in out
 

@@ -559,3 +559,88 @@ def test_base45_decode_agrees_with_the_reference_on_acceptance(text: str) -> Non
         assert theirs == ours
     elif theirs is not None:
         assert text.endswith("\n")  # the reference strips a trailing newline; we do not
+
+
+def test_sign1_slicing_agrees_with_decoding_on_every_mutation() -> None:
+    """The hot path splits canonical COSE_Sign1 bytes by slicing; it must accept exactly
+    what decoding and re-framing accepts, with the same parts (every 1-byte change,
+    deletion and insertion of a real unbound and a real bound card)."""
+    import uuid
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from cardservice import credentials
+    from cardservice.credentials import MalformedCredential, cose
+    from cardservice.domain.identity import card_number
+
+    issuer = Ed25519PrivateKey.from_private_bytes(bytes(range(7, 39)))
+    phone = ec.derive_private_key(4242, ec.SECP256R1())
+    for device in (None, credentials.DeviceKey.from_public_key(phone.public_key())):
+        card = credentials.sign_card(
+            credentials.CardClaims(
+                issuer_region="500112", issued_at=1_780_000_000, expires_at=1_900_000_000,
+                card_id=uuid.UUID(int=3), card_number=card_number("500112", 2026, 3),
+                category="veteran", region="500112", masked_name="张*明", version=1,
+                status_index=3, device_key=device,
+            ),
+            issuer,
+        )  # fmt: skip
+        assert cose.parse_sign1(card) == cose.decode_sign1(card)
+        variants = [card[:i] + card[i + 1 :] for i in range(len(card))]
+        variants += [card[:i] for i in range(len(card))]  # every truncation
+        variants += [card[:i] + bytes([b]) + card[i:] for i in range(len(card)) for b in (0, 0x58)]
+        variants += [
+            card[:i] + bytes([card[i] ^ x]) + card[i + 1 :]
+            for i in range(len(card))
+            for x in (1, 0x20, 0x80, 0xFF)
+        ]
+        for data in variants:
+            try:
+                expected: object = cose.decode_sign1(data)
+            except MalformedCredential:
+                expected = None
+            assert cose._split_canonical(data) == expected, data.hex()
+
+
+def test_ptp1_slicing_agrees_with_decoding_on_every_mutation() -> None:
+    """The same for the PTP1 array [card, t, sig]: slicing accepts exactly what decoding
+    and re-framing accepts (times of every head size included)."""
+    import uuid
+
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from cardservice import credentials
+    from cardservice.credentials import MalformedCredential, codec
+    from cardservice.domain.identity import card_number
+
+    issuer = Ed25519PrivateKey.from_private_bytes(bytes(range(9, 41)))
+    phone = ec.derive_private_key(4343, ec.SECP256R1())
+    card = credentials.sign_card(
+        credentials.CardClaims(
+            issuer_region="500112", issued_at=1_780_000_000, expires_at=1_900_000_000,
+            card_id=uuid.UUID(int=4), card_number=card_number("500112", 2026, 4),
+            category="veteran", region="500112", masked_name="张*明", version=2,
+            status_index=4, device_key=credentials.DeviceKey.from_public_key(phone.public_key()),
+        ),
+        issuer,
+    )  # fmt: skip
+    for t in (0, 23, 24, 255, 256, 65_535, 65_536, 1_780_000_000, 2**32 - 1):
+        text = credentials.encode_ptp1(card, t, phone)
+        raw = credentials.b45decode(text[5:])
+        assert codec._split_ptp1(raw) == codec._decode_ptp1(raw)
+        variants = [raw[:i] + raw[i + 1 :] for i in range(len(raw))]
+        variants += [raw[:i] for i in range(len(raw))]  # every truncation
+        variants += [
+            raw[:i] + bytes([raw[i] ^ x]) + raw[i + 1 :]
+            for i in range(len(raw))
+            for x in (1, 0x20, 0x80, 0xFF)
+        ]
+        variants += [raw + b"\x00", raw[:1] + b"\x59\x00" + raw[2:]]
+        for data in variants:
+            try:
+                expected: object = codec._decode_ptp1(data)
+            except MalformedCredential:
+                expected = None
+            assert codec._split_ptp1(data) == expected, data.hex()
