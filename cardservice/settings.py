@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     projection_batch_size: int = 500
     bundle_hours: int = 24
     postgres_schema: str = ""
+    # Holder notices to a messaging gateway (optional): POSTed through the outbox, retried
+    # with back-off from `notify_backoff_seconds` doubling up to `notify_backoff_max_seconds`.
+    notify_url: str | None = None
+    notify_backoff_seconds: float = 1.0
+    notify_backoff_max_seconds: float = 300.0
 
     @property
     def is_postgres(self) -> bool:

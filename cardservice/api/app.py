@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.api.routes import notices as holder_notices
 from cardservice.services import Services
 
 AppHook = Callable[[FastAPI, Services], None]
@@ -55,6 +56,7 @@ def create_app(
         activation.router,
         catalog.router,
         audit.router,
+        holder_notices.router,
     ):
         app.include_router(router)
     for hook in [*EXTENSIONS, *(extensions or [])]:
