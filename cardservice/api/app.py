@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.api.routes import holder_admin as holder_services
 from cardservice.api.routes import notices as holder_notices
 from cardservice.services import Services
 
@@ -50,6 +51,7 @@ def create_app(
     install_error_handlers(app)
     for router in (
         meta.router,
+        holder_services.router,  # before cards: its POST /{id}/{action} takes any action
         cards.router,
         access.router,
         holder.router,
