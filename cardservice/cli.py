@@ -90,9 +90,11 @@ def serve(
 @clean_errors
 def keys_list() -> None:
     """List issuer keys and their states."""
+    from cardservice.api import presenters
+
     svc = build_services()
     table = Table("kid", "status", "not_after")
-    for key in svc.ledger.public_keys():
+    for key in presenters.public_keys(svc.ledger.keyring()):
         table.add_row(key["kid"], key["status"], key["not_after"] or "")
     console.print(table)
 

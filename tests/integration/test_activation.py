@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from cardservice.api import presenters
 from cardservice.application import IdempotencyMismatch, IssueCardRequest, command_uuid
 from cardservice.clock import FrozenClock
 from cardservice.domain.activation import (
@@ -42,7 +43,7 @@ def request(seq: int = 1, **kw: Any) -> IssueCardRequest:
 
 
 def types(services: Services, card_id: Any) -> list[str]:
-    return [h["type"] for h in services.ledger.history(card_id)]
+    return [h["type"] for h in presenters.history(services.ledger, card_id)]
 
 
 def test_issuance_gives_a_one_time_code(services: Services, clock: FrozenClock) -> None:
@@ -54,7 +55,7 @@ def test_issuance_gives_a_one_time_code(services: Services, clock: FrozenClock) 
     assert grant.url == f"/holder#activate={grant.code}"
     assert types(services, issued.card.id) == ["Issued", "ActivationCodeIssued"]
     # Only a keyed hash is recorded, never the code.
-    history = services.ledger.history(issued.card.id)
+    history = presenters.history(services.ledger, issued.card.id)
     assert grant.code not in repr(history) and grant.display not in repr(history)
 
     done = services.ledger.activate(grant.display.lower(), device_hint="Android")
@@ -62,7 +63,7 @@ def test_issuance_gives_a_one_time_code(services: Services, clock: FrozenClock) 
     with pytest.raises(CodeUsed):
         services.ledger.activate(grant.code)
     assert types(services, issued.card.id) == ["Issued", "ActivationCodeIssued", "Activated"]
-    view = services.ledger.card_view(services.ledger.card(issued.card.id))
+    view = presenters.card_view(services.ledger.card(issued.card.id), services.ledger.now())
     assert view["activation"]["state"] == "used"
 
 
@@ -104,7 +105,7 @@ def test_a_new_code_supersedes_the_old_one(services: Services) -> None:
     # A lost phone: another code after the card was activated once.
     lost = services.ledger.new_activation_code(issued.card.id, NATIONAL, "lost phone").grant
     services.ledger.activate(lost.code)
-    history = services.ledger.history(issued.card.id)
+    history = presenters.history(services.ledger, issued.card.id)
     assert [h["reason"] for h in history if h["type"] == "ActivationCodeIssued"] == [
         "issuance",
         "lost the paper",
@@ -234,7 +235,7 @@ def test_a_code_held_by_another_card_moves_on_to_the_next_serial(services: Servi
 def test_imported_cards_get_codes_on_request(services: Services) -> None:
     [outcome] = services.ledger.issue_cards_bulk([request()], NATIONAL)
     assert outcome.result == "issued" and outcome.card_id is not None
-    view = services.ledger.card_view(services.ledger.card(outcome.card_id))
+    view = presenters.card_view(services.ledger.card(outcome.card_id), services.ledger.now())
     assert view["activation"] == {"state": "none", "expires_at": None, "activated_at": None}
     grant = services.ledger.new_activation_code(outcome.card_id, NATIONAL, "imported").grant
     assert grant.serial == 1

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from cardservice.api import presenters
 from cardservice.application import IdempotencyMismatch, IssueCardRequest
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
@@ -37,9 +38,9 @@ def test_issue_and_life_cycle(services: Services) -> None:
     services.ledger.change_status(card.id, "revoke", "deceased", NATIONAL)
     with pytest.raises(InvalidTransition):
         services.ledger.change_status(card.id, "revoke", "again", NATIONAL)
-    types = [h["type"] for h in services.ledger.history(card.id)]
+    types = [h["type"] for h in presenters.history(services.ledger, card.id)]
     assert types == ["Issued", "ActivationCodeIssued", "Suspended", "Reinstated", "Revoked"]
-    assert all(h["actor"]["id"] == "test" for h in services.ledger.history(card.id))
+    assert all(h["actor"]["id"] == "test" for h in presenters.history(services.ledger, card.id))
 
 
 def test_card_numbers_and_status_indexes_are_unique(services: Services) -> None:
@@ -118,7 +119,7 @@ def test_erasure_shreds_personal_data_and_revokes(services: Services) -> None:
     assert services.ledger.holder_personal(card.holder_id) is None
     assert services.ledger.card(card.id).status == "revoked"
     # History still replays, with no personal data in it.
-    history = services.ledger.history(card.holder_id)
+    history = presenters.history(services.ledger, card.holder_id)
     assert [h["type"] for h in history][-1] == "Erased"
 
 
@@ -142,7 +143,7 @@ def test_key_rotation_and_compromise(services: Services) -> None:
     card = services.ledger.issue_card(request(), NATIONAL).card
     old = services.ledger.active_kid()
     new = services.ledger.rotate_key(NATIONAL)
-    statuses = {k["kid"]: k["status"] for k in services.ledger.public_keys()}
+    statuses = {k["kid"]: k["status"] for k in presenters.public_keys(services.ledger.keyring())}
     assert statuses == {old: "retired", new: "active"}
     services.ledger.compromise_key(old, "leak", NATIONAL)
     refreshed = services.ledger.refresh_signature(services.ledger.card(card.id))

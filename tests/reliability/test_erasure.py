@@ -15,6 +15,7 @@ from typing import Any
 
 import psycopg
 
+from cardservice.api import presenters
 from cardservice.application import IssueCardRequest
 from cardservice.services import Services
 from projections import all_views
@@ -132,7 +133,7 @@ def test_erased_holder_leaves_no_readable_personal_data(services: Services) -> N
 
     # History replays; every view rebuilt from the events equals the live one.
     assert ledger.card(target.id).status == "revoked"
-    assert [h["type"] for h in ledger.history(holder_id)][-1] == "Erased"
+    assert [h["type"] for h in presenters.history(ledger, holder_id)][-1] == "Erased"
     before = snapshots(services)
     for view in all_views():
         rebuild(services, view)

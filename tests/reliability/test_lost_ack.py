@@ -14,6 +14,7 @@ from uuid import UUID
 import httpx
 import pytest
 
+from cardservice.api import presenters
 from cardservice.services import Services
 from tests.factories import card_body
 from tests.reliability.support import DroppingProxy, served
@@ -101,7 +102,7 @@ def test_issue_revoke_catalog_merchant_survive_a_lost_reply(
     )
     assert failures == 1 and resp.status_code == 200, resp.text
     assert resp.json()["status"] == "revoked"
-    history = services.ledger.history(UUID(card["card_id"]))
+    history = presenters.history(services.ledger, UUID(card["card_id"]))
     assert [h["type"] for h in history] == ["Issued", "ActivationCodeIssued", "Revoked"]
 
     # Catalog version: the retry answers the version made the first time; one version.

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cardservice.api import presenters
 from cardservice.application import IssueCardRequest
 from cardservice.clock import SystemClock
 from cardservice.services import Services
@@ -147,7 +148,9 @@ def test_two_replicas_and_a_worker_on_one_postgres(tmp_path: Path, procs: Procs)
         )
         assert resp.status_code == 200
         keys = httpx.get(urls[1] + "/v1/keys").json()["keys"]
-        assert [k["kid"] for k in keys] == [k["kid"] for k in svc.ledger.public_keys()]
+        assert [k["kid"] for k in keys] == [
+            k["kid"] for k in presenters.public_keys(svc.ledger.keyring())
+        ]
     finally:
         procs.stop()
         svc.close()

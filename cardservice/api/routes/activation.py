@@ -12,6 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from cardservice.api import presenters
 from cardservice.api.deps import (
     ActivationAttempt,
     IdempotencyKey,
@@ -67,7 +68,7 @@ def activate(
     payload = {
         "card_id": str(card.id),
         "holder_token": svc.ledger.holder_tokens.for_card(card.id),
-        "card": svc.ledger.holder_view(card),
+        "card": presenters.holder_view(svc.ledger, card),
     }
     headers = {**NO_STORE, **({"Idempotent-Replayed": "true"} if result.replayed else {})}
     return JSONResponse(payload, headers=headers)

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from cardservice.api import presenters
 from cardservice.api.deps import (
     AdminActor,
     IdempotencyKey,
@@ -88,8 +89,8 @@ def issue_card(
 @router.get("/{card_id}")
 def get_card(card_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
     card = svc.ledger.card_for(load_card_id(card_id), actor)
-    view = svc.ledger.card_view(card)
-    view["history"] = svc.ledger.history(card.id)
+    view = presenters.card_view(card, svc.ledger.now())
+    view["history"] = presenters.history(svc.ledger, card.id)
     return view
 
 
@@ -121,4 +122,4 @@ def change_status(
     if action not in ("revoke", "suspend", "reinstate"):
         raise NotFound(f"no action {action}")
     card = svc.ledger.change_status(load_card_id(card_id), action, body.reason, actor, key or "")
-    return svc.ledger.card_view(card)
+    return presenters.card_view(card, svc.ledger.now())

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from cardservice import credentials
+from cardservice.api import presenters
 from cardservice.api.deps import HolderCardId, ServicesDep, body_doc, json_body
 from cardservice.api.schemas import DeviceKeyIn
 from cardservice.domain.errors import InvalidInput
@@ -25,7 +26,7 @@ def _current_qr(svc: ServicesDep, card_id: Any) -> str:
 @router.get("/{card_id}")
 def holder_card(card_id: HolderCardId, svc: ServicesDep) -> dict[str, Any]:
     card = svc.ledger.card(card_id)
-    view = svc.ledger.card_view(card)
+    view = presenters.card_view(card, svc.ledger.now())
     view.pop("holder_id", None)
     view["qr"] = _current_qr(svc, card_id)
     return view

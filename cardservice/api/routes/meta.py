@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
+from cardservice.api import presenters
 from cardservice.api.deps import ServicesDep
 
 router = APIRouter(tags=["public"])
@@ -14,7 +15,7 @@ router = APIRouter(tags=["public"])
 
 @router.get("/v1/keys")
 def issuer_keys(svc: ServicesDep) -> dict[str, Any]:
-    return {"keys": svc.ledger.public_keys()}
+    return {"keys": presenters.public_keys(svc.ledger.keyring())}
 
 
 @router.get("/healthz")

@@ -1,0 +1,124 @@
+"""A card's life after issuance: status changes, device-key binding, re-signing after a key
+compromise, and its credential (claims, PTC1 text)."""
+
+from __future__ import annotations
+
+from datetime import date
+from uuid import UUID
+
+from cardservice import credentials
+from cardservice.application.base import end_of_day, require_scope, retrying
+from cardservice.application.keys import IssuerKeys
+from cardservice.domain.actors import Actor
+from cardservice.domain.cards import Card
+from cardservice.domain.errors import Conflict, InvalidInput, NotFound
+from cardservice.domain.holders import Holder
+from cardservice.domain.keys import COMPROMISED
+
+
+class CardLifecycle(IssuerKeys):
+    """Suspend, reinstate, revoke, bind a device key, re-sign; every change is an event."""
+
+    def card(self, card_id: UUID) -> Card:
+        card = self._get_or_none(card_id)
+        if not isinstance(card, Card):
+            raise NotFound(f"no card {card_id}")
+        return card
+
+    def card_for(self, card_id: UUID, actor: Actor, permission: str = "read") -> Card:
+        card = self.card(card_id)
+        require_scope(actor, card.region, permission)
+        return card
+
+    def change_status(
+        self, card_id: UUID, action: str, reason: str, actor: Actor, command_id: str = ""
+    ) -> Card:
+        """suspend | reinstate | revoke, with a reason; a retried command is applied once."""
+        if action not in ("suspend", "reinstate", "revoke"):
+            raise InvalidInput(f"unknown action {action}")
+
+        def command() -> Card:
+            card = self.card_for(card_id, actor, "cards")
+            if command_id and any(
+                getattr(ev, "command_id", None) == command_id for ev in self.events.get(card_id)
+            ):
+                return card
+            now = self.now()
+            if action == "suspend":
+                card.suspend(reason, actor.as_dict(), now, command_id)
+                self.save(card)
+            elif action == "reinstate":
+                card.reinstate(reason, actor.as_dict(), now, command_id)
+                self.save(card)
+            else:
+                card.revoke(reason, actor.as_dict(), now, command_id)
+                holder: Holder = self.repository.get(card.holder_id)
+                holder.release_card(card.category, card.id, "revoked", now)
+                self.save(card, holder)
+            return card
+
+        return retrying(command)
+
+    def bind_device_key(self, card_id: UUID, device_key: credentials.DeviceKey) -> Card:
+        """Reissue the card bound to the holder's phone key: old QR codes become superseded."""
+
+        def command() -> Card:
+            card = self.card(card_id)
+            if card.status == "revoked":
+                raise Conflict("the card is revoked")
+            card.reissue(
+                reason="device_key_bound",
+                status_index=self.db.allocate("status_index"),
+                kid=self.active_kid(),
+                device_key=device_key.to_jwk(),
+                actor=Actor(
+                    kind="holder", id=str(card_id), role="holder", region=card.region
+                ).as_dict(),
+                at=self.now(),
+            )
+            self.save(card)
+            return card
+
+        return retrying(command)
+
+    def refresh_signature(self, card: Card) -> Card:
+        """A card signed by a compromised key is reissued under the active key on demand."""
+        if self.keyring().key(card.kid)["status"] != COMPROMISED or card.status == "revoked":
+            return card
+
+        def command() -> Card:
+            fresh = self.card(card.id)
+            if self.keyring().key(fresh.kid)["status"] != COMPROMISED:
+                return fresh
+            fresh.reissue(
+                reason="issuer_key_replaced",
+                status_index=self.db.allocate("status_index"),
+                kid=self.active_kid(),
+                device_key=fresh.device_key,
+                actor=Actor.system("key-compromise").as_dict(),
+                at=self.now(),
+            )
+            self.save(fresh)
+            return fresh
+
+        return retrying(command)
+
+    def claims_for(self, card: Card) -> credentials.CardClaims:
+        device = credentials.DeviceKey.from_jwk(card.device_key) if card.device_key else None
+        return credentials.CardClaims(
+            issuer_region=card.region,
+            issued_at=int(card.version_issued_at.timestamp()),
+            expires_at=end_of_day(date.fromisoformat(card.expires_on)),
+            card_id=card.id,
+            card_number=card.card_number,
+            category=card.category,
+            region=card.region,
+            masked_name=card.masked_name,
+            version=card.card_version,
+            status_index=card.status_index,
+            device_key=device,
+        )
+
+    def credential_for(self, card: Card) -> str:
+        """The PTC1 text of this card version (deterministic: Ed25519 signatures are)."""
+        return credentials.issue_ptc1(self.claims_for(card), self._signing_key(card.kid))

@@ -1,0 +1,33 @@
+"""The two applications the service runs, composed of the use-case families.
+
+Each is one eventsourcing Application, so each keeps its one event store (the `name`
+is what the store's location and environment are keyed by); the use cases live in the
+family modules this composes.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from cardservice.application.access import AdminAccess
+from cardservice.application.bulk import BulkIssuance
+from cardservice.application.catalog import Catalogs
+from cardservice.application.merchants import Merchants
+from cardservice.security import HolderTokens
+
+
+class CardLedger(BulkIssuance):
+    """Issuing, suspending, reinstating, revoking and reissuing cards; issuer keys; holders."""
+
+    name = "CardLedger"
+    SEALED_PERSONAL_CONTEXT: ClassVar[bytes] = b"holder-personal:"
+
+    def _prepare(self) -> None:
+        super()._prepare()
+        self.holder_tokens = HolderTokens(self.settings.derived_key("holder-token"))
+
+
+class CatalogAdmin(AdminAccess, Catalogs, Merchants):
+    """Regional catalogs, merchants and the administrator tokens that manage them."""
+
+    name = "CatalogAdmin"
