@@ -21,6 +21,7 @@ from uuid import UUID
 
 from cardservice.clock import SHANGHAI
 from cardservice.domain.activation import ISSUANCE
+from cardservice.domain.appeals import Appeal
 from cardservice.domain.cards import Card
 from cardservice.storage import Row, Tx
 from projections.view import Event, View, chunks, event_name, placeholders, topics_of
@@ -38,7 +39,7 @@ KINDS = (
 )
 
 CARD_NOTICE_EVENTS = ("Suspended", "Reinstated", "Revoked", "Reissued", "ActivationCodeIssued")
-APPEAL_TOPICS = frozenset({"cardservice.domain.appeals:Appeal.Answered"})
+APPEAL_TOPICS = topics_of(Appeal, ("Answered",))
 """Appeal answers (the Appeal aggregate lives in the card ledger's store)."""
 
 OUTBOX_DDL_SQLITE = """CREATE TABLE IF NOT EXISTS notice_outbox (

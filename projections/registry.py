@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from projections.appeals import AppealsView
 from projections.audit import CatalogAuditView, LedgerAuditView
 from projections.cards import CardStatusView, StatusListView
 from projections.catalog import CatalogView
@@ -28,6 +29,7 @@ _FACTORIES: list[ViewFactory] = [
     LedgerAuditView,
     CatalogAuditView,
     NoticesView,
+    AppealsView,
 ]
 
 

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.api.routes import appeals as holder_appeals
 from cardservice.api.routes import holder_admin as holder_services
 from cardservice.api.routes import notices as holder_notices
 from cardservice.services import Services
@@ -59,6 +60,7 @@ def create_app(
         catalog.router,
         audit.router,
         holder_notices.router,
+        holder_appeals.router,
     ):
         app.include_router(router)
     for hook in [*EXTENSIONS, *(extensions or [])]:
