@@ -34,6 +34,7 @@ from merchant_api.core import (
     standing_from_view,
 )
 from merchant_api.metrics import Metrics
+from merchant_api.photos import PhotoLinks
 from merchant_api.ratelimit import RateLimiter
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
@@ -105,6 +106,7 @@ class MerchantApi:
         self.merchants = MerchantCache(self.reader)
         self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
         self.log = vlog.VerificationLog(svc.db)
+        self.photos = PhotoLinks(svc.db)
         self._runners = runners_for(svc)
         self.metrics = Metrics(self.projection_lag, lambda: self.log.depth)
         self._bundle_lock = threading.Lock()
@@ -196,6 +198,9 @@ class MerchantApi:
             "checked_at": pending.now_dt.astimezone(UTC).isoformat(),
             "verification_id": str(uuid.uuid4()),
         }
+        verdict["photo_url"] = self.photos.url_for(
+            status, pending.card_id, str(verdict["verification_id"])
+        )
         self.metrics.observe(status, time.perf_counter() - pending.started)
         return verdict, self._record(merchant, checked, verdict)
 

@@ -1,13 +1,26 @@
-"""Bureau endpoints of holder services: the printed card (`card.pdf`) for a holder without a
-smartphone."""
+"""Bureau endpoints of holder services: the photo at the gate, the printed card
+(`card.pdf`) for a holder without a smartphone, and unbinding a card from a phone."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from cardservice.api.deps import AdminActor, ServicesDep
+from cardservice.api.deps import (
+    AdminActor,
+    IdempotencyKey,
+    ServicesDep,
+    body_doc,
+    json_body,
+    read_limited_body,
+)
+from cardservice.api.errors import ApiError
+from cardservice.api.presenters import card_view
 from cardservice.api.routes.cards import load_card_id
+from cardservice.api.schemas import ReasonIn
+from cardservice.application.photos import MAX_PHOTO_BYTES, is_image
 from cardservice.domain import regions as region_table
 from cardservice.domain.errors import Conflict
 from cardservice.printing import PrintedCard, render_card_pdf
@@ -52,7 +65,7 @@ def card_pdf(card_id: str, actor: AdminActor, svc: ServicesDep) -> Response:
         region_name=region_table.regions().full_name(card.region),
         expires=card.expires_on,
         qr=svc.ledger.credential_for(card),
-        photo=None,
+        photo=photo[1] if (photo := svc.ledger.photo_of(card.holder_id)) else None,
     )
     pdf = render_card_pdf(printed)
     headers = {
@@ -60,3 +73,46 @@ def card_pdf(card_id: str, actor: AdminActor, svc: ServicesDep) -> Response:
         "Content-Disposition": f'inline; filename="card-{card.card_number}.pdf"',
     }
     return Response(pdf, media_type="application/pdf", headers=headers)
+
+
+@router.put(
+    "/{card_id}/photo",
+    status_code=204,
+    response_class=Response,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    },
+)
+async def put_photo(
+    request: Request, card_id: str, actor: AdminActor, svc: ServicesDep
+) -> Response:
+    """The holder's photo (`image/jpeg` or `image/png`, at most 100 KiB; 413 over it, 415
+    for any other type or bytes that are not one): sealed with the holder's data key."""
+    data = await read_limited_body(request, MAX_PHOTO_BYTES)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if not is_image(content_type, data):
+        raise ApiError(
+            415, "unsupported_media_type", "send a JPEG or PNG photo (image/jpeg, image/png)"
+        )
+    svc.ledger.set_photo(load_card_id(card_id), content_type, data, actor)
+    return Response(status_code=204)
+
+
+@router.post("/{card_id}/unbind", openapi_extra=body_doc(ReasonIn))
+def unbind(
+    card_id: str,
+    actor: AdminActor,
+    body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
+    svc: ServicesDep,
+    key: IdempotencyKey,
+) -> dict[str, Any]:
+    """Reissue the card without a device key (the holder gave up the phone): the phone's
+    codes become `superseded`; 409 for a card not bound to a phone."""
+    card = svc.ledger.unbind(load_card_id(card_id), body.reason, actor, key or "")
+    return card_view(card, svc.ledger.now())
