@@ -149,3 +149,104 @@ def test_read_aloud_reads_the_card_in_chinese(server: LiveServer, browser: Any) 
     spoken = page.evaluate("window.__spoken")
     assert len(spoken) == 2 and spoken[1]["text"], spoken
     ctx.close()
+
+
+def test_holder_appeals_a_check_and_the_bureau_answers_in_the_queue(
+    server: LiveServer, browser: Any
+) -> None:
+    card = server.issue(604)
+    shop = server.merchant(name="渝北申诉测试店")
+    ctx = phone(browser)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    open_card(page, server, card)
+    code = page.get_attribute("#qr", "data-code")
+    assert server.verify_until(shop["api_key"], code, "valid")["valid"]
+
+    def check_listed() -> bool:
+        page.click("#tab-card")
+        page.click("#tab-history")
+        page.wait_for_timeout(300)
+        return page.locator("#history-list li .appeal-this").count() >= 1
+
+    assert wait_for(check_listed, timeout=15), page.text_content("#history-list")
+    page.click("#history-list li .appeal-this")
+    assert page.is_visible("#panel-inbox") and page.is_visible("#appeal-about")
+    page.fill("#appeal-text", "收银员不认这张卡，请核实。")
+    check(page, "appeal-form")
+    page.click("#appeal-form button[type=submit]")
+    assert wait_for(lambda: "申诉已提交" in (page.text_content("#appeal-msg") or ""))
+
+    # The bureau's queue on the admin page.
+    admin = ctx.new_page()
+    admin.on("pageerror", lambda exc: errors.append(str(exc)))
+    admin.goto(f"{server.url}/admin")
+    admin.fill("#admin-token", ADMIN_TOKEN)
+    admin.click("#signin-form button")
+    admin.wait_for_selector("#console:not([hidden])")
+
+    def queued() -> bool:
+        admin.click("#tab-cards")
+        admin.click("#tab-appeals")
+        admin.wait_for_timeout(300)
+        return admin.locator("#appeals-queue li[data-appeal]").count() >= 1
+
+    assert wait_for(queued, timeout=15), admin.text_content("#appeals-queue")
+    entry = admin.locator("#appeals-queue li[data-appeal]").first
+    assert "收银员不认这张卡" in (entry.text_content() or "")
+    assert shop["name"] in (entry.text_content() or "")
+    check(admin, "admin-appeals-queue")
+    entry.locator("textarea").fill("已核实，已联系商户。")
+    entry.locator("button[value=upheld]").click()
+    assert wait_for(lambda: "已答复" in (admin.text_content("#appeals-msg") or ""))
+
+    def answered_in_inbox() -> bool:
+        page.click("#tab-card")
+        page.click("#tab-inbox")
+        page.wait_for_timeout(300)
+        return page.locator("#notice-list li[data-kind=appeal_answered]").count() == 1
+
+    assert wait_for(answered_in_inbox, timeout=15), page.text_content("#notice-list")
+    assert "已核实" in (page.text_content("#appeal-list") or "")
+    check(page, "inbox-appeal-answered")
+    assert not errors, errors
+    ctx.close()
+
+
+def test_merchant_sees_the_photo_beside_the_verdict(server: LiveServer, browser: Any) -> None:
+    import io
+
+    from PIL import Image
+
+    card = server.issue(605)
+    picture = io.BytesIO()
+    Image.new("RGB", (90, 120), (30, 90, 160)).save(picture, "JPEG")
+    resp = server.http.put(
+        f"/v1/admin/cards/{card['card_id']}/photo",
+        content=picture.getvalue(),
+        headers={**ADMIN, "Content-Type": "image/jpeg"},
+    )
+    assert resp.status_code == 204, resp.text
+    shop = server.merchant(name="渝北照片测试店")
+    server.verify_until(shop["api_key"], card["qr"], "valid")
+    ctx = phone(browser)
+    page = ctx.new_page()
+    page.goto(f"{server.url}/merchant")
+    page.fill("#merchant-key", shop["api_key"])
+    page.click("#signin-form button")
+    page.wait_for_selector("#desk:not([hidden])")
+    page.fill("#manual-code", card["qr"])
+    page.press("#manual-code", "Enter")
+    page.wait_for_selector("#verdict:not([hidden])")
+    page.wait_for_selector("#verdict-photo:not([hidden])")
+    width = page.eval_on_selector("#verdict-photo", "e => e.getBoundingClientRect().width")
+    assert width >= 200, "shown large"
+    assert page.eval_on_selector("#verdict-photo", "e => e.naturalWidth") == 90
+    page.click("#verdict .read-aloud")
+    spoken = page.evaluate("window.__spoken")
+    assert spoken and spoken[-1]["lang"] == "zh-CN" and "有效" in spoken[-1]["text"], spoken
+    check(page, "merchant-verdict-photo")
+    page.click("#verdict-next")
+    assert page.is_hidden("#verdict-photo")
+    ctx.close()

@@ -3,6 +3,7 @@
 import { api, errorText, fmtAge, fmtDateTime, h, initI18n, label, onLangChange, onlineBanner, registerServiceWorker, setText, show, store, t } from '/static/js/app.js';
 import { loadBundle, saveBundle, verifyOffline } from '/static/js/offline.js';
 import { loadRegionNames, regionName } from '/static/js/regions.js';
+import { clearPhoto, showPhoto } from '/static/js/verdict_photo.js';
 
 const KEY = 'cardservice.merchant.key';
 let merchantKey = null;
@@ -156,9 +157,11 @@ function showVerdict(v) {
   box.hidden = false;
   document.getElementById('verdict-next').focus();
   beep(ok);
+  showPhoto(v, merchantKey);
 }
 
 function closeVerdict() {
+  clearPhoto();
   show('verdict', false);
   document.getElementById('manual-code').value = '';
   lastScan = { text: lastScan.text, at: Date.now() };
