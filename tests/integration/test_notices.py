@@ -188,3 +188,46 @@ def test_delivery_survives_a_restart(backend: str, tmp_path: Path, clock: Frozen
         receiver.stop()
         if schema is not None:
             schema.drop()
+
+
+def test_a_rebuilt_inbox_sends_nothing_twice(env: MerchantEnv) -> None:
+    from projections.notices import NoticesView
+    from projections.service import rebuild
+
+    receiver = Receiver().start()
+    try:
+        card = env.issue()
+        env.action(card, "suspend")
+        before = wait(lambda: inbox(env, card), "a notice")
+        delivery = NoticeDelivery(env.svc, url=receiver.url, poll_seconds=0.01)
+        delivery.start()
+        try:
+            wait(lambda: len(receiver.requests) == 1, "one delivery")
+            rebuild(env.svc, NoticesView())
+            assert inbox(env, card) == before
+            time.sleep(0.3)
+        finally:
+            delivery.stop()
+        assert len(receiver.requests) == 1 and pending(env.svc) == 0
+    finally:
+        receiver.stop()
+
+
+def test_expiring_notices_are_queued_once(env: MerchantEnv) -> None:
+    card = env.issue(valid_years=1)
+    wait(lambda: env.client.get(f"/v1/admin/cards/{card['card_id']}", headers=ADMIN), "card")
+    env.clock.advance(timedelta(days=365 - 10))
+    receiver = Receiver().start()
+    try:
+        delivery = NoticeDelivery(env.svc, url=receiver.url, poll_seconds=0.01)
+        wait(lambda: delivery.sweep_expiring() == 1, "the card in the status view")
+        assert delivery.sweep_expiring() == 1  # queued again: the same id, nothing new
+        delivery.start()
+        try:
+            wait(lambda: len(receiver.requests) == 1, "the expiring notice")
+        finally:
+            delivery.stop()
+        key, body, _ = receiver.requests[0]
+        assert body["kind"] == "expiring" and key == inbox(env, card)[0]["id"]
+    finally:
+        receiver.stop()
