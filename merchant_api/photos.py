@@ -93,7 +93,11 @@ def _merchant(request: Request) -> MerchantRow:
 @router.get(
     "/v1/photos/{verification_id}",
     response_class=Response,
-    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+    responses={
+        200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The photo"},
+        401: {"description": "Missing or invalid merchant key"},
+        404: {"description": "No such link for this key, expired (120 s), or no photo"},
+    },
 )
 def verdict_photo(
     verification_id: str, request: Request, who: Annotated[MerchantRow, Depends(_merchant)]

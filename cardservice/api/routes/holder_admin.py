@@ -79,6 +79,7 @@ def card_pdf(card_id: str, actor: AdminActor, svc: ServicesDep) -> Response:
     "/{card_id}/photo",
     status_code=204,
     response_class=Response,
+    responses={415: {"description": "Not a JPEG or PNG (by type and magic bytes)"}},
     openapi_extra={
         "requestBody": {
             "required": True,
