@@ -28,7 +28,9 @@ N = 200
 ADMIN = Actor(kind="admin", id="bench", role="admin", region="000000")
 
 
-def test_half_failing_gateway_gets_every_notice(tmp_path: Path, clock: FrozenClock) -> None:
+def test_half_failing_gateway_gets_every_notice(
+    backend: str, tmp_path: Path, clock: FrozenClock
+) -> None:
     rng = random.Random(20261203)
     lock = threading.Lock()
 
@@ -42,7 +44,7 @@ def test_half_failing_gateway_gets_every_notice(tmp_path: Path, clock: FrozenClo
         return 200
 
     receiver = Receiver(flaky).start()
-    settings, _ = make_settings("sqlite", tmp_path)
+    settings, schema = make_settings(backend, tmp_path)
     svc = Services.build(settings, clock)
     projections = ProjectionService(svc)
     projections.start()
@@ -74,7 +76,7 @@ def test_half_failing_gateway_gets_every_notice(tmp_path: Path, clock: FrozenClo
         duplicates = sum(c - 1 for c in acted.values())
         most = max(Counter(k for k, _, _ in receiver.requests).values())
         print(
-            f"\nnotify: {N} notices, {len(receiver.requests)} requests "
+            f"\nnotify ({backend}): {N} notices, {len(receiver.requests)} requests "
             f"({dict(sorted(statuses.items()))}), acted on {len(acted)} distinct "
             f"({sum(acted.values())} times): duplicates {duplicates}, "
             f"max attempts of one notice {most}, "
@@ -88,3 +90,5 @@ def test_half_failing_gateway_gets_every_notice(tmp_path: Path, clock: FrozenClo
         projections.stop()
         svc.close()
         receiver.stop()
+        if schema is not None:
+            schema.drop()
