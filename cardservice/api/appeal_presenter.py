@@ -46,6 +46,22 @@ def _log_row(svc: Services, verification_id: str) -> tuple[Any, ...] | None:
         return None
 
 
+def merchant_as_of(svc: Services, merchant_id: str, when: datetime) -> tuple[list[str], int | None]:
+    """The merchant's categories and A-level as they were at `when` (its events' `at`)."""
+    try:
+        mid = UUID(merchant_id)
+        current = svc.catalog.merchant(mid)
+    except (NotFound, ValueError):
+        return [], None
+    versions = [
+        int(ev.originator_version)
+        for ev in svc.catalog.events.get(mid)
+        if (getattr(ev, "at", None) or getattr(ev, "timestamp", when)) <= when
+    ]
+    past = svc.catalog.repository.get(mid, version=max(versions)) if versions else current
+    return list(past.categories), past.a_level
+
+
 def verdict_as_decided(svc: Services, card: Card, verification_id: str) -> dict[str, Any]:
     """The verdict of this card's verification `verification_id`, replayed; 422 otherwise."""
     row = _log_row(svc, verification_id)
@@ -58,11 +74,7 @@ def verdict_as_decided(svc: Services, card: Card, verification_id: str) -> dict[
     refused: list[dict[str, Any]] = []
     versions: dict[str, int] = {}
     if status == "valid":
-        try:
-            merchant = svc.catalog.merchant(UUID(merchant_id))
-            categories, a_level = list(merchant.categories), merchant.a_level
-        except (NotFound, ValueError):
-            categories, a_level = [], None
+        categories, a_level = merchant_as_of(svc, merchant_id, checked_at)
         day = checked_at.astimezone(SHANGHAI).date()
         catalog = svc.catalog.effective_catalog(merchant_region, at=day, as_of=checked_at)
         table = region_table.regions()
