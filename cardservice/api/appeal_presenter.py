@@ -46,6 +46,11 @@ def _log_row(svc: Services, verification_id: str) -> tuple[Any, ...] | None:
         return None
 
 
+def _event_time(event: Any, default: datetime) -> datetime:
+    found = getattr(event, "at", None) or getattr(event, "timestamp", None)
+    return found if isinstance(found, datetime) else default
+
+
 def merchant_as_of(svc: Services, merchant_id: str, when: datetime) -> tuple[list[str], int | None]:
     """The merchant's categories and A-level as they were at `when` (its events' `at`)."""
     try:
@@ -56,7 +61,7 @@ def merchant_as_of(svc: Services, merchant_id: str, when: datetime) -> tuple[lis
     versions = [
         int(ev.originator_version)
         for ev in svc.catalog.events.get(mid)
-        if (getattr(ev, "at", None) or getattr(ev, "timestamp", when)) <= when
+        if _event_time(ev, when) <= when
     ]
     past = svc.catalog.repository.get(mid, version=max(versions)) if versions else current
     return list(past.categories), past.a_level
