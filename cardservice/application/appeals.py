@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from cardservice.application.base import retrying
+from cardservice.application.base import IdempotencyMismatch, retrying
 from cardservice.application.cards import CardLifecycle
 from cardservice.application.personal import HolderData
 from cardservice.domain import regions as region_table
@@ -55,6 +55,11 @@ class Appeals(CardLifecycle, HolderData):
             appeal_id = uuid.uuid5(APPEAL_NAMESPACE, f"{card_id}:{command_id}")
             existing = self._get_or_none(appeal_id)
             if isinstance(existing, Appeal):
+                same = self.appeal_text(existing) == clean and existing.verification_id == (
+                    (verification or {}).get("verification_id")
+                )
+                if not same:
+                    raise IdempotencyMismatch("Idempotency-Key already used for a different appeal")
                 return existing, True
         else:
             appeal_id = uuid.uuid4()
