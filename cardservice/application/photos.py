@@ -99,8 +99,14 @@ class HolderPhotos(CardLifecycle, HolderData):
         return str(holder.photo_type), data
 
     def _erase_holder(self, holder_id: UUID, reason: str, actor: Actor) -> list[UUID]:
+        """The gate's copy goes first (a failed erasure then leaves no photo behind on the
+        read side), the sealed original with the holder's key."""
+        self._drop_photo_copy(holder_id)
         revoked = super()._erase_holder(holder_id, reason, actor)
-        with self.db.transaction() as tx:
-            tx.execute("DELETE FROM photo_view WHERE holder_id = ?", (str(holder_id),))
+        self._drop_photo_copy(holder_id)
         self.db.after_erasure()
         return revoked
+
+    def _drop_photo_copy(self, holder_id: UUID) -> None:
+        with self.db.transaction() as tx:
+            tx.execute("DELETE FROM photo_view WHERE holder_id = ?", (str(holder_id),))
