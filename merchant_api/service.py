@@ -6,6 +6,7 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import threading
@@ -158,7 +159,12 @@ class MerchantApi:
     async def adecide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
         """`decide` for the event loop: the card lookup never blocks it on PostgreSQL."""
         pending = self._check(merchant, text)
-        row = await self.cards.aget(pending.card_id) if pending.card_id is not None else None
+        if pending.card_id is None:
+            return self._finish(merchant, pending, None)
+        # The photo flag (for `photo_url`) is looked up beside the card, off the event loop
+        # on PostgreSQL; `_finish` then reads it from the photo links' short cache.
+        warm = self.photos.awarm(pending.card_id)
+        row, _ = await asyncio.gather(self.cards.aget(pending.card_id), warm)
         return self._finish(merchant, pending, row)
 
     def _check(self, merchant: MerchantRow, text: str) -> _Pending:
