@@ -16,6 +16,7 @@ from projections.catalog import CatalogView
 from projections.keys import IssuerKeyView
 from projections.merchants import MerchantView
 from projections.notices import NoticesView
+from projections.photos import PhotoCardsView
 from projections.view import View
 
 ViewFactory = Callable[[], View[Any]]
@@ -30,6 +31,7 @@ _FACTORIES: list[ViewFactory] = [
     CatalogAuditView,
     NoticesView,
     AppealsView,
+    PhotoCardsView,
 ]
 
 

@@ -18,23 +18,11 @@ from cardservice.domain.actors import Actor
 from cardservice.domain.errors import Conflict, InvalidInput
 from cardservice.domain.holders import Holder
 from cardservice.security import Sealer
+from projections.photos import photo_ddl
 
 MAX_PHOTO_BYTES = 100 * 1024
 MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
 PHOTO_CONTEXT = b"holder-photo:"
-
-
-def photo_ddl(blob: str) -> list[str]:
-    return [
-        f"""CREATE TABLE IF NOT EXISTS photo_view (
-            card_id TEXT PRIMARY KEY,
-            holder_id TEXT NOT NULL,
-            content_type TEXT NOT NULL,
-            image {blob} NOT NULL,
-            updated_at TEXT NOT NULL
-        )""",
-        "CREATE INDEX IF NOT EXISTS photo_view_holder ON photo_view (holder_id)",
-    ]
 
 
 def is_image(content_type: str, data: bytes) -> bool:

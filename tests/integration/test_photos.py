@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -178,3 +179,27 @@ def test_unbind_reissues_without_the_device_key(env: MerchantEnv) -> None:
         env.client.get(f"/v1/admin/cards/{card['card_id']}/card.pdf", headers=ADMIN).status_code
         == 200
     )
+
+
+def test_the_photo_follows_the_holder_to_a_new_card(env: MerchantEnv) -> None:
+    from tests.factories import card_body
+
+    first = env.client.post("/v1/admin/cards", json=card_body(41), headers=ADMIN).json()
+    png = image()
+    assert put(env, first, png, "image/png").status_code == 204
+    body = card_body(41, category="martyr_family")
+    second = env.client.post("/v1/admin/cards", json=body, headers=ADMIN)
+    assert second.status_code == 201, second.text
+    shop = env.merchant()
+
+    def linked() -> Any:
+        verdict = env.wait_status(second.json()["qr"], shop, "valid")
+        return verdict["photo_url"] and verdict
+
+    end = time.monotonic() + 15
+    verdict = linked()
+    while not verdict:
+        assert time.monotonic() < end, "the new card never got the photo"
+        time.sleep(0.05)
+        verdict = linked()
+    assert env.client.get(verdict["photo_url"], headers=shop).content == png
