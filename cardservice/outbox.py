@@ -261,6 +261,24 @@ class NoticeDelivery:
             )
 
 
+def backlog(svc: Services) -> dict[str, Any]:
+    """Rows not delivered yet and how long the oldest has waited (for /healthz)."""
+    with svc.db.read() as tx:
+        row = tx.one(
+            "SELECT COUNT(*), MIN(at), MAX(attempts) FROM notice_outbox WHERE delivered_at IS NULL"
+        )
+    count = int(row[0]) if row else 0
+    oldest = None
+    if row and row[1]:
+        waited = svc.clock.now() - datetime.fromisoformat(str(row[1]))
+        oldest = max(0, int(waited.total_seconds()))
+    return {
+        "pending": count,
+        "oldest_seconds": oldest,
+        "max_attempts": int(row[2] or 0) if row else 0,
+    }
+
+
 def pending(svc: Services) -> int:
     """Rows not yet delivered (for health and tests)."""
     with svc.db.read() as tx:
@@ -274,6 +292,7 @@ def install_delivery(svc: Services) -> NoticeDelivery | None:
         return None
     delivery = NoticeDelivery(svc)
     svc.extras["notice_delivery"] = delivery
+    svc.extras.setdefault("health", {})["notice_delivery"] = lambda: backlog(svc)
     svc.extras.setdefault("starters", []).append(delivery.start)
     svc.extras.setdefault("closers", []).insert(0, delivery.stop)
     return delivery

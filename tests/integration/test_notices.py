@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from cardservice.clock import FrozenClock
-from cardservice.outbox import NoticeDelivery, pending
+from cardservice.outbox import NoticeDelivery, backlog, pending
 from cardservice.services import Services
 from projections.service import ProjectionService
 from tests.conftest import make_settings
@@ -111,6 +111,7 @@ def test_notices_reach_a_gateway_that_fails_at_first(env: MerchantEnv) -> None:
         env.action(card, "suspend")
         env.action(card, "reinstate")
         wait(lambda: len(inbox(env, card)) == 2, "two notices")
+        assert backlog(env.svc)["pending"] == 2
         delivery = NoticeDelivery(env.svc, url=receiver.url, poll_seconds=0.01)
         delivery.base, delivery.cap = 0.02, 0.1
         delivery.start()
@@ -134,6 +135,7 @@ def test_notices_reach_a_gateway_that_fails_at_first(env: MerchantEnv) -> None:
             }
             assert sent["card_id"] == card["card_id"] and sent["phone"] == "13800138000"
         assert pending(env.svc) == 0
+        assert backlog(env.svc) == {"pending": 0, "oldest_seconds": None, "max_attempts": 0}
     finally:
         receiver.stop()
 
