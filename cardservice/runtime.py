@@ -41,3 +41,7 @@ def _add_merchant_api_and_projections(svc: Services, *, run_projections: bool) -
         svc.extras["starters"].append(service.start)
         svc.extras["closers"].append(service.stop)
         svc.extras["health"]["projections"] = service.health_probe
+    if run_projections:
+        from cardservice.outbox import install_delivery
+
+        install_delivery(svc)

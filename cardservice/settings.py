@@ -83,6 +83,11 @@ class Settings(BaseSettings):
                 reason = str(exc).split(":")[0]
                 raise ValueError(f"DATABASE_URL is not a valid PostgreSQL URL ({reason})") from None
         return value
+    # Holder notices to a messaging gateway (optional): POSTed through the outbox, retried
+    # with back-off from `notify_backoff_seconds` doubling up to `notify_backoff_max_seconds`.
+    notify_url: str | None = None
+    notify_backoff_seconds: float = 1.0
+    notify_backoff_max_seconds: float = 300.0
 
     @property
     def is_postgres(self) -> bool:

@@ -88,6 +88,8 @@ class VerdictOut(BaseModel):
     catalog_version: dict[str, int]
     checked_at: str
     verification_id: str
+    photo_url: str | None = None
+    """Valid verdicts of a card with a photo: GET it with the same key within 120 s."""
 
 
 class ErrorOut(BaseModel):

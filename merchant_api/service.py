@@ -6,6 +6,7 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import threading
@@ -35,6 +36,7 @@ from merchant_api.core import (
     standing_from_view,
 )
 from merchant_api.metrics import Metrics
+from merchant_api.photos import PhotoLinks
 from merchant_api.ratelimit import RateLimiter
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
@@ -106,6 +108,7 @@ class MerchantApi:
         self.merchants = MerchantCache(self.reader)
         self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
         self.log = vlog.VerificationLog(svc.db)
+        self.photos = PhotoLinks(svc.db)
         probes = probes_for(svc)
         self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
         self._bundle_lock = threading.Lock()
@@ -157,7 +160,12 @@ class MerchantApi:
     async def adecide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
         """`decide` for the event loop: the card lookup never blocks it on PostgreSQL."""
         pending = self._check(merchant, text)
-        row = await self.cards.aget(pending.card_id) if pending.card_id is not None else None
+        if pending.card_id is None:
+            return self._finish(merchant, pending, None)
+        # The photo flag (for `photo_url`) is looked up beside the card, off the event loop
+        # on PostgreSQL; `_finish` then reads it from the photo links' short cache.
+        warm = self.photos.awarm(pending.card_id)
+        row, _ = await asyncio.gather(self.cards.aget(pending.card_id), warm)
         return self._finish(merchant, pending, row)
 
     def _check(self, merchant: MerchantRow, text: str) -> _Pending:
@@ -207,6 +215,9 @@ class MerchantApi:
             "checked_at": pending.now_dt.astimezone(UTC).isoformat(),
             "verification_id": str(uuid.uuid4()),
         }
+        verdict["photo_url"] = self.photos.url_for(
+            status, pending.card_id, str(verdict["verification_id"])
+        )
         self.metrics.observe(status, time.perf_counter() - pending.started)
         return verdict, self._record(merchant, checked, verdict)
 

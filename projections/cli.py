@@ -36,6 +36,11 @@ def run_worker(stop: threading.Event | None = None) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     service.start()
+    from cardservice.outbox import install_delivery
+
+    delivery = install_delivery(svc)
+    if delivery is not None:
+        delivery.start()
     names = ", ".join(v.name for r in service.runners for v in r.views)
     console.print(f"projection worker running: {names}")
     try:
@@ -44,6 +49,8 @@ def run_worker(stop: threading.Event | None = None) -> None:
                 err.print("[red]projection threads stopped unexpectedly[/red]")
                 raise typer.Exit(1)
     finally:
+        if delivery is not None:
+            delivery.stop()
         service.stop()
         svc.close()
 

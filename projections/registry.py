@@ -9,11 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from projections.appeals import AppealsView
 from projections.audit import CatalogAuditView, LedgerAuditView
 from projections.cards import CardStatusView, StatusListView
 from projections.catalog import CatalogView
 from projections.keys import IssuerKeyView
 from projections.merchants import MerchantView
+from projections.notices import NoticesView
+from projections.photos import PhotoCardsView
 from projections.view import View
 
 ViewFactory = Callable[[], View[Any]]
@@ -26,6 +29,9 @@ _FACTORIES: list[ViewFactory] = [
     CatalogView,
     LedgerAuditView,
     CatalogAuditView,
+    NoticesView,
+    AppealsView,
+    PhotoCardsView,
 ]
 
 

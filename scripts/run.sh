@@ -3,6 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
+./scripts/setup_print.sh
 if [ -x scripts/setup_frontend.sh ]; then ./scripts/setup_frontend.sh; fi
 HOST="${HOST:-127.0.0.1}"
 PORT="${PORT:-8000}"

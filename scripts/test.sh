@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh "test,bench"
 ./scripts/ensure_postgres.sh
 if [ -x scripts/setup_browser.sh ]; then ./scripts/setup_browser.sh; fi
+./scripts/setup_print.sh
 echo "== ruff"; .venv/bin/ruff check .
 echo "== mypy"; .venv/bin/mypy
 echo "== import contracts"; .venv/bin/lint-imports

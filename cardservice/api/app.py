@@ -12,6 +12,9 @@ from pydantic.json_schema import models_json_schema
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.api.routes import appeals as holder_appeals
+from cardservice.api.routes import holder_admin as holder_services
+from cardservice.api.routes import notices as holder_notices
 from cardservice.http.client import ForwardedPolicy
 from cardservice.http.jsonbody import DIGEST_PURPOSE
 from cardservice.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
@@ -57,12 +60,15 @@ def create_app(
     install_error_handlers(app)
     for router in (
         meta.router,
+        holder_services.router,  # before cards: its POST /{id}/{action} takes any action
         cards.router,
         access.router,
         holder.router,
         activation.router,
         catalog.router,
         audit.router,
+        holder_notices.router,
+        holder_appeals.router,
     ):
         app.include_router(router)
     for hook in [*EXTENSIONS, *(extensions or [])]:

@@ -10,13 +10,16 @@ from __future__ import annotations
 from typing import ClassVar
 
 from cardservice.application.access import AdminAccess
+from cardservice.application.appeals import Appeals
 from cardservice.application.bulk import BulkIssuance
 from cardservice.application.catalog import Catalogs
 from cardservice.application.merchants import Merchants
+from cardservice.application.photos import HolderPhotos
+from cardservice.application.unbinding import Unbinding
 from cardservice.security import HolderTokens
 
 
-class CardLedger(BulkIssuance):
+class CardLedger(BulkIssuance, Appeals, HolderPhotos, Unbinding):
     """Issuing, suspending, reinstating, revoking and reissuing cards; issuer keys; holders."""
 
     name = "CardLedger"

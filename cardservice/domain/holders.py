@@ -48,6 +48,8 @@ class Holder(Aggregate):
                 "expires_on": first_card["expires_on"],
             }
         self.erased = False
+        self.sealed_photo: str | None = None
+        self.photo_type: str | None = None
 
     def current_card(self, category: str, today: date) -> str | None:
         """The card that blocks a new one in this category: held, not released, not expired."""
@@ -75,6 +77,23 @@ class Holder(Aggregate):
         if self.erased:
             raise InvalidTransition("the holder is already erased")
         self._erased(reason=reason, actor=actor, at=at)
+
+    def set_photo(
+        self, sealed_photo: str, content_type: str, size: int, actor: dict[str, Any], at: datetime
+    ) -> None:
+        """A new photo (sealed with the holder's data key) replaces the previous one."""
+        if self.erased:
+            raise InvalidTransition("the holder's personal data was erased")
+        self._photo_set(
+            sealed_photo=sealed_photo, content_type=content_type, size=size, actor=actor, at=at
+        )
+
+    @event("PhotoSet")
+    def _photo_set(
+        self, sealed_photo: str, content_type: str, size: int, actor: dict[str, Any], at: datetime
+    ) -> None:
+        self.sealed_photo = sealed_photo
+        self.photo_type = content_type
 
     @event("CardAssigned")
     def _card_assigned(self, category: str, card_id: str, expires_on: str, at: datetime) -> None:

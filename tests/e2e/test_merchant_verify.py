@@ -34,6 +34,7 @@ VERDICT_KEYS = {
     "catalog_version",
     "checked_at",
     "verification_id",
+    "photo_url",
 }
 CARD_KEYS = {"card_number", "masked_name", "category", "region", "expires"}
 

@@ -61,6 +61,7 @@ export async function initI18n() {
   markSwitch();
   const button = document.getElementById('lang-switch');
   if (button) button.addEventListener('click', () => setLang(lang === 'en' ? 'zh-CN' : 'en'));
+  document.dispatchEvent(new Event('i18n-ready'));
 }
 
 /** The switch names the other language, in that language. */

@@ -9,5 +9,8 @@
     root.classList.add('i18n-pending');
     setTimeout(function () { root.classList.remove('i18n-pending'); }, 1500);
   }
+  var size = null;
+  try { size = localStorage.getItem('cardservice.textSize'); } catch (e) { size = null; }
+  if (size === 'l' || size === 'xl') root.classList.add('text-size-' + size);
   root.classList.remove('i18n-boot');
 })();

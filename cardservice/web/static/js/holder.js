@@ -401,7 +401,7 @@ async function loadHistory() {
   list.replaceChildren(...items.map((it) => {
     const status = it.status || (it.valid ? 'valid' : 'unknown_card');
     const who = it.merchant_name || it.merchant?.name || it.merchant || it.merchant_id || '';
-    return h('li', { class: `history-item ${it.valid ? 'ok' : 'bad'}` },
+    return h('li', { class: `history-item ${it.valid ? 'ok' : 'bad'}`, 'data-verification': it.verification_id || '' },
       h('span', { class: 'history-when' }, fmtDateTime(it.checked_at || it.at)),
       h('span', { class: 'history-who' }, `${t('holder.history.by')}：${who}`),
       h('span', { class: 'history-result' }, `${t('holder.history.result')}：${label('status', status)}`));
@@ -410,6 +410,8 @@ async function loadHistory() {
 
 // ---- start
 async function showCard() {
+  // holder_services.js (inbox, appeals) follows the card shown.
+  document.dispatchEvent(new CustomEvent('holder:card', { detail: { cardId: card.cardId, token: card.token } }));
   show('activate', false);
   show('card-app', true);
   renderCard();

@@ -5,6 +5,7 @@ import { verifyOffline } from '/static/js/offline.js';
 import { forgetTrust, loadBundle, loadTrust, saveBundle } from '/static/js/offline-store.js';
 import { POLICY } from '/static/js/policy.js';
 import { loadRegionNames, regionName } from '/static/js/regions.js';
+import { clearPhoto, showPhoto } from '/static/js/verdict_photo.js';
 
 const KEY = 'cardservice.merchant.key';
 let merchantKey = null;
@@ -194,6 +195,7 @@ function showVerdict(v) {
   box.hidden = false;
   document.getElementById('verdict-next').focus();
   beep(ok);
+  showPhoto(v, merchantKey);
 }
 
 /** No verdict at all (an expired bundle): plain words, never green, a way back online. */
@@ -217,6 +219,7 @@ function showRefusal(result) {
 }
 
 function closeVerdict() {
+  clearPhoto();
   show('verdict', false);
   document.getElementById('manual-code').value = '';
   lastScan = { text: lastScan.text, at: Date.now() };
