@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from cardservice.api.errors import install_error_handlers
 from cardservice.services import Services
+from merchant_api.redeem_routes import router as redemption_router
 from merchant_api.routes import ApiDep, metrics_router, router
 from merchant_api.service import MerchantApi
 
@@ -47,6 +48,7 @@ def install(app: FastAPI, svc: Services) -> None:
         return
     app.state.merchant_api = merchant_api_for(svc)
     app.include_router(router)
+    app.include_router(redemption_router)
     if not any(getattr(r, "path", None) == "/metrics" for r in app.routes):
         app.include_router(metrics_router)
 

@@ -7,6 +7,7 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 from __future__ import annotations
 
 import base64
+import json
 import os
 import threading
 import time
@@ -35,6 +36,7 @@ from merchant_api.core import (
 )
 from merchant_api.metrics import Metrics
 from merchant_api.ratelimit import RateLimiter
+from merchant_api.redeem import RedemptionDesk, applied_json
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
 from projections.merchants import MerchantRow
@@ -110,13 +112,16 @@ class MerchantApi:
         self._bundle_lock = threading.Lock()
         self._bundles: dict[str, tuple[float, BundleContent]] = {}
         self._catalogs: dict[tuple[str, date], _CachedCatalog] = {}
+        self.desk = RedemptionDesk(self)
 
     def setup(self) -> None:
         """Create the tables read here, so a fresh database answers before any worker ran."""
         create_tables(self.svc.db, all_views())
-        self.svc.db.create_tables(vlog.ddl(self.svc.db.dialect))
+        vlog.migrate(self.svc.db)
+        self.desk.setup()
 
     def close(self) -> None:
+        self.desk.close()
         self.log.close()
         self.cards.close()
 
@@ -185,19 +190,24 @@ class MerchantApi:
             if status == "valid"
             else _NO_BENEFITS
         )
+        benefits = eligibility.benefits
+        if benefits and pending.card_id is not None:
+            benefits = self.desk.with_remaining(str(pending.card_id), benefits)
         verdict = {
             "valid": status == "valid",
             "status": status,
             "card": card_summary(checked.parsed, status),
-            "benefits": eligibility.benefits,
+            "benefits": benefits,
             "not_applicable": eligibility.not_applicable,
             "presentation": checked.presentation,
             "catalog_version": eligibility.versions,
             "checked_at": pending.now_dt.astimezone(UTC).isoformat(),
             "verification_id": str(uuid.uuid4()),
         }
+        record = self._record(merchant, checked, verdict)
+        self.desk.remember(record)
         self.metrics.observe(status, time.perf_counter() - pending.started)
-        return verdict, self._record(merchant, checked, verdict)
+        return verdict, record
 
     def eligibility(self, checked: Checked, merchant: MerchantRow, today: date) -> Eligibility:
         """The decision for this card at this merchant, remembered with the catalog answer
@@ -260,6 +270,14 @@ class MerchantApi:
             status=verdict["status"],
             presentation=verdict["presentation"],
             checked_at=verdict["checked_at"],
+            card_region=claims.issuer_region if claims else None,
+            benefits=applied_json(verdict["benefits"]) if verdict["benefits"] else None,
+            refusals=json.dumps(
+                {str(n["id"]): str(n["reason"]) for n in verdict["not_applicable"]},
+                ensure_ascii=False,
+            )
+            if verdict["not_applicable"]
+            else None,
         )
 
     # -- logs --------------------------------------------------------------------------------
@@ -364,6 +382,7 @@ class MerchantApi:
         lag: dict[str, int] = {}
         for runner in self._runners:
             lag.update(runner.lag())
+        lag.update(self.desk.context.lag())
         return lag
 
 

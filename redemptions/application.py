@@ -17,7 +17,14 @@ from zoneinfo import ZoneInfo
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from redemptions.domain import LimitReached, Redemption, UsageCounter, benefit_key, period_of
+from redemptions.domain import (
+    LimitReached,
+    Redemption,
+    RequestKey,
+    UsageCounter,
+    benefit_key,
+    period_of,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 MAX_ATTEMPTS = 200
@@ -96,14 +103,31 @@ class Redemptions(Application[UUID]):
         counter = self._get(UsageCounter.create_id(card_id, key, period_of(per, shanghai(moment))))
         return int(counter.used) if isinstance(counter, UsageCounter) else 0
 
-    def redeem(self, grant: Grant, *, offline: bool = False) -> Outcome:
+    def request_key(self, scope: str) -> RequestKey | None:
+        found = self._get(RequestKey.create_id(scope))
+        return found if isinstance(found, RequestKey) else None
+
+    def redeem(
+        self,
+        grant: Grant,
+        *,
+        offline: bool = False,
+        request: tuple[str, str] | None = None,
+    ) -> Outcome:
         """Record `grant` once. Online: raises AlreadyRedeemed (checked first) or
         LimitReached. Offline: records past the limit as `over_limit`; a replay answers the
-        first recording (`first` False)."""
+        first recording (`first` False). `request`: the (scope, body digest) of the
+        Idempotency-Key, recorded with the redemption."""
         identity = grant.identity()
         redemption_id = Redemption.create_id(identity)
         local = shanghai(grant.redeemed_at)
         for _ in range(MAX_ATTEMPTS):
+            if request is not None:
+                used = self.request_key(request[0])
+                if used is not None:
+                    replayed = self.redemption(used.redemption_id)
+                    if replayed is not None:
+                        return Outcome(replayed, first=False)
             existing = self.redemption(redemption_id)
             if existing is not None:
                 if offline:
@@ -118,7 +142,9 @@ class Redemptions(Application[UUID]):
                 counter = self._get(counter_id)
                 if not isinstance(counter, UsageCounter):
                     counter = UsageCounter(
-                        card_id=grant.card_id, key=grant.key, period=period_of(grant.limit_per, local)
+                        card_id=grant.card_id,
+                        key=grant.key,
+                        period=period_of(grant.limit_per, local),
                     )
                 over = counter.use(redemption_id, grant.limit_count, force=offline)
                 status = "over_limit" if over else "recorded"
@@ -142,6 +168,15 @@ class Redemptions(Application[UUID]):
                 remaining=remaining,
             )
             pending.append(redemption)
+            if request is not None:
+                pending.append(
+                    RequestKey(
+                        scope=request[0],
+                        digest=request[1],
+                        redemption_id=redemption_id,
+                        at=grant.stamp,
+                    )
+                )
             try:
                 self.save(*pending)
             except IntegrityError:

@@ -123,3 +123,19 @@ class Redemption(Aggregate):
         self.verification_id = verification_id
         self.status = status
         self.remaining = remaining
+
+
+class RequestKey(Aggregate):
+    """An `Idempotency-Key` a merchant sent with a redemption: the body's digest and the
+    redemption it made, saved with that redemption (so a retry finds both or neither)."""
+
+    @staticmethod
+    def create_id(scope: str) -> UUID:
+        return uuid5(NAMESPACE, f"request-key:{scope}")
+
+    @event("Used")
+    def __init__(self, scope: str, digest: str, redemption_id: UUID, at: str) -> None:
+        self.scope = scope
+        self.digest = digest
+        self.redemption_id = redemption_id
+        self.at = at
