@@ -20,6 +20,7 @@ from typing import Any
 
 from cardservice.clock import SHANGHAI
 from cardservice.storage import Database, Row, Tx
+from redemptions.stats import VERIFICATION_DAILY_DDL
 
 log = logging.getLogger("merchant_api.log")
 
@@ -52,16 +53,7 @@ def ddl(dialect: str) -> list[str]:
         "CREATE INDEX IF NOT EXISTS verification_log_merchant "
         "ON verification_log (merchant_id, seq)",
         "CREATE INDEX IF NOT EXISTS verification_log_card ON verification_log (card_id, seq)",
-        # Verifications per merchant region, Shanghai day and status: statistics read these
-        # sums, so a query's cost does not grow with the log.
-        """CREATE TABLE IF NOT EXISTS verification_daily (
-            merchant_region TEXT NOT NULL,
-            day TEXT NOT NULL,
-            status TEXT NOT NULL,
-            n BIGINT NOT NULL,
-            PRIMARY KEY (merchant_region, day, status)
-        )""",
-        "CREATE INDEX IF NOT EXISTS verification_daily_day ON verification_daily (day)",
+        *VERIFICATION_DAILY_DDL,
     ]
 
 

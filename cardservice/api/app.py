@@ -11,8 +11,9 @@ from pydantic.json_schema import models_json_schema
 
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
-from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta, stats
 from cardservice.services import Services
+from redemptions.stats import create_stats_tables
 
 AppHook = Callable[[FastAPI, Services], None]
 
@@ -55,8 +56,10 @@ def create_app(
         activation.router,
         catalog.router,
         audit.router,
+        stats.router,
     ):
         app.include_router(router)
+    create_stats_tables(svc.db)
     for hook in [*EXTENSIONS, *(extensions or [])]:
         hook(app, svc)
     install_openapi(app)
@@ -115,9 +118,7 @@ def document_errors(schema: dict[str, Any]) -> None:
                 statuses.add(401)
             if "requestBody" in operation:
                 statuses |= {400, 413, 422}
-            if any(p.get("in") in ("path", "query") for p in params) or headers - {
-                "authorization"
-            }:
+            if any(p.get("in") in ("path", "query") for p in params) or headers - {"authorization"}:
                 statuses.add(422)
             if path.startswith("/v1/admin"):
                 statuses |= {403, 404}
