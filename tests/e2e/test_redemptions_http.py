@@ -217,7 +217,9 @@ def test_of_n_simultaneous_redemptions_exactly_the_remaining_succeed(env: Mercha
     for headers in merchants:
         for _ in range(3):
             verdict = valid_verdict(env, card["qr"], headers, "rare")
-            jobs.append((api.authenticate(headers["Authorization"][7:]), verdict["verification_id"]))
+            jobs.append(
+                (api.authenticate(headers["Authorization"][7:]), verdict["verification_id"])
+            )
     results: list[str] = []
     lock = threading.Lock()
     start = threading.Barrier(len(jobs))
@@ -272,6 +274,5 @@ def test_lists_newest_first_with_a_cursor_and_the_holder_sees_where(ready: Any) 
     assert wrong.status_code == 401
     # The admin token is not a holder token.
     assert (
-        env.client.get(f"/v1/cards/{card['card_id']}/redemptions", headers=ADMIN).status_code
-        == 401
+        env.client.get(f"/v1/cards/{card['card_id']}/redemptions", headers=ADMIN).status_code == 401
     )
