@@ -276,3 +276,32 @@ def test_lists_newest_first_with_a_cursor_and_the_holder_sees_where(ready: Any) 
     assert (
         env.client.get(f"/v1/cards/{card['card_id']}/redemptions", headers=ADMIN).status_code == 401
     )
+
+
+def test_catalog_put_and_get_carry_limit_and_companions(env: MerchantEnv) -> None:
+    publish(env, NATIONAL, LIMITED, "2026-01-01")
+    for _ in range(500):  # the catalog view lags the PUT
+        got = env.client.get(f"/v1/catalog/{NATIONAL}?at=2026-06-01").json()["benefits"]
+        if got:
+            break
+        threading.Event().wait(0.02)
+    by_id = {b["id"]: b for b in got}
+    assert by_id["daily"]["limit"] == {"count": 2, "per": "day"}
+    assert by_id["daily"]["companions"] == 1
+    assert (by_id["free"]["limit"], by_id["free"]["companions"]) == (None, 0)
+    url = f"/v1/admin/regions/{NATIONAL}/catalog"
+    for bad in (
+        {"limit": {"count": 0, "per": "day"}},
+        {"limit": {"count": 1001, "per": "day"}},
+        {"limit": {"count": 1, "per": "week"}},
+        {"limit": {"count": "1", "per": "day"}},
+        {"limit": {"count": 1}},
+        {"limit": {"count": 1, "per": "day", "x": 1}},
+        {"limit": 5},
+        {"companions": 11},
+        {"companions": -1},
+        {"companions": 1.5},
+    ):
+        body = {"effective_from": "2026-07-01", "benefits": [benefit("x", **bad)]}
+        resp = env.client.put(url, json=body, headers=ADMIN)
+        assert resp.status_code == 422, (bad, resp.text)
