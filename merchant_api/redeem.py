@@ -22,11 +22,11 @@ from cardservice.storage import Tx
 from merchant_api import vlog
 from merchant_api.catalog import catalog_for
 from merchant_api.core import check_credential, decide, standing_from_view
+from merchant_api.counters import CounterReader, Used
 from projections.merchants import MerchantRow
 from redemptions.application import AlreadyRedeemed, Grant, Outcome
 from redemptions.domain import LimitReached, Redemption, benefit_key, period_of
 from redemptions.service import RedemptionContext
-from redemptions.views import counters_of
 
 if TYPE_CHECKING:
     from merchant_api.service import MerchantApi
@@ -93,6 +93,23 @@ def applied_of(record: vlog.Record) -> list[Applied]:
     return out
 
 
+def with_remaining(
+    benefits: list[dict[str, Any]], used: Used, now: datetime
+) -> list[dict[str, Any]]:
+    """The verdict's benefits, each with `remaining` from the counter view (copies: the
+    eligibility decision is shared by every verdict it was cached for)."""
+    local = now.astimezone(SHANGHAI)
+    out = []
+    for b in benefits:
+        limit = b.get("limit")
+        remaining = None
+        if limit:
+            key = (benefit_key(str(b["region"]), str(b["id"])), period_of(limit["per"], local))
+            remaining = max(0, int(limit["count"]) - used.get(key, 0))
+        out.append({**b, "remaining": remaining})
+    return out
+
+
 def redemption_view(r: Redemption | Any, *, verification: bool = True) -> dict[str, Any]:
     body = {
         "redemption_id": str(r.id if isinstance(r, Redemption) else r.redemption_id),
@@ -113,6 +130,7 @@ class RedemptionDesk:
         self.api = api
         self.context = RedemptionContext(api.settings, api.svc.db)
         self.app = self.context.app
+        self.counters = CounterReader(api.settings, api.svc.db)
         self._recent: OrderedDict[str, vlog.Record] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -121,6 +139,7 @@ class RedemptionDesk:
         self.context.start()
 
     def close(self) -> None:
+        self.counters.close()
         self.context.close()
 
     # -- verdicts ------------------------------------------------------------------------
@@ -132,25 +151,6 @@ class RedemptionDesk:
             self._recent[record.verification_id] = record
             while len(self._recent) > RECENT_VERIFICATIONS:
                 self._recent.popitem(last=False)
-
-    def with_remaining(self, card_id: str, benefits: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The verdict's benefits, each with `remaining` from the counter view (a copy:
-        the eligibility decision is shared by every verdict it was cached for)."""
-        limited = any(b.get("limit") for b in benefits)
-        used: dict[tuple[str, str], int] = {}
-        if limited:
-            with self.api.svc.db.read() as tx:
-                used = counters_of(tx, card_id)
-        local = self.api.clock.now().astimezone(SHANGHAI)
-        out = []
-        for b in benefits:
-            limit = b.get("limit")
-            remaining = None
-            if limit:
-                key = (benefit_key(str(b["region"]), str(b["id"])), period_of(limit["per"], local))
-                remaining = max(0, int(limit["count"]) - used.get(key, 0))
-            out.append({**b, "remaining": remaining})
-        return out
 
     # -- online ----------------------------------------------------------------------------
     def verification(self, merchant: MerchantRow, verification_id: str) -> vlog.Record:

@@ -6,6 +6,7 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -34,9 +35,10 @@ from merchant_api.core import (
     decide,
     standing_from_view,
 )
+from merchant_api.counters import Used
 from merchant_api.metrics import Metrics
 from merchant_api.ratelimit import RateLimiter
-from merchant_api.redeem import RedemptionDesk, applied_json
+from merchant_api.redeem import RedemptionDesk, applied_json, with_remaining
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
 from projections.merchants import MerchantRow
@@ -69,6 +71,8 @@ class _CachedCatalog:
     read_at: float
     answer: CatalogAnswer
     decisions: dict[tuple[Any, ...], Eligibility] = field(default_factory=dict)
+    limited: bool = False
+    """Whether any benefit in force carries a limit (then a verdict reads counters)."""
 
 
 @dataclass(frozen=True)
@@ -155,14 +159,27 @@ class MerchantApi:
     def decide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
         """The verdict and the log record to append (the caller queues it)."""
         pending = self._check(merchant, text)
-        row = self.cards.get(pending.card_id) if pending.card_id is not None else None
-        return self._finish(merchant, pending, row)
+        if pending.card_id is None:
+            return self._finish(merchant, pending, None, None)
+        row = self.cards.get(pending.card_id)
+        used = self.desk.counters.get(str(pending.card_id)) if self._limited(merchant) else None
+        return self._finish(merchant, pending, row, used)
 
     async def adecide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
-        """`decide` for the event loop: the card lookup never blocks it on PostgreSQL."""
+        """`decide` for the event loop: the card lookup never blocks it on PostgreSQL, and
+        where the catalog has limits the counters are read at the same time."""
         pending = self._check(merchant, text)
-        row = await self.cards.aget(pending.card_id) if pending.card_id is not None else None
-        return self._finish(merchant, pending, row)
+        if pending.card_id is None:
+            return self._finish(merchant, pending, None, None)
+        if not self._limited(merchant):
+            return self._finish(merchant, pending, await self.cards.aget(pending.card_id), None)
+        row, used = await asyncio.gather(
+            self.cards.aget(pending.card_id), self.desk.counters.aget(str(pending.card_id))
+        )
+        return self._finish(merchant, pending, row, used)
+
+    def _limited(self, merchant: MerchantRow) -> bool:
+        return self._catalog_entry(merchant.region, today_in_shanghai(self.clock)).limited
 
     def _check(self, merchant: MerchantRow, text: str) -> _Pending:
         started = time.perf_counter()
@@ -178,7 +195,7 @@ class MerchantApi:
         return _Pending(started, now_dt, now, policy, checked, card_id)
 
     def _finish(
-        self, merchant: MerchantRow, pending: _Pending, row: CardRow | None
+        self, merchant: MerchantRow, pending: _Pending, row: CardRow | None, used: Used | None
     ) -> tuple[dict[str, Any], vlog.Record]:
         checked = pending.checked
         standing = None
@@ -190,9 +207,7 @@ class MerchantApi:
             if status == "valid"
             else _NO_BENEFITS
         )
-        benefits = eligibility.benefits
-        if benefits and pending.card_id is not None:
-            benefits = self.desk.with_remaining(str(pending.card_id), benefits)
+        benefits = with_remaining(eligibility.benefits, used or {}, pending.now_dt)
         verdict = {
             "valid": status == "valid",
             "status": status,
@@ -249,7 +264,8 @@ class MerchantApi:
         cached = self._catalogs.get(key)
         if cached is not None and now - cached.read_at <= CATALOG_CACHE_SECONDS:
             return cached
-        cached = _CachedCatalog(now, catalog_for(self.svc.extras, region, today))
+        answer = catalog_for(self.svc.extras, region, today)
+        cached = _CachedCatalog(now, answer, limited=any(b.get("limit") for b in answer.benefits))
         if len(self._catalogs) > 10_000:
             self._catalogs.clear()
         self._catalogs[key] = cached

@@ -99,9 +99,32 @@ class Redemptions(Application[UUID]):
         found = self._get(redemption_id)
         return found if isinstance(found, Redemption) else None
 
-    def used(self, card_id: str, key: str, per: str, moment: datetime) -> int:
-        counter = self._get(UsageCounter.create_id(card_id, key, period_of(per, shanghai(moment))))
-        return int(counter.used) if isinstance(counter, UsageCounter) else 0
+    def _refuse_recorded(self, redemption_id: UUID) -> None:
+        existing = self.redemption(redemption_id)
+        if existing is not None:
+            raise AlreadyRedeemed(existing)
+
+    @staticmethod
+    def _new_redemption(
+        grant: Grant, identity: str, local: datetime, status: str, remaining: int | None
+    ) -> Redemption:
+        return Redemption(
+            identity=identity,
+            merchant_id=grant.merchant_id,
+            merchant_name=grant.merchant_name,
+            merchant_kind=grant.merchant_kind,
+            merchant_region=grant.merchant_region,
+            card_id=grant.card_id,
+            card_region=grant.card_region,
+            benefit_id=grant.benefit_id,
+            benefit_region=grant.benefit_region,
+            companions=grant.companions,
+            redeemed_at=grant.stamp,
+            day=local.date().isoformat(),
+            verification_id=grant.verification_id,
+            status=status,
+            remaining=remaining,
+        )
 
     def request_key(self, scope: str) -> RequestKey | None:
         found = self._get(RequestKey.create_id(scope))
@@ -128,45 +151,22 @@ class Redemptions(Application[UUID]):
                     replayed = self.redemption(used.redemption_id)
                     if replayed is not None:
                         return Outcome(replayed, first=False)
-            existing = self.redemption(redemption_id)
-            if existing is not None:
-                if offline:
-                    return Outcome(existing, first=False)
-                raise AlreadyRedeemed(existing)
             pending: list[Any] = []
             status, remaining = "recorded", None
             if grant.limit_count is not None and grant.limit_per is not None:
-                counter_id = UsageCounter.create_id(
-                    grant.card_id, grant.key, period_of(grant.limit_per, local)
-                )
-                counter = self._get(counter_id)
+                period = period_of(grant.limit_per, local)
+                counter = self._get(UsageCounter.create_id(grant.card_id, grant.key, period))
                 if not isinstance(counter, UsageCounter):
-                    counter = UsageCounter(
-                        card_id=grant.card_id,
-                        key=grant.key,
-                        period=period_of(grant.limit_per, local),
-                    )
-                over = counter.use(redemption_id, grant.limit_count, force=offline)
+                    counter = UsageCounter(card_id=grant.card_id, key=grant.key, period=period)
+                try:
+                    over = counter.use(redemption_id, grant.limit_count, force=offline)
+                except LimitReached:
+                    self._refuse_recorded(redemption_id)  # already_redeemed comes first
+                    raise
                 status = "over_limit" if over else "recorded"
                 remaining = max(0, grant.limit_count - counter.used)
                 pending.append(counter)
-            redemption = Redemption(
-                identity=identity,
-                merchant_id=grant.merchant_id,
-                merchant_name=grant.merchant_name,
-                merchant_kind=grant.merchant_kind,
-                merchant_region=grant.merchant_region,
-                card_id=grant.card_id,
-                card_region=grant.card_region,
-                benefit_id=grant.benefit_id,
-                benefit_region=grant.benefit_region,
-                companions=grant.companions,
-                redeemed_at=grant.stamp,
-                day=local.date().isoformat(),
-                verification_id=grant.verification_id,
-                status=status,
-                remaining=remaining,
-            )
+            redemption = self._new_redemption(grant, identity, local, status, remaining)
             pending.append(redemption)
             if request is not None:
                 pending.append(
@@ -180,6 +180,13 @@ class Redemptions(Application[UUID]):
             try:
                 self.save(*pending)
             except IntegrityError:
-                continue  # a concurrent writer won the counter or the redemption: re-read
+                # The redemption exists (a retry, a replay) or a concurrent writer won the
+                # counter: look which, and answer or re-read.
+                existing = self.redemption(redemption_id)
+                if existing is not None:
+                    if offline:
+                        return Outcome(existing, first=False)
+                    raise AlreadyRedeemed(existing) from None
+                continue
             return Outcome(redemption, first=True)
         raise LimitReached("too many concurrent redemptions; try again")
