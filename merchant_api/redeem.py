@@ -25,7 +25,7 @@ from merchant_api.core import check_credential, decide, standing_from_view
 from merchant_api.counters import CounterReader, Used
 from projections.merchants import MerchantRow
 from redemptions.application import AlreadyRedeemed, Grant, Outcome
-from redemptions.domain import LimitReached, Redemption, benefit_key, period_of
+from redemptions.domain import LimitReached, Redemption, period_of
 from redemptions.service import RedemptionContext
 
 if TYPE_CHECKING:
@@ -98,16 +98,27 @@ def with_remaining(
 ) -> list[dict[str, Any]]:
     """The verdict's benefits, each with `remaining` from the counter view (copies: the
     eligibility decision is shared by every verdict it was cached for)."""
-    local = now.astimezone(SHANGHAI)
+    periods: dict[str, str] = {}
     out = []
     for b in benefits:
         limit = b.get("limit")
         remaining = None
         if limit:
-            key = (benefit_key(str(b["region"]), str(b["id"])), period_of(limit["per"], local))
-            remaining = max(0, int(limit["count"]) - used.get(key, 0))
+            per = limit["per"]
+            period = periods.get(per)
+            if period is None:
+                period = periods[per] = period_of(per, now.astimezone(SHANGHAI))
+            spent = used.get((f"{b['region']}/{b['id']}", period), 0) if used else 0
+            remaining = max(0, limit["count"] - spent)
         out.append({**b, "remaining": remaining})
     return out
+
+
+def refusals_json(not_applicable: list[dict[str, Any]]) -> str | None:
+    """`{benefit id: reason}` of the benefits that did not apply (None: every one did)."""
+    if not not_applicable:
+        return None
+    return json.dumps({str(n["id"]): str(n["reason"]) for n in not_applicable}, ensure_ascii=False)
 
 
 def redemption_view(r: Redemption | Any, *, verification: bool = True) -> dict[str, Any]:
@@ -130,7 +141,7 @@ class RedemptionDesk:
         self.api = api
         self.context = RedemptionContext(api.settings, api.svc.db)
         self.app = self.context.app
-        self.counters = CounterReader(api.settings, api.svc.db)
+        self.counters = CounterReader(api.settings, api.svc.db, api.cards._postgres_pool)
         self._recent: OrderedDict[str, vlog.Record] = OrderedDict()
         self._lock = threading.Lock()
 

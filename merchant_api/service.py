@@ -6,9 +6,7 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import json
 import os
 import threading
 import time
@@ -38,7 +36,7 @@ from merchant_api.core import (
 from merchant_api.counters import Used
 from merchant_api.metrics import Metrics
 from merchant_api.ratelimit import RateLimiter
-from merchant_api.redeem import RedemptionDesk, applied_json, with_remaining
+from merchant_api.redeem import RedemptionDesk, applied_json, refusals_json, with_remaining
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
 from projections.merchants import MerchantRow
@@ -58,6 +56,9 @@ class Eligibility:
     benefits: list[dict[str, Any]]
     not_applicable: list[dict[str, Any]]
     versions: dict[str, int]
+    applied: str | None = None
+    """What the verification log keeps of it (JSON, made once per cached decision)."""
+    refusals: str | None = None
 
 
 _NO_BENEFITS = Eligibility([], [], {})
@@ -167,15 +168,19 @@ class MerchantApi:
 
     async def adecide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
         """`decide` for the event loop: the card lookup never blocks it on PostgreSQL, and
-        where the catalog has limits the counters are read at the same time."""
+        where the catalog has limits the counters come with it, in the same query."""
         pending = self._check(merchant, text)
         if pending.card_id is None:
             return self._finish(merchant, pending, None, None)
         if not self._limited(merchant):
             return self._finish(merchant, pending, await self.cards.aget(pending.card_id), None)
-        row, used = await asyncio.gather(
-            self.cards.aget(pending.card_id), self.desk.counters.aget(str(pending.card_id))
-        )
+        if self.svc.db.dialect == "postgres":
+            row, used = await self.desk.counters.card_and_counters(str(pending.card_id))
+        else:
+            row, used = (
+                self.cards.get(pending.card_id),
+                self.desk.counters.get(str(pending.card_id)),
+            )
         return self._finish(merchant, pending, row, used)
 
     def _limited(self, merchant: MerchantRow) -> bool:
@@ -219,7 +224,7 @@ class MerchantApi:
             "checked_at": pending.now_dt.astimezone(UTC).isoformat(),
             "verification_id": str(uuid.uuid4()),
         }
-        record = self._record(merchant, checked, verdict)
+        record = self._record(merchant, checked, verdict, eligibility)
         self.desk.remember(record)
         self.metrics.observe(status, time.perf_counter() - pending.started)
         return verdict, record
@@ -247,7 +252,13 @@ class MerchantApi:
             merchant_categories=merchant.categories,
             merchant_a_level=merchant.a_level,
         )
-        answer = Eligibility(decision.benefits, decision.not_applicable, found.versions)
+        answer = Eligibility(
+            decision.benefits,
+            decision.not_applicable,
+            found.versions,
+            applied=applied_json(decision.benefits) if decision.benefits else None,
+            refusals=refusals_json(decision.not_applicable),
+        )
         if len(cached.decisions) >= DECISIONS_PER_CATALOG:
             cached.decisions.clear()
         cached.decisions[key] = answer
@@ -272,7 +283,9 @@ class MerchantApi:
         return cached
 
     @staticmethod
-    def _record(merchant: MerchantRow, checked: Checked, verdict: dict[str, Any]) -> vlog.Record:
+    def _record(
+        merchant: MerchantRow, checked: Checked, verdict: dict[str, Any], eligibility: Eligibility
+    ) -> vlog.Record:
         trusted = verdict["card"] is not None and checked.parsed is not None
         claims = checked.parsed.claims if trusted and checked.parsed is not None else None
         return vlog.Record(
@@ -287,13 +300,8 @@ class MerchantApi:
             presentation=verdict["presentation"],
             checked_at=verdict["checked_at"],
             card_region=claims.issuer_region if claims else None,
-            benefits=applied_json(verdict["benefits"]) if verdict["benefits"] else None,
-            refusals=json.dumps(
-                {str(n["id"]): str(n["reason"]) for n in verdict["not_applicable"]},
-                ensure_ascii=False,
-            )
-            if verdict["not_applicable"]
-            else None,
+            benefits=eligibility.applied,
+            refusals=eligibility.refusals,
         )
 
     # -- logs --------------------------------------------------------------------------------
