@@ -21,6 +21,7 @@ from cardservice.http.problems import PROBLEM_SCHEMA, install_problem_handlers
 from cardservice.logs import RequestLogMiddleware, configure_logging
 from cardservice.services import Services
 from merchant_api.photos import router as photos_router
+from merchant_api.redeem_routes import router as redemption_router
 from merchant_api.routes import ApiDep, metrics_router, router
 from merchant_api.service import MerchantApi
 from projections.health import install_probes
@@ -51,6 +52,7 @@ def install(app: FastAPI, svc: Services) -> None:
     app.state.merchant_api = merchant_api_for(svc)
     app.include_router(router)
     app.include_router(photos_router)
+    app.include_router(redemption_router)
     if not any(getattr(r, "path", None) == "/metrics" for r in app.routes):
         app.include_router(metrics_router)
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from cardservice.domain import eligibility
 from cardservice.domain.catalog import Benefit as DomainBenefit
-from cardservice.domain.catalog import EffectiveBenefit
+from cardservice.domain.catalog import EffectiveBenefit, UsageLimit
 from cardservice.domain.regions import regions
 
 log = logging.getLogger("merchant_api.catalog")
@@ -86,11 +86,17 @@ def _effective(item: Any) -> EffectiveBenefit:
             local_only=bool(item.get("local_only", False)),
             merchant_categories=tuple(item.get("merchant_categories") or ()),
             min_a_level=item.get("min_a_level"),
+            limit=_limit(item.get("limit")),
+            companions=int(item.get("companions") or 0),
         ),
         region=str(item["region"]),
         version=int(item["version"]),
         effective_from=date.fromisoformat(start) if isinstance(start, str) else date.min,
     )
+
+
+def _limit(value: Any) -> UsageLimit | None:
+    return UsageLimit(int(value["count"]), str(value["per"])) if value else None
 
 
 def _readable(items: Sequence[Any]) -> list[tuple[Any, EffectiveBenefit]]:

@@ -35,9 +35,11 @@ from merchant_api.core import (
     read_credential,
     standing_from_view,
 )
+from merchant_api.counters import Used
 from merchant_api.metrics import Metrics
 from merchant_api.photos import PhotoLinks
 from merchant_api.ratelimit import RateLimiter
+from merchant_api.redeem import RedemptionDesk, applied_json, refusals_json, with_remaining
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
 from projections.health import probes_for
@@ -57,6 +59,9 @@ class Eligibility:
     benefits: list[dict[str, Any]]
     not_applicable: list[dict[str, Any]]
     versions: dict[str, int]
+    applied: str | None = None
+    """What the verification log keeps of it (JSON, made once per cached decision)."""
+    refusals: str | None = None
 
 
 _NO_BENEFITS = Eligibility([], [], {})
@@ -70,6 +75,8 @@ class _CachedCatalog:
     read_at: float
     answer: CatalogAnswer
     decisions: dict[tuple[Any, ...], Eligibility] = field(default_factory=dict)
+    limited: bool = False
+    """Whether any benefit in force carries a limit (then a verdict reads counters)."""
 
 
 @dataclass(frozen=True)
@@ -114,13 +121,16 @@ class MerchantApi:
         self._bundle_lock = threading.Lock()
         self._bundles: dict[str, tuple[float, BundleContent]] = {}
         self._catalogs: dict[tuple[str, date], _CachedCatalog] = {}
+        self.desk = RedemptionDesk(self)
 
     def setup(self) -> None:
         """Create the tables read here, so a fresh database answers before any worker ran."""
         create_tables(self.svc.db, all_views())
-        self.svc.db.create_tables(vlog.ddl(self.svc.db.dialect))
+        vlog.migrate(self.svc.db)
+        self.desk.setup()
 
     def close(self) -> None:
+        self.desk.close()
         self.log.close()
         self.cards.close()
 
@@ -154,19 +164,38 @@ class MerchantApi:
     def decide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
         """The verdict and the log record to append (the caller queues it)."""
         pending = self._check(merchant, text)
-        row = self.cards.get(pending.card_id) if pending.card_id is not None else None
-        return self._finish(merchant, pending, row)
+        if pending.card_id is None:
+            return self._finish(merchant, pending, None, None)
+        row = self.cards.get(pending.card_id)
+        used = self.desk.counters.get(str(pending.card_id)) if self._limited(merchant) else None
+        return self._finish(merchant, pending, row, used)
 
     async def adecide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
-        """`decide` for the event loop: the card lookup never blocks it on PostgreSQL."""
+        """`decide` for the event loop: the card lookup never blocks it on PostgreSQL, and
+        where the catalog has limits the counters come with it, in the same query."""
         pending = self._check(merchant, text)
         if pending.card_id is None:
-            return self._finish(merchant, pending, None)
+            return self._finish(merchant, pending, None, None)
         # The photo flag (for `photo_url`) is looked up beside the card, off the event loop
         # on PostgreSQL; `_finish` then reads it from the photo links' short cache.
         warm = self.photos.awarm(pending.card_id)
-        row, _ = await asyncio.gather(self.cards.aget(pending.card_id), warm)
-        return self._finish(merchant, pending, row)
+        if not self._limited(merchant):
+            row, _ = await asyncio.gather(self.cards.aget(pending.card_id), warm)
+            return self._finish(merchant, pending, row, None)
+        if self.svc.db.dialect == "postgres":
+            (row, used), _ = await asyncio.gather(
+                self.desk.counters.card_and_counters(str(pending.card_id)), warm
+            )
+        else:
+            await warm
+            row, used = (
+                self.cards.get(pending.card_id),
+                self.desk.counters.get(str(pending.card_id)),
+            )
+        return self._finish(merchant, pending, row, used)
+
+    def _limited(self, merchant: MerchantRow) -> bool:
+        return self._catalog_entry(merchant.region, today_in_shanghai(self.clock)).limited
 
     def _check(self, merchant: MerchantRow, text: str) -> _Pending:
         started = time.perf_counter()
@@ -182,7 +211,7 @@ class MerchantApi:
         return _Pending(started, now_dt, now, policy, checked, card_id)
 
     def _finish(
-        self, merchant: MerchantRow, pending: _Pending, row: CardRow | None
+        self, merchant: MerchantRow, pending: _Pending, row: CardRow | None, used: Used | None
     ) -> tuple[dict[str, Any], vlog.Record]:
         # The issuer signature is checked only where these are not the bytes the ledger
         # issued for the card's current version (the view keeps their digest).
@@ -204,11 +233,12 @@ class MerchantApi:
             if status == "valid"
             else _NO_BENEFITS
         )
+        benefits = with_remaining(eligibility.benefits, used or {}, pending.now_dt)
         verdict = {
             "valid": status == "valid",
             "status": status,
             "card": card_summary(checked.parsed, status),
-            "benefits": eligibility.benefits,
+            "benefits": benefits,
             "not_applicable": eligibility.not_applicable,
             "presentation": checked.presentation,
             "catalog_version": eligibility.versions,
@@ -218,8 +248,10 @@ class MerchantApi:
         verdict["photo_url"] = self.photos.url_for(
             status, pending.card_id, str(verdict["verification_id"])
         )
+        record = self._record(merchant, checked, verdict, eligibility)
+        self.desk.remember(record)
         self.metrics.observe(status, time.perf_counter() - pending.started)
-        return verdict, self._record(merchant, checked, verdict)
+        return verdict, record
 
     def eligibility(self, checked: Checked, merchant: MerchantRow, today: date) -> Eligibility:
         """The decision for this card at this merchant, remembered with the catalog answer
@@ -244,7 +276,13 @@ class MerchantApi:
             merchant_categories=merchant.categories,
             merchant_a_level=merchant.a_level,
         )
-        answer = Eligibility(decision.benefits, decision.not_applicable, found.versions)
+        answer = Eligibility(
+            decision.benefits,
+            decision.not_applicable,
+            found.versions,
+            applied=applied_json(decision.benefits) if decision.benefits else None,
+            refusals=refusals_json(decision.not_applicable),
+        )
         if len(cached.decisions) >= DECISIONS_PER_CATALOG:
             cached.decisions.clear()
         cached.decisions[key] = answer
@@ -261,14 +299,17 @@ class MerchantApi:
         cached = self._catalogs.get(key)
         if cached is not None and now - cached.read_at <= CATALOG_CACHE_SECONDS:
             return cached
-        cached = _CachedCatalog(now, catalog_for(self.svc.extras, region, today))
+        answer = catalog_for(self.svc.extras, region, today)
+        cached = _CachedCatalog(now, answer, limited=any(b.get("limit") for b in answer.benefits))
         if len(self._catalogs) > 10_000:
             self._catalogs.clear()
         self._catalogs[key] = cached
         return cached
 
     @staticmethod
-    def _record(merchant: MerchantRow, checked: Checked, verdict: dict[str, Any]) -> vlog.Record:
+    def _record(
+        merchant: MerchantRow, checked: Checked, verdict: dict[str, Any], eligibility: Eligibility
+    ) -> vlog.Record:
         trusted = verdict["card"] is not None and checked.parsed is not None
         claims = checked.parsed.claims if trusted and checked.parsed is not None else None
         return vlog.Record(
@@ -282,6 +323,9 @@ class MerchantApi:
             status=verdict["status"],
             presentation=verdict["presentation"],
             checked_at=verdict["checked_at"],
+            card_region=claims.issuer_region if claims else None,
+            benefits=eligibility.applied,
+            refusals=eligibility.refusals,
         )
 
     # -- logs --------------------------------------------------------------------------------

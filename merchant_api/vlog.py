@@ -12,12 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
+from datetime import datetime
 from typing import Any
 
+from cardservice.clock import SHANGHAI
 from cardservice.storage import Database, Row, Tx
+from redemptions.stats import VERIFICATION_DAILY_DDL
 
 log = logging.getLogger("merchant_api.log")
 
@@ -42,12 +45,38 @@ def ddl(dialect: str) -> list[str]:
             card_number TEXT,
             status TEXT NOT NULL,
             presentation TEXT,
-            checked_at TEXT NOT NULL
+            checked_at TEXT NOT NULL,
+            card_region TEXT,
+            benefits TEXT,
+            refusals TEXT
         )""",
         "CREATE INDEX IF NOT EXISTS verification_log_merchant "
         "ON verification_log (merchant_id, seq)",
         "CREATE INDEX IF NOT EXISTS verification_log_card ON verification_log (card_id, seq)",
+        *VERIFICATION_DAILY_DDL,
     ]
+
+
+ADDED_COLUMNS = (("card_region", "TEXT"), ("benefits", "TEXT"), ("refusals", "TEXT"))
+
+
+def migrate(db: Database) -> None:
+    """Create the log's tables, and add the columns a log made before them lacks."""
+    db.create_tables(ddl(db.dialect))
+    with db.read() as tx:
+        if db.dialect == "postgres":
+            have = {
+                str(r[0])
+                for r in tx.all(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = 'verification_log' AND table_schema = current_schema()"
+                )
+            }
+        else:
+            have = {str(r[1]) for r in tx.all("PRAGMA table_info(verification_log)")}
+    missing = [(name, kind) for name, kind in ADDED_COLUMNS if name not in have]
+    if missing:
+        db.create_tables([f"ALTER TABLE verification_log ADD COLUMN {n} {k}" for n, k in missing])
 
 
 @dataclass(frozen=True)
@@ -62,23 +91,63 @@ class Record:
     status: str
     presentation: str | None
     checked_at: str
+    card_region: str | None = None
+    benefits: str | None = None
+    """JSON: the applied benefits `[{"id", "region", "limit", "companions"}]`."""
+    refusals: str | None = None
+    """JSON: `{benefit id: reason}` of the benefits that did not apply."""
 
 
 _COLUMNS = (
     "verification_id, merchant_id, merchant_name, merchant_kind, merchant_region, card_id, "
-    "card_number, status, presentation, checked_at"
+    "card_number, status, presentation, checked_at, card_region, benefits, refusals"
 )
 
 
-def write(tx: Tx, records: Sequence[Record]) -> None:
+def shanghai_day(checked_at: str) -> str:
+    return datetime.fromisoformat(checked_at).astimezone(SHANGHAI).date().isoformat()
+
+
+def write(tx: Tx, records: Sequence[Record], *, retry: bool = False) -> None:
     """One batch: multi-row statements (or COPY) on PostgreSQL, where executemany's
     per-row client work had been a tenth of the merchant API's CPU under load; every
-    verification id is a fresh UUID, so no batch repeats a conflict key."""
+    verification id is a fresh UUID, so no batch repeats a conflict key. The daily sums
+    grow in the same transaction; a retried batch (whose first commit may have landed
+    with its acknowledgement lost) counts only the records not already in the log."""
+    if retry:
+        present: set[str] = set()
+        ids = [r.verification_id for r in records]
+        for i in range(0, len(ids), 400):
+            part = ids[i : i + 400]
+            present.update(
+                str(row[0])
+                for row in tx.all(
+                    "SELECT verification_id FROM verification_log "  # noqa: S608
+                    f"WHERE verification_id IN ({','.join('?' * len(part))})",
+                    part,
+                )
+            )
+        records = [r for r in records if r.verification_id not in present]
     tx.insert_many(
         f"INSERT INTO verification_log ({_COLUMNS}) "  # noqa: S608
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (verification_id) DO NOTHING",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (verification_id) DO NOTHING",
         [astuple(r) for r in records],
     )
+    sums = Counter((r.merchant_region, shanghai_day(r.checked_at), r.status) for r in records)
+    tx.executemany(
+        "INSERT INTO verification_daily (merchant_region, day, status, n) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (merchant_region, day, status) DO UPDATE SET "
+        "n = verification_daily.n + excluded.n",
+        [(*key, n) for key, n in sorted(sums.items())],
+    )
+
+
+def find(tx: Tx, verification_id: str) -> Record | None:
+    row = tx.one(
+        f"SELECT {_COLUMNS} FROM verification_log WHERE verification_id = ?",  # noqa: S608
+        (verification_id,),
+    )
+    return Record(*row) if row is not None else None
 
 
 class VerificationLog:
@@ -153,7 +222,7 @@ class VerificationLog:
         while True:
             try:
                 with self.db.transaction() as tx:
-                    write(tx, batch)
+                    write(tx, batch, retry=attempt > 0)
                 self.written += len(batch)
                 return
             except Exception as exc:  # keep the records; retry until the database is back

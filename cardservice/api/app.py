@@ -11,7 +11,7 @@ from pydantic.json_schema import models_json_schema
 
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
-from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta, stats
 from cardservice.api.routes import appeals as holder_appeals
 from cardservice.api.routes import holder_admin as holder_services
 from cardservice.api.routes import notices as holder_notices
@@ -21,6 +21,7 @@ from cardservice.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 from cardservice.logs import RequestLogMiddleware
 from cardservice.services import Services
 from projections.health import install_probes
+from redemptions.stats import create_stats_tables
 
 AppHook = Callable[[FastAPI, Services], None]
 
@@ -69,8 +70,10 @@ def create_app(
         audit.router,
         holder_notices.router,
         holder_appeals.router,
+        stats.router,
     ):
         app.include_router(router)
+    create_stats_tables(svc.db)
     for hook in [*EXTENSIONS, *(extensions or [])]:
         hook(app, svc)
     install_probes(app, svc)

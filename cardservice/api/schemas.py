@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -81,6 +81,13 @@ class DeviceKeyIn(Strict):
     jwk: JwkIn
 
 
+class LimitIn(Strict):
+    """At most `count` redemptions per card in each Asia/Shanghai `per`."""
+
+    count: Annotated[int, Field(ge=1, le=1000, strict=True)]
+    per: Literal["day", "month", "year", "ever"]
+
+
 class BenefitIn(Strict):
     """One benefit; the catalog domain checks the meaning (categories, lengths, unique ids)."""
 
@@ -93,6 +100,8 @@ class BenefitIn(Strict):
     local_only: StrictBool = False
     merchant_categories: list[Label] = []
     min_a_level: StrictInt | None = None
+    limit: LimitIn | None = None
+    companions: Annotated[int, Field(ge=0, le=10, strict=True)] = 0
 
 
 class CatalogIn(Strict):

@@ -43,11 +43,13 @@ BENEFIT_CATEGORIES: tuple[str, ...] = (
 __all__ = [
     "BENEFIT_CATEGORIES",
     "HOLDER_CATEGORIES",
+    "LIMIT_PERIODS",
     "Benefit",
     "BenefitInvalid",
     "CatalogVersion",
     "EffectiveBenefit",
     "RegionCatalog",
+    "UsageLimit",
     "VersionDiff",
     "diff_versions",
     "effective_benefits",
@@ -84,8 +86,13 @@ _FIELDS = frozenset(
         "local_only",
         "merchant_categories",
         "min_a_level",
+        "limit",
+        "companions",
     }
 )
+LIMIT_PERIODS: tuple[str, ...] = ("day", "month", "year", "ever")
+MAX_LIMIT_COUNT = 1000
+MAX_COMPANIONS = 10
 _REQUIRED = ("id", "title", "partner", "category", "discount", "holder_categories")
 
 # Fixed namespace: a region's catalog id must be the same on every machine and forever.
@@ -97,6 +104,34 @@ class BenefitInvalid(InvalidInput):
 
 
 # -- benefits ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class UsageLimit:
+    """At most `count` redemptions per card in each calendar `per` (Asia/Shanghai)."""
+
+    count: int
+    per: str
+
+    @classmethod
+    def from_dict(cls, data: object, where: str) -> UsageLimit:
+        if not isinstance(data, Mapping) or set(data) != {"count", "per"}:
+            raise BenefitInvalid(f"{where}: must be an object with exactly count and per")
+        count, per = data["count"], data["per"]
+        if type(count) is not int or not 1 <= count <= MAX_LIMIT_COUNT:
+            raise BenefitInvalid(f"{where}.count: must be an integer 1..{MAX_LIMIT_COUNT}")
+        if not isinstance(per, str) or per not in LIMIT_PERIODS:
+            raise BenefitInvalid(f"{where}.per: must be one of {', '.join(LIMIT_PERIODS)}")
+        return cls(count, per)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"count": self.count, "per": self.per}
+
+
+def _limit_from_event(value: object) -> UsageLimit | None:
+    if not isinstance(value, Mapping):
+        return None
+    return UsageLimit(int(value["count"]), str(value["per"]))
+
+
 @dataclass(frozen=True)
 class Benefit:
     """One benefit as an administrator published it (validated by `from_dict`)."""
@@ -110,6 +145,8 @@ class Benefit:
     local_only: bool = False
     merchant_categories: tuple[str, ...] = ()
     min_a_level: int | None = None
+    limit: UsageLimit | None = None
+    companions: int = 0
 
     @classmethod
     def from_dict(cls, data: object, where: str = "benefit") -> Benefit:
@@ -157,6 +194,11 @@ class Benefit:
             raise BenefitInvalid(
                 f"{where}.min_a_level: must be an integer {MIN_A_LEVEL}..{MAX_A_LEVEL}"
             )
+        raw_limit = data.get("limit")
+        limit = None if raw_limit is None else UsageLimit.from_dict(raw_limit, f"{where}.limit")
+        companions = data.get("companions", 0)
+        if type(companions) is not int or not 0 <= companions <= MAX_COMPANIONS:
+            raise BenefitInvalid(f"{where}.companions: must be an integer 0..{MAX_COMPANIONS}")
         return cls(
             id=benefit_id,
             title=_text(data["title"], f"{where}.title", MAX_TITLE),
@@ -167,6 +209,8 @@ class Benefit:
             local_only=local_only,
             merchant_categories=tuple(m.strip() for m in merchant_categories),
             min_a_level=min_a_level,
+            limit=limit,
+            companions=companions,
         )
 
     @classmethod
@@ -183,6 +227,8 @@ class Benefit:
             local_only=bool(data.get("local_only", False)),
             merchant_categories=tuple(data.get("merchant_categories") or ()),
             min_a_level=data.get("min_a_level"),
+            limit=_limit_from_event(data.get("limit")),
+            companions=int(data.get("companions") or 0),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,6 +243,8 @@ class Benefit:
             "local_only": self.local_only,
             "merchant_categories": list(self.merchant_categories),
             "min_a_level": self.min_a_level,
+            "limit": self.limit.to_dict() if self.limit is not None else None,
+            "companions": self.companions,
         }
 
 

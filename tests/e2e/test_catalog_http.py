@@ -184,9 +184,12 @@ def test_effective_catalog_folds_the_chain_ancestors_first(env: MerchantEnv) -> 
         "local_only",
         "merchant_categories",
         "min_a_level",
+        "limit",
+        "companions",
         "region",
         "version",
     }
+    assert (by_id["cn-5a"]["limit"], by_id["cn-5a"]["companions"]) == (None, 0)
     assert got["catalog_version"] == {NATION: 1, PROVINCE: 1, DISTRICT: 1}
     # Before the district's version starts, the national cn-scenic and cn-old apply.
     early = catalog(env, DISTRICT, at="2026-05-10")

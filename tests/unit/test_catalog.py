@@ -48,9 +48,41 @@ def benefit(id: str, **over: Any) -> dict[str, Any]:
 # -- validation ---------------------------------------------------------------------------------
 def test_benefit_round_trip() -> None:
     raw = benefit("a", min_a_level=3, merchant_categories=["scenic"], local_only=True)
+    raw.update(limit={"count": 2, "per": "month"}, companions=1)
     parsed = Benefit.from_dict(raw)
     assert parsed.to_dict() == raw
     assert Benefit.from_event(parsed.to_dict()) == parsed
+
+
+def test_limit_and_companions_default_to_unlimited_and_none() -> None:
+    parsed = Benefit.from_dict(benefit("a"))
+    assert parsed.to_dict()["limit"] is None
+    assert parsed.to_dict()["companions"] == 0
+    # Events recorded before limits existed replay as unlimited.
+    old = benefit("a", min_a_level=None)
+    assert Benefit.from_event(old) == parsed
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"limit": {"count": 0, "per": "day"}},
+        {"limit": {"count": 1001, "per": "day"}},
+        {"limit": {"count": True, "per": "day"}},
+        {"limit": {"count": 1.0, "per": "day"}},
+        {"limit": {"count": 1, "per": "week"}},
+        {"limit": {"count": 1}},
+        {"limit": {"count": 1, "per": "day", "extra": 1}},
+        {"limit": [1, "day"]},
+        {"companions": -1},
+        {"companions": 11},
+        {"companions": False},
+        {"companions": "1"},
+    ],
+)
+def test_hostile_limits_and_companions(over: dict[str, Any]) -> None:
+    with pytest.raises(BenefitInvalid):
+        Benefit.from_dict(benefit("a", **over))
 
 
 def test_optional_fields_default() -> None:

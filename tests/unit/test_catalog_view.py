@@ -54,6 +54,8 @@ def benefit(id: str, **over: Any) -> dict[str, Any]:
         "local_only": False,
         "merchant_categories": [],
         "min_a_level": None,
+        "limit": None,
+        "companions": 0,
     }
     data.update(over)
     return data

@@ -154,7 +154,8 @@ async function issue(e) {
 }
 
 // ---- catalog editor
-const FIELDS = ['id', 'title', 'partner', 'category', 'discount', 'holder_categories', 'local_only', 'merchant_categories', 'min_a_level'];
+const FIELDS = ['id', 'title', 'partner', 'category', 'discount', 'holder_categories', 'local_only', 'merchant_categories', 'min_a_level', 'limit', 'companions'];
+const PERIODS = ['day', 'month', 'year', 'ever'];
 let catalogRegion = null;
 let current = [];
 let draft = [];
@@ -167,6 +168,8 @@ function clean(b) {
     merchant_categories: [...(b.merchant_categories || [])],
   };
   if (b.min_a_level !== null && b.min_a_level !== undefined && b.min_a_level !== '') out.min_a_level = Number(b.min_a_level);
+  if (b.limit && b.limit.count) out.limit = { count: Number(b.limit.count), per: PERIODS.includes(b.limit.per) ? b.limit.per : 'day' };
+  if (b.companions) out.companions = Number(b.companions);
   return out;
 }
 
@@ -221,6 +224,19 @@ function fieldInput(b, i, field) {
   if (field === 'min_a_level') {
     return h('div', { class: 'field' }, lab(field), h('input', { id, type: 'number', min: '1', max: '5', value: b.min_a_level ?? '',
       oninput: (e) => update(e.target.value === '' ? null : Number(e.target.value)) }));
+  }
+  if (field === 'limit') {
+    const limit = b.limit || {};
+    const set = (patch) => update({ count: limit.count ?? null, per: limit.per || 'day', ...patch });
+    return h('div', { class: 'field' }, lab(field),
+      h('input', { id, type: 'number', min: '1', max: '1000', value: limit.count ?? '',
+        oninput: (e) => (e.target.value === '' ? update(null) : set({ count: Number(e.target.value) })) }),
+      h('select', { id: `${id}-per`, 'aria-label': t('admin.catalog.field.limit_per'), onchange: (e) => set({ per: e.target.value }) },
+        ...PERIODS.map((p) => h('option', { value: p, selected: (limit.per || 'day') === p }, t(`admin.catalog.per.${p}`)))));
+  }
+  if (field === 'companions') {
+    return h('div', { class: 'field' }, lab(field), h('input', { id, type: 'number', min: '0', max: '10', value: b.companions ?? 0,
+      oninput: (e) => update(e.target.value === '' ? 0 : Number(e.target.value)) }));
   }
   return h('div', { class: 'field' }, lab(field), h('input', { id, value: b[field] ?? '', required: true, spellcheck: 'false', oninput: (e) => update(e.target.value) }));
 }

@@ -1,0 +1,309 @@
+"""Redemption benchmarks on PostgreSQL, ratios measured side by side in one run:
+
+1. redemptions/s with 32 concurrent merchants (threads calling the Redemptions
+   application, each redemption a limited benefit: counter + redemption in one save)
+   ÷ raw eventsourcing's single-event `save()` rate with the same 32 threads;
+2. in-process verify latency (`MerchantApi.adecide`, the route's path) for a card whose
+   benefits carry limits ÷ the same card where they carry none (alternating rounds);
+3. the stats query's p99 over 1M verification-log rows and 200k redemptions ÷ its p99 over
+   10k rows and 2k redemptions (`--scale` shrinks both sizes for a smoke run).
+
+    python -m bench.redemptions [--scale 1.0] [--seconds 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate, event
+
+from bench.cluster import ACTOR, pg_schema, pg_settings
+from bench.issuance import requests
+from cardservice.clock import SystemClock
+from cardservice.services import Services
+from cardservice.settings import Settings
+from merchant_api import vlog
+from projections.service import runners_for
+from redemptions.application import Grant, Redemptions
+from redemptions.service import redemptions_env
+from redemptions.stats import Scope, create_stats_tables
+from redemptions.stats import statistics as stats_query
+from redemptions.views import RedemptionLogView, RedemptionRow
+
+MERCHANTS = 32
+
+
+class RawOne(Aggregate):
+    @event("Saved")
+    def __init__(self, card_id: str, benefit: str, at: str) -> None:
+        self.card_id = card_id
+        self.benefit = benefit
+        self.at = at
+
+
+class Raw(Application[uuid.UUID]):
+    name = "RawBench"
+
+
+def threaded_rate(work: Any, seconds: float, threads: int = MERCHANTS) -> float:
+    stop = time.perf_counter() + seconds
+    counts = [0] * threads
+
+    def run(i: int) -> None:
+        while time.perf_counter() < stop:
+            work(i, counts[i])
+            counts[i] += 1
+
+    began = time.perf_counter()
+    pool = [threading.Thread(target=run, args=(i,)) for i in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return sum(counts) / (time.perf_counter() - began)
+
+
+def redemption_rate(settings: Settings, seconds: float, rounds: int) -> dict[str, Any]:
+    env = redemptions_env(settings)
+    env["POSTGRES_POOL_SIZE"] = str(MERCHANTS)
+    env["POSTGRES_MAX_OVERFLOW"] = "0"
+    app = Redemptions(env=env)
+    raw = Raw(env=env)
+    now = datetime.now(UTC)
+    run_id = uuid.uuid4().hex[:8]
+
+    def redeem(i: int, n: int) -> None:
+        app.redeem(
+            Grant(
+                merchant_id=f"m{i}",
+                merchant_name="压测商户",
+                merchant_kind="merchant",
+                merchant_region="500112",
+                card_id=f"{run_id}-{i}-{n}",
+                card_region="500112",
+                benefit_id="meal",
+                benefit_region="000000",
+                limit_count=2,
+                limit_per="day",
+                companions=0,
+                redeemed_at=now,
+                verification_id=f"{run_id}-v{i}-{n}",
+            )
+        )
+
+    def save_raw(i: int, n: int) -> None:
+        raw.save(RawOne(card_id=f"{i}-{n}", benefit="000000/meal", at=now.isoformat()))
+
+    threaded_rate(redeem, 0.5)
+    threaded_rate(save_raw, 0.5)
+    ours, base = [], []
+    for r in range(rounds):
+        run_id = f"{run_id}{r}"
+        ours.append(threaded_rate(redeem, seconds))
+        base.append(threaded_rate(save_raw, seconds))
+    app.close()
+    raw.close()
+    a, b = statistics.median(ours), statistics.median(base)
+    return {"redemptions_per_s": a, "raw_save_per_s": b, "ratio": a / b, "goal": ">= 0.7"}
+
+
+def verify_latency(settings: Settings, seconds: float, rounds: int) -> dict[str, Any]:
+    from merchant_api.service import MerchantApi
+
+    svc = Services.build(settings, SystemClock())
+    try:
+        svc.ledger.keyring()
+        merchant = svc.catalog.register_merchant(
+            name="压测商户", region="500112", kind="merchant", categories=["dining"],
+            a_level=None, require_device_binding=False, actor=ACTOR,
+        )
+        limited = [
+            {"id": f"b{k}", "title": f"优惠{k}", "partner": "合作方", "category": "dining",
+             "discount": "半价", "holder_categories": ["veteran"],
+             "limit": {"count": 10, "per": "month"}, "companions": 1}
+            for k in range(20)
+        ]
+        plain = [{k: v for k, v in b.items() if k not in ("limit", "companions")} for b in limited]
+        today = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
+        svc.catalog.publish_catalog("500112", today, limited, actor=ACTOR)
+        svc.catalog.publish_catalog("500100", today, plain, actor=ACTOR)
+        other = svc.catalog.register_merchant(
+            name="压测商户2", region="500101", kind="merchant", categories=["dining"],
+            a_level=None, require_device_binding=False, actor=ACTOR,
+        )
+        outcomes = svc.ledger.issue_cards_bulk(requests(0, 200), ACTOR, source="bench")
+        qrs = [svc.ledger.credential_for(svc.ledger.card(o.card_id)) for o in outcomes
+               if o.card_id is not None]
+        for runner in runners_for(svc):
+            runner.setup()
+            runner.catch_up()
+        api = MerchantApi(svc)
+        api.setup()
+        with_limits = api.authenticate(merchant.api_key)
+        without = api.authenticate(other.api_key)
+        assert with_limits is not None and without is not None
+        v1, _ = api.decide(with_limits, qrs[0])
+        v2, _ = api.decide(without, qrs[0])
+        assert v1["benefits"] and v1["benefits"][0]["remaining"] == 10, v1
+        assert v2["benefits"] and v2["benefits"][0]["remaining"] is None, v2
+        # Some cards have used benefits, so their counters exist.
+        for qr in qrs[:50]:
+            verdict, record = api.decide(with_limits, qr)
+            api.desk.remember(record)
+            api.desk.redeem(with_limits, verdict["verification_id"], "b0", 0)
+        state = {"i": 0}
+        loop = asyncio.new_event_loop()
+
+        def latency(who: Any) -> float:
+            """The route's path (`adecide` on an event loop), one verification at a time."""
+            samples = []
+            end = time.perf_counter() + seconds
+            while time.perf_counter() < end:
+                state["i"] += 1
+                began = time.perf_counter()
+                loop.run_until_complete(api.adecide(who, qrs[state["i"] % len(qrs)]))
+                samples.append(time.perf_counter() - began)
+            return statistics.median(samples)
+
+        latency(with_limits), latency(without)
+        a, b = [], []
+        for _ in range(rounds):
+            a.append(latency(with_limits))
+            b.append(latency(without))
+        loop.run_until_complete(api.cards.aclose())
+        loop.close()
+        api.close()
+        x, y = statistics.median(a), statistics.median(b)
+        return {"with_limits_us": x * 1e6, "without_us": y * 1e6, "ratio": x / y,
+                "goal": "<= 1.10"}
+    finally:
+        svc.close()
+
+
+REGIONS = ["500112", "500103", "500101", "500106", "500113", "110101", "440106", "310104"]
+
+
+def fill(settings: Settings, log_rows: int, redemptions: int) -> Services:
+    """A log of `log_rows` verifications and `redemptions` redemptions over the last year,
+    through the same writers the service uses (the log writer, the redemption view)."""
+    svc = Services.build(settings, SystemClock())
+    vlog.migrate(svc.db)
+    create_stats_tables(svc.db)
+    rng = random.Random(7)
+    start = datetime(2025, 6, 2, tzinfo=UTC)
+    statuses = ["valid"] * 8 + ["revoked", "expired", "malformed"]
+    batch: list[vlog.Record] = []
+    for n in range(log_rows):
+        at = start + timedelta(seconds=rng.randrange(366 * 86400))
+        batch.append(
+            vlog.Record(
+                verification_id=str(uuid.UUID(int=rng.getrandbits(128))),
+                merchant_id=f"m{n % 500}", merchant_name="商户", merchant_kind="merchant",
+                merchant_region=REGIONS[n % len(REGIONS)], card_id=None, card_number=None,
+                status=statuses[n % len(statuses)], presentation="static",
+                checked_at=at.isoformat(),
+            )
+        )
+        if len(batch) == 5000:
+            with svc.db.transaction() as tx:
+                vlog.write(tx, batch)
+            batch = []
+    if batch:
+        with svc.db.transaction() as tx:
+            vlog.write(tx, batch)
+    view = RedemptionLogView()
+    rows: dict[uuid.UUID, tuple[None, RedemptionRow]] = {}
+    for n in range(redemptions):
+        rid = uuid.UUID(int=rng.getrandbits(128))
+        day = (start + timedelta(days=rng.randrange(366))).date().isoformat()
+        rows[rid] = (None, RedemptionRow(
+            str(rid), f"m{n % 500}", "商户", "merchant", REGIONS[n % len(REGIONS)],
+            f"c{n}", REGIONS[(n * 7) % len(REGIONS)], f"b{n % 40}", "000000", n % 3,
+            day + "T04:00:00+00:00", day, None, "recorded", None,
+        ))
+        if len(rows) == 5000:
+            with svc.db.transaction() as tx:
+                view.store(tx, rows)
+            rows = {}
+    if rows:
+        with svc.db.transaction() as tx:
+            view.store(tx, rows)
+    return svc
+
+
+def stats_p99(svc: Services, queries: int) -> float:
+    scope = Scope("500000", date(2025, 6, 2), date(2026, 6, 2))
+    samples = []
+    for _ in range(queries):
+        began = time.perf_counter()
+        with svc.db.read() as tx:
+            stats_query(tx, scope)
+        samples.append(time.perf_counter() - began)
+    samples.sort()
+    return samples[int(len(samples) * 0.99) - 1]
+
+
+def stats_ratio(tmp: Path, scale: float, queries: int) -> dict[str, Any]:
+    big_log, big_red = int(1_000_000 * scale), int(200_000 * scale)
+    out: dict[str, Any] = {"big_log_rows": big_log, "big_redemptions": big_red}
+    with pg_schema("bench_stats_small") as small_schema, pg_schema("bench_stats_big") as big_schema:
+        small = fill(pg_settings(small_schema, tmp / "s", pool_size=2), 10_000, 2_000)
+        big = fill(pg_settings(big_schema, tmp / "b", pool_size=2), big_log, big_red)
+        try:
+            stats_p99(small, 20), stats_p99(big, 20)
+            p_small, p_big = stats_p99(small, queries), stats_p99(big, queries)
+        finally:
+            small.close()
+            big.close()
+    out.update({"p99_small_ms": p_small * 1e3, "p99_big_ms": p_big * 1e3,
+                "ratio": p_big / p_small, "goal": "<= 2"})
+    return out
+
+
+def run(scale: float = 1.0, seconds: float = 3.0, rounds: int = 3) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-redeem-") as name:
+        tmp = Path(name)
+        with pg_schema("bench_redeem") as schema:
+            out["redeem_vs_raw_save"] = redemption_rate(
+                pg_settings(schema, tmp / "r", pool_size=MERCHANTS), seconds, rounds
+            )
+        with pg_schema("bench_redeem_verify") as schema:
+            out["verify_limits_vs_none"] = verify_latency(
+                pg_settings(schema, tmp / "v", pool_size=2, merchant_rate=0), seconds, rounds
+            )
+        out["stats_big_vs_small"] = stats_ratio(tmp, scale, 200)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=1.0, help="fraction of 1M/200k rows")
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = run(args.scale, args.seconds, args.rounds)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return
+    for name, figures in result.items():
+        print(name)
+        for key, value in figures.items():
+            print(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
+
+
+if __name__ == "__main__":
+    main()
