@@ -12,10 +12,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, StrictStr
 
-from cardservice.api.deps import HolderCardId, bearer, body_doc, json_body, unauthorized
+from cardservice.api.deps import bearer, body_doc, json_body, unauthorized
 from cardservice.api.errors import ApiError
 from merchant_api.core import STATUSES
 from merchant_api.service import MerchantApi, Unavailable
+from merchant_api.sessions import SessionCardId
 from projections.merchants import MerchantRow
 
 router = APIRouter(tags=["merchant"])
@@ -148,7 +149,7 @@ def merchant_verifications(
 
 @router.get("/v1/cards/{card_id}/verifications", response_model=LogPage, responses=errors(401, 422))
 def card_verifications(
-    card_id: HolderCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
+    card_id: SessionCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
 ) -> dict[str, Any]:
     return api.card_log(card_id, parse_cursor(cursor), limit)
 

@@ -14,6 +14,7 @@ from projections.cards import CardStatusView, StatusListView
 from projections.catalog import CatalogView
 from projections.keys import IssuerKeyView
 from projections.merchants import MerchantView
+from projections.sessions import HolderSessionView
 from projections.view import View
 
 ViewFactory = Callable[[], View[Any]]
@@ -26,6 +27,7 @@ _FACTORIES: list[ViewFactory] = [
     CatalogView,
     LedgerAuditView,
     CatalogAuditView,
+    HolderSessionView,
 ]
 
 

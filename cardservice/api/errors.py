@@ -17,6 +17,7 @@ from cardservice.domain.errors import (
     Gone,
     InvalidInput,
     NotFound,
+    RateLimited,
 )
 
 log = logging.getLogger("cardservice.api")
@@ -27,6 +28,7 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (Gone, 410),
     (Conflict, 409),
+    (RateLimited, 429),
 ]
 
 CODES_BY_STATUS = {
@@ -79,6 +81,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+            return error_response(429, exc.code, exc.detail, headers)
         for error_type, status in STATUS_BY_ERROR:
             if isinstance(exc, error_type):
                 return error_response(status, exc.code, exc.detail)

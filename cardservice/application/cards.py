@@ -60,21 +60,23 @@ class CardLifecycle(IssuerKeys):
         return retrying(command)
 
     def bind_device_key(self, card_id: UUID, device_key: credentials.DeviceKey) -> Card:
-        """Reissue the card bound to the holder's phone key: old QR codes become superseded."""
+        """Reissue the card bound to the holder's phone key: old QR codes become superseded.
+        At most five a day (then `RateLimited`, 429)."""
 
         def command() -> Card:
             card = self.card(card_id)
             if card.status == "revoked":
                 raise Conflict("the card is revoked")
-            card.reissue(
-                reason="device_key_bound",
+            now = self.now()
+            card.require_binding_allowed(now)  # before a status index is spent on it
+            card.bind_device_key(
                 status_index=self.db.allocate("status_index"),
                 kid=self.active_kid(),
                 device_key=device_key.to_jwk(),
                 actor=Actor(
                     kind="holder", id=str(card_id), role="holder", region=card.region
                 ).as_dict(),
-                at=self.now(),
+                at=now,
             )
             self.save(card)
             return card

@@ -13,7 +13,6 @@ from cardservice.application.access import AdminAccess
 from cardservice.application.bulk import BulkIssuance
 from cardservice.application.catalog import Catalogs
 from cardservice.application.merchants import Merchants
-from cardservice.security import HolderTokens
 
 
 class CardLedger(BulkIssuance):
@@ -21,10 +20,6 @@ class CardLedger(BulkIssuance):
 
     name = "CardLedger"
     SEALED_PERSONAL_CONTEXT: ClassVar[bytes] = b"holder-personal:"
-
-    def _prepare(self) -> None:
-        super()._prepare()
-        self.holder_tokens = HolderTokens(self.settings.derived_key("holder-token"))
 
 
 class CatalogAdmin(AdminAccess, Catalogs, Merchants):
