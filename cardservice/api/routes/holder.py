@@ -20,6 +20,7 @@ from cardservice.api.deps import (
 )
 from cardservice.api.schemas import DeviceKeyIn
 from cardservice.domain.errors import InvalidInput
+from cardservice.domain.policy import DEVICE_BINDINGS_PER_DAY
 
 router = APIRouter(prefix="/v1/cards", tags=["holder"])
 
@@ -52,7 +53,16 @@ def qr_png(card_id: HolderCardId, svc: ServicesDep) -> Response:
     return Response(png, media_type="image/png", headers=NO_STORE)
 
 
-@router.post("/{card_id}/device-key", openapi_extra=body_doc(DeviceKeyIn))
+@router.post(
+    "/{card_id}/device-key",
+    openapi_extra=body_doc(DeviceKeyIn),
+    responses={
+        429: {
+            "description": f"Bound {DEVICE_BINDINGS_PER_DAY} times today (Asia/Shanghai); "
+            "Retry-After gives the seconds to the next day"
+        }
+    },
+)
 def bind_device_key(
     card_id: HolderCardId,
     body: Annotated[DeviceKeyIn, Depends(json_body(DeviceKeyIn))],
@@ -66,7 +76,12 @@ def bind_device_key(
     return {"qr": svc.ledger.credential_for(card), "version": card.card_version}
 
 
-@router.delete("/{card_id}/session", status_code=204, response_class=Response)
+@router.delete(
+    "/{card_id}/session",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "This phone's session ended"}},
+)
 def end_session(
     card_id: HolderCardId,
     svc: ServicesDep,
