@@ -258,3 +258,44 @@ def test_a_card_activated_on_another_phone_says_so(server: LiveServer, browser: 
     page.screenshot(path=artifact("page-holder-session-ended.png"), full_page=True)
     old_phone.close()
     new_phone.close()
+
+
+def test_over_the_binding_limit_the_card_is_kept_and_says_so(
+    server: LiveServer, browser: Any
+) -> None:
+    """The sixth binding of the day is 429: the phone keeps the card and its new session
+    (the code is spent) and says to come back tomorrow, instead of losing both."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from cardservice import credentials
+    from cardservice.domain.policy import DEVICE_BINDINGS_PER_DAY
+
+    card = server.issue_activated(641, name="周六郎")
+    for n in range(DEVICE_BINDINGS_PER_DAY):
+        jwk = credentials.DeviceKey.from_public_key(
+            ec.derive_private_key(0x7000 + n, ec.SECP256R1()).public_key()
+        ).to_jwk()
+        resp = server.http.post(
+            f"/v1/cards/{card['card_id']}/device-key",
+            json={"jwk": jwk},
+            headers=bearer(card["holder_token"]),
+        )
+        assert resp.status_code == 200, resp.text
+    link = server.http.post(
+        f"/v1/admin/cards/{card['card_id']}/activation",
+        json={"reason": "new phone"},
+        headers=server.admin(),
+    ).json()["activation_url"]
+    ctx = phone_context(browser)
+    page = ctx.new_page()
+    errors = watch_errors(page)
+    page.goto(f"{server.url}{link}")
+    page.click("#ask-yes")
+    expect(page.locator("#card-problem")).to_contain_text("上限")
+    state = wallet(page)
+    assert [c["cardId"] for c in state["cards"]] == [card["card_id"]]
+    token = state["cards"][0]["token"]
+    assert server.http.get(f"/v1/cards/{card['card_id']}", headers=bearer(token)).status_code == 200
+    assert page.get_attribute("#qr", "data-code") is None, "no code from an unbound key"
+    assert not errors, errors
+    ctx.close()

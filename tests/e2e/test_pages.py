@@ -1,10 +1,11 @@
 """The pages in a real browser (Debian's Chromium via Playwright) against a real server.
 
 Holder: activation from the one-time link `#activate=CODE` (after the page asks; refused
-the second time) or a typed code, a non-extractable P-256 key bound to the card, the live PTP1 code read back from a screenshot and accepted by /v1/verify as
-device_bound, the code renewing every 30 s, and the page working offline from the service
-worker. Merchant: the camera (Chromium's fake camera fed a QR video) for a valid, a revoked
-and a stale code, and offline checks against a downloaded bundle with the network cut.
+the second time) or a typed code, a non-extractable P-256 key bound to the card, the live
+PTP1 code read back from a screenshot and accepted by /v1/verify as device_bound, the code
+renewing every 30 s, and the page working offline from the service worker. Merchant: the
+camera (Chromium's fake camera fed a QR video) for a valid, a revoked and a stale code,
+and offline checks against a downloaded bundle with the network cut.
 Admin: the same API and permissions. Every page: 360×740 screenshots in test-artifacts/
 and no serious axe-core violation.
 """
