@@ -156,6 +156,24 @@ def test_a_lost_phones_token_is_refused_everywhere_after_reactivation(env: Merch
             assert item["at"] and set(item["data"]) <= {"session_id", "serial"}
     text = env.client.get(f"/v1/admin/cards/{card_id}", headers=ADMIN).text
     assert lost not in text and found not in text
+    # The audit trail files them under the card, with the holder as the actor.
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while True:
+        trail = env.client.get("/v1/admin/audit", params={"card": card_id}, headers=ADMIN)
+        assert trail.status_code == 200, trail.text
+        sessions = [i for i in trail.json()["items"] if i["type"].startswith("Card.Session")]
+        if len(sessions) == 3:
+            break
+        assert time.monotonic() < deadline, trail.text
+        time.sleep(0.02)
+    assert [i["type"] for i in sessions] == [
+        "Card.SessionStarted",
+        "Card.SessionEnded",
+        "Card.SessionStarted",
+    ]  # newest first
+    assert {i["actor"]["kind"] for i in sessions} == {"holder"}
+    assert sessions[1]["reason"] == "replaced_by_new_activation"
+    assert "token" not in trail.text and lost not in trail.text
 
 
 def test_remove_from_this_phone(env: MerchantEnv) -> None:
