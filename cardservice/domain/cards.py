@@ -14,11 +14,9 @@ working the moment the holder activates a new phone.
 from __future__ import annotations
 
 import hmac
-import math
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID
-from zoneinfo import ZoneInfo
 
 from eventsourcing.domain import Aggregate, event
 
@@ -30,8 +28,9 @@ from cardservice.domain.activation import (
     CodeUsed,
     UnknownCode,
 )
+from cardservice.domain.days import local_day, seconds_to_next_day
 from cardservice.domain.errors import InvalidInput, InvalidTransition, RateLimited
-from cardservice.domain.policy import DEVICE_BINDINGS_PER_DAY, TIME_ZONE
+from cardservice.domain.policy import DEVICE_BINDINGS_PER_DAY
 
 ACTIVE = "active"
 SUSPENDED = "suspended"
@@ -45,18 +44,6 @@ DEVICE_KEY_BOUND = "device_key_bound"
 SESSION_STARTED_BY = "activation"
 SESSION_REPLACED = "replaced_by_new_activation"
 SESSION_REMOVED = "removed_from_phone"
-_ZONE = ZoneInfo(TIME_ZONE)
-
-
-def _local_day(at: datetime) -> str:
-    return at.astimezone(_ZONE).date().isoformat()
-
-
-def seconds_to_next_day(at: datetime) -> int:
-    """Seconds from `at` to the next midnight in the contract's time zone (at least 1)."""
-    local = at.astimezone(_ZONE)
-    midnight = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), _ZONE)
-    return max(1, math.ceil((midnight - local).total_seconds()))
 
 
 def clean_reason(reason: str, *, required: bool) -> str:
@@ -144,7 +131,7 @@ class Card(Aggregate):
 
     def require_binding_allowed(self, at: datetime) -> None:
         """`RateLimited` (with the seconds to the next day) once today's bindings are used."""
-        today = self.bindings_that_day if self.binding_day == _local_day(at) else 0
+        today = self.bindings_that_day if self.binding_day == local_day(at) else 0
         if today >= DEVICE_BINDINGS_PER_DAY:
             raise RateLimited(
                 f"this card was bound to a phone {DEVICE_BINDINGS_PER_DAY} times today; "
@@ -363,7 +350,7 @@ class Card(Aggregate):
         self.device_key = device_key
         self.version_issued_at = at
         if reason == DEVICE_KEY_BOUND:
-            day = _local_day(at)
+            day = local_day(at)
             self.bindings_that_day = self.bindings_that_day + 1 if day == self.binding_day else 1
             self.binding_day = day
 

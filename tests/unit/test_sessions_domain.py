@@ -9,12 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cardservice.domain.cards import (
-    SESSION_REMOVED,
-    SESSION_REPLACED,
-    Card,
-    seconds_to_next_day,
-)
+from cardservice.domain.cards import SESSION_REMOVED, SESSION_REPLACED, Card
+from cardservice.domain.days import seconds_to_next_day
 from cardservice.domain.errors import InvalidTransition, RateLimited
 from cardservice.domain.policy import DEVICE_BINDINGS_PER_DAY
 from cardservice.security import HolderTokens, token_hash
