@@ -299,3 +299,34 @@ def test_over_the_binding_limit_the_card_is_kept_and_says_so(
     assert page.get_attribute("#qr", "data-code") is None, "no code from an unbound key"
     assert not errors, errors
     ctx.close()
+
+
+def test_a_card_saved_before_the_wallet_moves_into_it(server: LiveServer, browser: Any) -> None:
+    """A phone that kept one card (the old `holder.card` record, with the old permanent
+    token) keeps it in the list, key included; the old token no longer opens it, and the
+    page says what to do."""
+    card = server.issue(651, name="吴老汉")
+    ctx = phone_context(browser)
+    page = ctx.new_page()
+    page.goto(f"{server.url}/holder")
+    page.wait_for_selector("#activate:not([hidden])")
+    page.evaluate(
+        """async ([cardId, qr]) => {
+            const { store } = await import('/static/js/app.js');
+            const { newDeviceKey } = await import('/static/js/ptc.js');
+            const keyPair = await newDeviceKey();
+            const view = { masked_name: '吴*汉', category: 'veteran', status: 'active',
+                           region: '500112', card_number: '', expires: '' };
+            await store.put('holder.card', { cardId, token: 'ht_' + 'A'.repeat(43), keyPair,
+                                             qr, view, savedAt: Date.now() });
+        }""",
+        [card["card_id"], card["qr"]],
+    )
+    page.reload()
+    expect(page.locator("#card-problem")).to_contain_text("另一部手机")
+    state = wallet(page)
+    assert [c["cardId"] for c in state["cards"]] == [card["card_id"]]
+    assert state["cards"][0]["extractable"] is False
+    old = page.evaluate("async () => (await import('/static/js/app.js')).store.get('holder.card')")
+    assert old is None
+    ctx.close()
