@@ -181,9 +181,9 @@ def demo(
             f"  {card['card_id']}  {card['card_number']}  {card['masked_name']}  "
             f"{card['category']}  {card['region']}"
         )
-    console.print("Holder pages (open on a phone):")
+    console.print("Holder activation links (one-time, 7 days; open on a phone, or type the code):")
     for card in result.cards:
-        console.print(f"  {base_url}/holder#card={card['card_id']}&token={card['holder_token']}")
+        console.print(f"  {base_url}{card['activation_url']}  {card['activation_code']}")
     if result.first_run:
         console.print("Merchant API keys (shown once; stored hashed):")
         for merchant in result.merchants:

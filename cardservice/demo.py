@@ -259,7 +259,15 @@ def seed(svc: Services) -> DemoResult:
             command_id=f"demo:card:{n}",
             request_digest="demo",
         )
-        card = issued.card
+        card = svc.ledger.card(issued.card.id)
+        # A one-time activation link (never a permanent token): the pending code again, or a
+        # new one when the last was used or has expired.
+        grant = (
+            svc.ledger.pending_activation(card)
+            or (
+                svc.ledger.new_activation_code(card.id, DEMO_ACTOR, "demo: a new activation link")
+            ).grant
+        )
         result.cards.append(
             {
                 "card_id": str(card.id),
@@ -267,7 +275,8 @@ def seed(svc: Services) -> DemoResult:
                 "masked_name": card.masked_name,
                 "category": category,
                 "region": region,
-                "holder_token": svc.ledger.holder_tokens.for_card(card.id),
+                "activation_code": grant.display,
+                "activation_url": grant.url,
             }
         )
     return result

@@ -60,21 +60,41 @@ def same(a: str, b: str) -> bool:
     return hmac.compare_digest(a.encode(), b.encode())
 
 
-class HolderTokens:
-    """Holder tokens derived from the card id with a server key.
+HOLDER_TOKEN_PREFIX = "ht_"  # noqa: S105 - a prefix, not a secret
+MAX_HOLDER_TOKEN = 200
 
-    Nothing is stored: a token is checked by recomputing it in constant time, and an
-    idempotent replay of an issuance can return the same token again.
+
+class HolderTokens:
+    """Holder tokens: one per session, which only the redemption of an activation code
+    starts.
+
+    A token is derived from the session id under a server key (256 pseudo-random bits),
+    so an idempotent replay of the activation can answer the same session again, while
+    only hashes are recorded: a keyed hash the write side checks in constant time, and a
+    plain SHA-256 for the read side's session view (which holds no key; a plain hash of a
+    256-bit random value reveals nothing).
     """
 
-    def __init__(self, key: bytes) -> None:
-        self._key = key
+    def __init__(self, derive_key: bytes, hash_key: bytes) -> None:
+        self._derive_key = derive_key
+        self._hash_key = hash_key
 
-    def for_card(self, card_id: UUID) -> str:
-        return "ht_" + b64u(hmac.new(self._key, card_id.bytes, hashlib.sha256).digest())
+    def for_session(self, session_id: UUID) -> str:
+        digest = hmac.new(self._derive_key, session_id.bytes, hashlib.sha256).digest()
+        return HOLDER_TOKEN_PREFIX + b64u(digest)
 
-    def check(self, card_id: UUID, token: str) -> bool:
-        return same(self.for_card(card_id), token)
+    def hash(self, token: str) -> str:
+        """The keyed form the card's events keep and the write side compares."""
+        return keyed_digest(self._hash_key, token)
+
+    @staticmethod
+    def plausible(token: str | None) -> bool:
+        """Shaped like a holder token (cheap, before any hashing or lookup)."""
+        return (
+            token is not None
+            and len(token) <= MAX_HOLDER_TOKEN
+            and token.startswith(HOLDER_TOKEN_PREFIX)
+        )
 
 
 class ActivationCodes:

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
 
-from cardservice.api.deps import HolderCardId
 from cardservice.http.body import BodyKind, parse_json_object, read_body, text_problem
 from cardservice.http.jsonbody import IdempotencyKey, body_doc, json_body, validation_text
 from cardservice.http.problems import ApiError
@@ -29,6 +28,7 @@ from merchant_api.routes import (
     errors,
     parse_cursor,
 )
+from merchant_api.sessions import SessionCardId
 
 router = APIRouter(tags=["redemptions"])
 
@@ -185,6 +185,6 @@ def merchant_redemptions(
 
 @router.get("/v1/cards/{card_id}/redemptions", response_model=LogPage, responses=errors(401, 422))
 def card_redemptions(
-    card_id: HolderCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
+    card_id: SessionCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
 ) -> dict[str, Any]:
     return api.desk.page("card_id", str(card_id), parse_cursor(cursor), limit)

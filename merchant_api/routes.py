@@ -12,13 +12,13 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict
 
-from cardservice.api.deps import HolderCardId
 from cardservice.http.auth import bearer, unauthorized
 from cardservice.http.jsonbody import body_doc, json_body
 from cardservice.http.problems import PROBLEM_MEDIA_TYPE, ApiError
 from merchant_api.core import STATUSES
 from merchant_api.metrics import scrape_allowed
 from merchant_api.service import MerchantApi, Unavailable
+from merchant_api.sessions import SessionCardId
 from projections.merchants import MerchantRow
 
 router = APIRouter(tags=["merchant"])
@@ -159,7 +159,7 @@ def merchant_verifications(
 
 @router.get("/v1/cards/{card_id}/verifications", response_model=LogPage, responses=errors(401, 422))
 def card_verifications(
-    card_id: HolderCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
+    card_id: SessionCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
 ) -> dict[str, Any]:
     return api.card_log(card_id, parse_cursor(cursor), limit)
 

@@ -51,6 +51,8 @@ DETAIL_FIELDS = (
 )
 SUBJECTS: tuple[tuple[str, type, tuple[str, ...]], ...] = (
     ("CardLedger", Card, ("Issued", "Suspended", "Reinstated", "Revoked", "Reissued")),
+    # Holder sessions (a phone activated, replaced or removed): who, when and why.
+    ("CardLedger", Card, ("SessionStarted", "SessionEnded")),
     # A holder's registration and card assignments are parts of issuing a card (its
     # Card.Issued entry says who did it); folding them would double the events decoded.
     ("CardLedger", Holder, ("Erased",)),

@@ -17,6 +17,7 @@ from projections.keys import IssuerKeyView
 from projections.merchants import MerchantView
 from projections.notices import NoticesView
 from projections.photos import PhotoCardsView
+from projections.sessions import HolderSessionView
 from projections.view import View
 
 ViewFactory = Callable[[], View[Any]]
@@ -32,6 +33,7 @@ _FACTORIES: list[ViewFactory] = [
     NoticesView,
     AppealsView,
     PhotoCardsView,
+    HolderSessionView,
 ]
 
 

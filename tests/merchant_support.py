@@ -22,7 +22,7 @@ from cardservice.clock import FrozenClock
 from cardservice.credentials import cose
 from cardservice.services import Services
 from tests.conftest import ADMIN_TOKEN, make_settings
-from tests.factories import card_body
+from tests.factories import activated, card_body
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 DEADLINE_SECONDS = 10.0
@@ -78,8 +78,17 @@ class MerchantEnv:
             body["valid_years"] = valid_years
         resp = self.client.post("/v1/admin/cards", json=body, headers=ADMIN)
         assert resp.status_code == 201, resp.text
-        data: dict[str, Any] = resp.json()
-        return data
+        card = activated(self.client, resp.json())  # a phone holds it: `holder_token`
+        self.wait_session(card)
+        return card
+
+    def wait_session(self, card: dict[str, Any]) -> None:
+        """Poll until the read side's session view opens the holder log to this token."""
+        path = f"/v1/cards/{card['card_id']}/verifications"
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while self.client.get(path, headers=holder(card)).status_code != 200:
+            assert time.monotonic() < deadline, "the session never reached the read side"
+            time.sleep(0.01)
 
     def action(self, card: dict[str, Any], action: str) -> None:
         resp = self.client.post(

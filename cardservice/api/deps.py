@@ -75,10 +75,11 @@ def parse_id(value: str) -> UUID | None:
 def holder_card_id(
     card_id: str, svc: ServicesDep, authorization: Annotated[str | None, Header()] = None
 ) -> UUID:
-    """The card id the holder token opens; a token opens only its own card."""
+    """The card id the holder token opens: the token of the card's live session only (a
+    token of an ended session, or of another card, is 401)."""
     token = bearer(authorization)
     parsed = parse_id(card_id)
-    if token is None or parsed is None or not svc.ledger.holder_tokens.check(parsed, token):
+    if parsed is None or svc.ledger.session_card(parsed, token) is None:
         raise unauthorized()
     return parsed
 

@@ -71,6 +71,10 @@ def public_keys(ring: IssuerKeyring) -> list[dict[str, Any]]:
     ]
 
 
+HIDDEN_FIELDS = frozenset({"token_hash", "token_sha256"})
+"""Session token hashes: nothing an auditor needs, so never shown."""
+
+
 def history(app: Application[UUID], aggregate_id: UUID) -> list[dict[str, Any]]:
     """An aggregate's events in order, as an auditor reads them (sealed fields left out)."""
     items = []
@@ -91,7 +95,11 @@ def history(app: Application[UUID], aggregate_id: UUID) -> list[dict[str, Any]]:
                 ),
                 "actor": data.pop("actor", None),
                 "reason": data.pop("reason", None),
-                "data": {k: v for k, v in data.items() if not k.startswith("sealed")},
+                "data": {
+                    k: v
+                    for k, v in data.items()
+                    if not k.startswith("sealed") and k not in HIDDEN_FIELDS
+                },
             }
         )
     return items

@@ -34,6 +34,7 @@ from cardservice.application.issuance import Issuance, IssueCardRequest, IssuedC
 from cardservice.application.keys import KID_CACHE_SECONDS, IssuerKeys
 from cardservice.application.merchants import Merchants, RegisteredMerchant
 from cardservice.application.personal import HolderData
+from cardservice.application.sessions import HolderSessions
 
 __all__ = [
     "COMMAND_NAMESPACE",
@@ -52,6 +53,7 @@ __all__ = [
     "Catalogs",
     "DateAsISO",
     "HolderData",
+    "HolderSessions",
     "IdempotencyMismatch",
     "Issuance",
     "IssueCardRequest",

@@ -11,11 +11,12 @@ from datetime import datetime
 from uuid import UUID
 
 from cardservice.application.base import MAX_ISSUE_ATTEMPTS, IdempotencyMismatch, retrying
-from cardservice.application.cards import CardLifecycle
+from cardservice.application.sessions import HolderSessions
 from cardservice.domain.activation import (
     ISSUANCE,
     VALID_FOR,
     ActivationCode,
+    CodeUsed,
     UnknownCode,
     activation_code_id,
     display_code,
@@ -56,9 +57,11 @@ class NewActivation:
 class Activation:
     card: Card
     replayed: bool
+    holder_token: str
+    """The new session's bearer token (the same one again for a replay)."""
 
 
-class Activations(CardLifecycle):
+class Activations(HolderSessions):
     """Codes that bring a card onto a phone: the newest one works, once, for 7 days."""
 
     def _prepare(self) -> None:
@@ -71,6 +74,12 @@ class Activations(CardLifecycle):
     def _grant(self, card_id: UUID, serial: int, expires_at: datetime) -> ActivationGrant:
         code = self.activation_codes.code_for(card_id, serial)
         return ActivationGrant(card_id=card_id, code=code, serial=serial, expires_at=expires_at)
+
+    def pending_activation(self, card: Card) -> ActivationGrant | None:
+        """The card's newest code, derived again, while it still works (else None)."""
+        if card.activation_state(self.now()) != "pending" or card.activation_expires_at is None:
+            return None
+        return self._grant(card.id, card.activation_serial, card.activation_expires_at)
 
     def _mint_activation(
         self,
@@ -154,6 +163,9 @@ class Activations(CardLifecycle):
     ) -> Activation:
         """Redeem a one-time code: the first redemption wins, every later one is refused.
 
+        The redemption starts the phone's session and ends the card's earlier one (one
+        phone at a time), in the same save.
+
         Two phones redeeming one code at once both read the card and both decide yes; the
         event store takes only one `Activated` at that card version, the other save fails
         and, run again by `retrying`, reads the code as used. A retry of the same request
@@ -168,15 +180,21 @@ class Activations(CardLifecycle):
             if not isinstance(pointer, ActivationCode):
                 raise UnknownCode("no such activation code; check it and type it again")
             card = self.card(pointer.card_id)
+            now = self.now()
             made = card.activate(
                 code_hash=code_hash,
                 serial=pointer.serial,
-                at=self.now(),
+                at=now,
                 device_hint=device_hint,
                 command_digest=digest,
             )
             if made:
+                token = self._start_session(card, pointer.serial, now)
                 self.save(card)
-            return Activation(card=card, replayed=not made)
+                return Activation(card=card, replayed=False, holder_token=token)
+            again = self.session_token(card, pointer.serial)
+            if again is None:  # redeemed before sessions existed: no session to answer
+                raise CodeUsed("this activation code has already been used; ask for a new one")
+            return Activation(card=card, replayed=True, holder_token=again)
 
         return retrying(command)

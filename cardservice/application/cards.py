@@ -71,29 +71,27 @@ class CardLifecycle(IssuerKeys):
         return retrying(command)
 
     def bind_device_key(self, card_id: UUID, device_key: credentials.DeviceKey) -> Card:
-        """Reissue the card bound to the holder's phone key: old QR codes become superseded."""
+        """Reissue the card bound to the holder's phone key: old QR codes become superseded.
+        At most five a day (then `RateLimited`, 429)."""
 
         def command() -> Card:
             card = self.card(card_id)
             if card.status == "revoked":
                 raise Conflict("the card is revoked")
-            index, kid, jwk, at = (
-                self.db.allocate("status_index"),
-                self.active_kid(),
-                device_key.to_jwk(),
-                self.now(),
-            )
-            card.reissue(
-                reason="device_key_bound",
+            now = self.now()
+            card.require_binding_allowed(now)  # before a status index is spent on it
+            index, kid = self.db.allocate("status_index"), self.active_kid()
+            jwk = device_key.to_jwk()
+            card.bind_device_key(
                 status_index=index,
                 kid=kid,
                 device_key=jwk,
                 actor=Actor(
                     kind="holder", id=str(card_id), role="holder", region=card.region
                 ).as_dict(),
-                at=at,
+                at=now,
                 credential_digest=self.next_version_digest(
-                    card, status_index=index, kid=kid, device_key=jwk, at=at
+                    card, status_index=index, kid=kid, device_key=jwk, at=now
                 ),
             )
             self.save(card)

@@ -16,7 +16,6 @@ from cardservice.application.catalog import Catalogs
 from cardservice.application.merchants import Merchants
 from cardservice.application.photos import HolderPhotos
 from cardservice.application.unbinding import Unbinding
-from cardservice.security import HolderTokens
 
 
 class CardLedger(BulkIssuance, Appeals, HolderPhotos, Unbinding):
@@ -24,10 +23,6 @@ class CardLedger(BulkIssuance, Appeals, HolderPhotos, Unbinding):
 
     name = "CardLedger"
     SEALED_PERSONAL_CONTEXT: ClassVar[bytes] = b"holder-personal:"
-
-    def _prepare(self) -> None:
-        super()._prepare()
-        self.holder_tokens = HolderTokens(self.settings.derived_key("holder-token"))
 
 
 class CatalogAdmin(AdminAccess, Catalogs, Merchants):

@@ -6,6 +6,9 @@ card version (a new status index), so earlier QR codes verify as superseded.
 
 A phone gets the card with a one-time activation code (see `domain.activation`): only the
 newest code works, once, for seven days; the events say which codes exist and which are used.
+Redeeming a code starts a holder session (the phone's bearer token, recorded only as hashes)
+and ends the earlier one: a card lives on one phone at a time, so a lost phone's token stops
+working the moment the holder activates a new phone.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ from cardservice.domain.activation import (
     CodeUsed,
     UnknownCode,
 )
-from cardservice.domain.errors import InvalidInput, InvalidTransition
+from cardservice.domain.days import local_day, seconds_to_next_day
+from cardservice.domain.errors import InvalidInput, InvalidTransition, RateLimited
+from cardservice.domain.policy import DEVICE_BINDINGS_PER_DAY
 
 ACTIVE = "active"
 SUSPENDED = "suspended"
@@ -36,6 +41,11 @@ MAX_REASON = 500
 KEYED_DIGEST_PREFIX = "h1:"
 """Request digests made under a write-side key; anything else is a legacy plain hash."""
 MAX_DEVICE_HINT = 80
+
+DEVICE_KEY_BOUND = "device_key_bound"
+SESSION_STARTED_BY = "activation"
+SESSION_REPLACED = "replaced_by_new_activation"
+SESSION_REMOVED = "removed_from_phone"
 
 
 def clean_reason(reason: str, *, required: bool) -> str:
@@ -95,6 +105,11 @@ class Card(Aggregate):
         self.activation_expires_at: datetime | None = None
         self.redeemed: dict[int, tuple[datetime, str]] = {}  # serial -> (at, command digest)
         self.activated_at: datetime | None = None
+        self.session_id: UUID | None = None  # the phone's session; one at a time
+        self.session_token_hash = ""  # keyed hash of that session's holder token
+        self.session_by_serial: dict[int, UUID] = {}  # activation serial -> session it began
+        self.binding_day = ""  # Asia/Shanghai date of the latest device-key binding
+        self.bindings_that_day = 0
 
     # -- derived state -------------------------------------------------------------------
     def status_on(self, today: date) -> str:
@@ -114,6 +129,22 @@ class Card(Aggregate):
         if self.activation_expires_at is None or now >= self.activation_expires_at:
             return "expired"
         return "pending"
+
+    def holds_session(self, token_hash: str) -> bool:
+        """Whether `token_hash` is the keyed hash of the live session's token (constant time)."""
+        return self.session_id is not None and hmac.compare_digest(
+            self.session_token_hash.encode(), token_hash.encode()
+        )
+
+    def require_binding_allowed(self, at: datetime) -> None:
+        """`RateLimited` (with the seconds to the next day) once today's bindings are used."""
+        today = self.bindings_that_day if self.binding_day == local_day(at) else 0
+        if today >= DEVICE_BINDINGS_PER_DAY:
+            raise RateLimited(
+                f"this card was bound to a phone {DEVICE_BINDINGS_PER_DAY} times today; "
+                "try again tomorrow",
+                seconds_to_next_day(at),
+            )
 
     # -- commands ------------------------------------------------------------------------
     def suspend(
@@ -179,6 +210,63 @@ class Card(Aggregate):
             return False
         self._credential_digest_recorded(card_version=card_version, digest=digest, at=at)
         return True
+
+    def bind_device_key(
+        self,
+        *,
+        device_key: dict[str, str],
+        status_index: int,
+        kid: str,
+        actor: dict[str, Any],
+        at: datetime,
+        credential_digest: str = "",
+    ) -> None:
+        """Reissue bound to the holder's phone key, at most DEVICE_BINDINGS_PER_DAY times a
+        day (Asia/Shanghai): each binding grows the history and takes a status index."""
+        self.require_binding_allowed(at)
+        self.reissue(
+            reason=DEVICE_KEY_BOUND,
+            status_index=status_index,
+            kid=kid,
+            device_key=device_key,
+            actor=actor,
+            at=at,
+            credential_digest=credential_digest,
+        )
+
+    def start_session(
+        self,
+        *,
+        session_id: UUID,
+        serial: int,
+        token_hash: str,
+        token_sha256: str,
+        actor: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """The phone that just redeemed code `serial` holds the card now; the session before
+        it ends in the same save (its token is refused from then on)."""
+        if serial not in self.redeemed or serial in self.session_by_serial:
+            raise InvalidTransition("a session starts with the redemption of a code, once")
+        if self.session_id is not None:
+            self._session_ended(
+                session_id=self.session_id, reason=SESSION_REPLACED, actor=actor, at=at
+            )
+        self._session_started(
+            session_id=session_id,
+            serial=serial,
+            token_hash=token_hash,
+            token_sha256=token_sha256,
+            reason=SESSION_STARTED_BY,
+            actor=actor,
+            at=at,
+        )
+
+    def end_session(self, *, reason: str, actor: dict[str, Any], at: datetime) -> None:
+        """The phone's session ends ("remove from this phone")."""
+        if self.session_id is None:
+            raise InvalidTransition("the card is on no phone")
+        self._session_ended(session_id=self.session_id, reason=reason, actor=actor, at=at)
 
     def issue_activation_code(
         self,
@@ -286,6 +374,10 @@ class Card(Aggregate):
         self.device_key = device_key
         self.version_issued_at = at
         self.credential_digest = credential_digest
+        if reason == DEVICE_KEY_BOUND:
+            day = local_day(at)
+            self.bindings_that_day = self.bindings_that_day + 1 if day == self.binding_day else 1
+            self.binding_day = day
 
     @event("CredentialDigestRecorded")
     def _credential_digest_recorded(self, card_version: int, digest: str, at: datetime) -> None:
@@ -310,6 +402,31 @@ class Card(Aggregate):
     def _activated(self, at: datetime, device_hint: str, serial: int, command_digest: str) -> None:
         self.redeemed[serial] = (at, command_digest)
         self.activated_at = at
+
+    @event("SessionStarted")
+    def _session_started(
+        self,
+        session_id: UUID,
+        serial: int,
+        token_hash: str,
+        token_sha256: str,
+        reason: str,
+        actor: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """`token_hash` (keyed) is what the write side checks; `token_sha256` is what the
+        read side's session view keeps (it holds no key; the token is 256 random bits)."""
+        self.session_id = session_id
+        self.session_token_hash = token_hash
+        self.session_by_serial[serial] = session_id
+
+    @event("SessionEnded")
+    def _session_ended(
+        self, session_id: UUID, reason: str, actor: dict[str, Any], at: datetime
+    ) -> None:
+        if self.session_id == session_id:
+            self.session_id = None
+            self.session_token_hash = ""
 
 
 def _upcast_issued_v1_v2(state: dict[str, Any]) -> None:

@@ -35,3 +35,6 @@ STATUS_LIST_CODES: Final = MappingProxyType(
     {"active": 0, "suspended": 1, "revoked": 2, "superseded": 3}
 )
 """The offline bundle's status list: 2 bits per status index, these codes."""
+
+DEVICE_BINDINGS_PER_DAY: Final = 5
+"""Device-key bindings (each one a reissue with a new status index) per card per day."""

@@ -18,7 +18,15 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from cardservice.domain.errors import Conflict, DomainError, Forbidden, Gone, InvalidInput, NotFound
+from cardservice.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    Gone,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+)
 
 log = logging.getLogger("cardservice.http")
 
@@ -31,6 +39,7 @@ STATUS_BY_ERROR: list[tuple[type[DomainError], int]] = [
     (NotFound, 404),
     (Gone, 410),
     (Conflict, 409),
+    (RateLimited, 429),
 ]
 
 CODES_BY_STATUS = {
@@ -174,6 +183,9 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+        if isinstance(exc, RateLimited):
+            headers = {"Retry-After": str(exc.retry_after)}
+            return problem_response(429, exc.code, exc.detail, headers)
         return problem_response(status_of(exc), exc.code, exc.detail)
 
     @app.exception_handler(StarletteHTTPException)

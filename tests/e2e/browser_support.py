@@ -79,12 +79,29 @@ class LiveServer:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 
     def issue(self, seq: int, **kw: Any) -> dict[str, Any]:
+        """A new card, not yet on any phone (its `activation_url` still works)."""
         from tests.factories import card_body
 
         resp = self.http.post("/v1/admin/cards", json=card_body(seq, **kw), headers=self.admin())
         assert resp.status_code == 201, resp.text
         data: dict[str, Any] = resp.json()
         return data
+
+    def issue_activated(self, seq: int, **kw: Any) -> dict[str, Any]:
+        """A new card whose code this test redeemed (through the API): it has `holder_token`."""
+        from tests.factories import activated
+
+        return activated(self.http, self.issue(seq, **kw))
+
+    def holder_token_of(self, page: Any) -> str:
+        """The holder token the page's phone holds for its current card (IndexedDB)."""
+        token: str = page.evaluate(
+            """async () => {
+                const { currentCard } = await import('/static/js/wallet.js');
+                return (await currentCard()).token;
+            }"""
+        )
+        return token
 
     def merchant(self, **kw: Any) -> dict[str, Any]:
         body = {

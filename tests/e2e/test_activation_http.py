@@ -17,7 +17,7 @@ from cardservice.clock import FrozenClock
 from cardservice.domain.activation import VALID_FOR
 from cardservice.services import Services
 from tests.conftest import make_settings
-from tests.factories import card_body
+from tests.factories import activated, card_body
 from tests.integration.test_activation import race
 
 CODE = re.compile(r"^[2-9A-HJ-NP-Z]{5}-[2-9A-HJ-NP-Z]{5}$")
@@ -43,7 +43,8 @@ def mint(client: Any, admin: dict[str, str], region: str, role: str) -> dict[str
 
 def test_issuance_answers_a_code_and_a_link(client: Any, admin_headers: dict[str, str]) -> None:
     card = issue(client, admin_headers)
-    assert {"card_id", "card_number", "status", "qr", "holder_token"} <= set(card)
+    assert {"card_id", "card_number", "status", "qr", "activation_code"} <= set(card)
+    assert "holder_token" not in card  # the issuer never holds a holder token
     assert CODE.match(card["activation_code"]), card["activation_code"]
     assert card["activation_url"] == "/holder#activate=" + card["activation_code"].replace("-", "")
     assert card["activation_expires_at"] == "2026-06-08T02:00:00+00:00"  # 7 days on the clock
@@ -56,7 +57,7 @@ def test_a_code_activates_once(client: Any, admin_headers: dict[str, str]) -> No
     assert first.headers["cache-control"] == "no-store"
     body = first.json()
     assert set(body) == {"card_id", "holder_token", "card"}
-    assert body["card_id"] == card["card_id"] and body["holder_token"] == card["holder_token"]
+    assert body["card_id"] == card["card_id"] and body["holder_token"].startswith("ht_")
     view = body["card"]
     assert view["masked_name"] == "张*明" and view["qr"].startswith("PTC1:")
     assert "holder_id" not in view and view["activation"]["state"] == "used"
@@ -123,7 +124,7 @@ def test_a_new_code_supersedes_and_a_lost_phone_gets_another(
 
 
 def test_new_code_endpoint_refusals(client: Any, admin_headers: dict[str, str]) -> None:
-    card = issue(client, admin_headers)
+    card = activated(client, issue(client, admin_headers))
     url = f"/v1/admin/cards/{card['card_id']}/activation"
     # 401 first, whatever the body.
     assert client.post(url, json={"reason": 5}).status_code == 401
@@ -259,7 +260,7 @@ def test_openapi_documents_the_refusals(client: Any) -> None:
 
 
 def test_hostile_bodies_never_answer_5xx(client: Any, admin_headers: dict[str, str]) -> None:
-    card = issue(client, admin_headers)
+    card = activated(client, issue(client, admin_headers))
     bodies: list[Any] = [
         {"code": "\x00" * 10},
         {"code": "ＺＺＺＺＺ－ＺＺＺＺＺ"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from cardservice import credentials
-from tests.factories import card_body
+from tests.factories import activated, card_body
 
 
 def issue(client: Any, headers: dict[str, str], seq: int = 1, **kw: Any) -> dict[str, Any]:
@@ -17,7 +17,8 @@ def issue(client: Any, headers: dict[str, str], seq: int = 1, **kw: Any) -> dict
 
 def test_issue_returns_the_contract_shape(client: Any, admin_headers: dict[str, str]) -> None:
     data = issue(client, admin_headers)
-    assert set(data) >= {"card_id", "card_number", "status", "qr", "holder_token"}
+    assert set(data) >= {"card_id", "card_number", "status", "qr", "activation_code"}
+    assert "holder_token" not in data  # the issuer never holds a holder token
     assert data["status"] == "active"
     assert data["qr"].startswith("PTC1:")
     parsed = credentials.parse_credential(data["qr"])
@@ -138,7 +139,7 @@ def test_idempotency_key(client: Any, admin_headers: dict[str, str]) -> None:
 def test_holder_qr_images_and_device_binding(client: Any, admin_headers: dict[str, str]) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    card = issue(client, admin_headers)
+    card = activated(client, issue(client, admin_headers))
     holder = {"Authorization": f"Bearer {card['holder_token']}"}
     png = client.get(f"/v1/cards/{card['card_id']}/qr.png", headers=holder)
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.factories import card_body
+from tests.factories import activated, card_body
 from tests.merchant_support import phone_jwk
 
 pytestmark = pytest.mark.skipif(
@@ -80,7 +80,7 @@ def test_refusals(client: Any, admin_headers: dict[str, str]) -> None:
     path = f"/v1/admin/cards/{card['card_id']}/card.pdf"
     assert client.get(path).status_code == 401
     assert client.get(path, headers={"Authorization": "Bearer nope"}).status_code == 401
-    holder = {"Authorization": f"Bearer {card['holder_token']}"}
+    holder = {"Authorization": f"Bearer {activated(client, card)['holder_token']}"}
     assert client.get(path, headers=holder).status_code == 401
     elsewhere = mint(client, admin_headers, "110000", "issuer")
     assert client.get(path, headers=elsewhere).status_code == 403

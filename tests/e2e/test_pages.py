@@ -1,11 +1,11 @@
 """The pages in a real browser (Debian's Chromium via Playwright) against a real server.
 
-Holder: activation from the link (the one-time `#activate=CODE`, refused the second time;
-a typed code; the demo's card-and-token link), a non-extractable P-256 key bound to the
-card, the live PTP1 code read back from a screenshot and accepted by /v1/verify as
-device_bound, the code renewing every 30 s, and the page working offline from the service
-worker. Merchant: the camera (Chromium's fake camera fed a QR video) for a valid, a revoked
-and a stale code, and offline checks against a downloaded bundle with the network cut.
+Holder: activation from the one-time link `#activate=CODE` (after the page asks; refused
+the second time) or a typed code, a non-extractable P-256 key bound to the card, the live
+PTP1 code read back from a screenshot and accepted by /v1/verify as device_bound, the code
+renewing every 30 s, and the page working offline from the service worker. Merchant: the
+camera (Chromium's fake camera fed a QR video) for a valid, a revoked and a stale code,
+and offline checks against a downloaded bundle with the network cut.
 Admin: the same API and permissions. Every page: 360×740 screenshots in test-artifacts/
 and no serious axe-core violation.
 """
@@ -96,7 +96,7 @@ def device_bound_card(server: LiveServer, seq: int) -> tuple[dict[str, Any], Any
 
     from cardservice import credentials
 
-    card = server.issue(seq)
+    card = server.issue_activated(seq)
     key = ec.generate_private_key(ec.SECP256R1())
     nums = key.public_key().public_numbers()
     jwk = credentials.DeviceKey(x=nums.x.to_bytes(32, "big"), y=nums.y.to_bytes(32, "big")).to_jwk()
@@ -116,10 +116,29 @@ def presentation(ptc1: str, key: Any, t: int) -> str:
 
 
 def activate(page: Any, server: LiveServer, card: dict[str, Any]) -> str:
-    page.goto(f"{server.url}/holder#card={card['card_id']}&token={card['holder_token']}")
-    page.wait_for_selector("#qr[data-code]")
+    """Open the card's one-time link, say yes to adding it, wait for the live code."""
+    page.goto(f"{server.url}{card['activation_url']}")
+    page.click("#ask-yes")
+    return shown_code(page, card)
+
+
+def shown_code(page: Any, card: dict[str, Any]) -> str:
+    """Wait until the page shows a live code of `card` (not of another card), and read it."""
+    page.wait_for_function(
+        "id => { const q = document.getElementById('qr');"
+        " return q.dataset.card === id && !!q.dataset.code; }",
+        arg=card["card_id"],
+    )
     code: str = page.get_attribute("#qr", "data-code")
     return code
+
+
+def page_token(page: Any) -> dict[str, str]:
+    """The holder token this page's phone holds for the card it shows."""
+    token: str = page.evaluate(
+        "async () => (await (await import('/static/js/wallet.js')).currentCard()).token"
+    )
+    return {"Authorization": f"Bearer {token}"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -136,18 +155,18 @@ def test_holder_activation_binds_a_device_key_and_shows_a_verifiable_live_code(
     page = ctx.new_page()
     errors = watch_errors(page)
     code = activate(page, server, card)
-    assert page.url.endswith("/holder"), "the token leaves the address bar after activation"
+    assert page.url.endswith("/holder"), "the code leaves the address bar after activation"
 
     # The server now holds the card reissued with this phone's public key.
-    holder = {"Authorization": f"Bearer {card['holder_token']}"}
+    holder = page_token(page)
     view = server.http.get(f"/v1/cards/{card['card_id']}", headers=holder).json()
     assert view["device_bound"] is True and view["version"] == 2
 
     # The private key lives in IndexedDB and cannot be exported.
     key = page.evaluate(
         """async () => {
-            const { store } = await import('/static/js/app.js');
-            const c = await store.get('holder.card');
+            const { currentCard } = await import('/static/js/wallet.js');
+            const c = await currentCard();
             const k = c.keyPair.privateKey;
             let exported = true;
             try { await crypto.subtle.exportKey('jwk', k); } catch { exported = false; }
@@ -198,41 +217,49 @@ def test_holder_activates_with_the_one_time_link_once(server: LiveServer, browse
     page = phone.new_page()
     errors = watch_errors(page)
     page.goto(link)
-    page.wait_for_selector("#qr[data-code]")
+    # The page asks before the link adds a card; nothing is redeemed before the answer.
+    expect(page.locator("#ask")).to_be_visible()
     assert page.url.endswith("/holder"), "the code leaves the address bar"
+    admin_view = server.http.get(f"/v1/admin/cards/{card['card_id']}", headers=server.admin())
+    assert admin_view.json()["activation"]["state"] == "pending"
+    page.click("#ask-yes")
+    page.wait_for_selector("#qr[data-code]")
     assert page.text_content("#d-name") == "张*明"
-    holder = {"Authorization": f"Bearer {card['holder_token']}"}
+    holder = page_token(page)
     view = server.http.get(f"/v1/cards/{card['card_id']}", headers=holder).json()
     assert view["device_bound"] is True and view["activation"]["state"] == "used"
     stored = page.evaluate(
         """async () => {
-            const { store } = await import('/static/js/app.js');
-            const c = await store.get('holder.card');
-            return { cardId: c.cardId, token: c.token };
+            const { loadWallet } = await import('/static/js/wallet.js');
+            const w = await loadWallet();
+            return { ids: w.cards.map((c) => c.cardId), current: w.current };
         }"""
     )
-    assert stored == {"cardId": card["card_id"], "token": card["holder_token"]}
+    assert stored == {"ids": [card["card_id"]], "current": card["card_id"]}
 
     # The same link on a second phone is refused in plain words, and nothing is stored.
     other = phone_context(browser)
     second = other.new_page()
     second.goto(link)
+    second.click("#ask-yes")
     expect(second.locator("#activate-msg")).to_contain_text("已经用过")
     expect(second.locator("#activate-msg")).to_have_class(re.compile("message-error"))
     assert second.is_hidden("#card-app")
     stored_there = second.evaluate(
-        "async () => (await import('/static/js/app.js')).store.get('holder.card')"
+        "async () => (await (await import('/static/js/wallet.js')).loadWallet()).cards.length"
     )
-    assert stored_there is None
+    assert stored_there == 0
     second.screenshot(path=artifact("page-holder-activate-used.png"), full_page=True)
     assert not run_axe(second), dump(run_axe(second))
     # The first phone opening its link again keeps its card (and says why the code failed),
     # whether the page was open (a fragment change) or not (a fresh load).
     page.goto(link)
+    page.click("#ask-yes")
     expect(page.locator("#card-problem")).to_contain_text("已经用过")
     assert page.is_hidden("#activate") and page.is_visible("#qr")
     fresh = phone.new_page()
     fresh.goto(link)
+    fresh.click("#ask-yes")
     fresh.wait_for_selector("#qr[data-code]")
     expect(fresh.locator("#card-problem")).to_contain_text("已经用过")
     assert fresh.text_content("#d-name") == "张*明"
@@ -259,8 +286,7 @@ def test_holder_activates_with_a_typed_code(server: LiveServer, browser: Any) ->
     page.fill("#activation-code", code.lower().replace("-", " "))
     page.click("#activate-form button[type=submit]")
     page.wait_for_selector("#qr[data-code]")
-    holder = {"Authorization": f"Bearer {card['holder_token']}"}
-    view = server.http.get(f"/v1/cards/{card['card_id']}", headers=holder).json()
+    view = server.http.get(f"/v1/cards/{card['card_id']}", headers=page_token(page)).json()
     assert view["device_bound"] is True
     assert not errors, errors
     ctx.close()

@@ -62,7 +62,12 @@ def test_issuance_gives_a_one_time_code(services: Services, clock: FrozenClock) 
     assert done.card.id == issued.card.id and not done.replayed
     with pytest.raises(CodeUsed):
         services.ledger.activate(grant.code)
-    assert types(services, issued.card.id) == ["Issued", "ActivationCodeIssued", "Activated"]
+    assert types(services, issued.card.id) == [
+        "Issued",
+        "ActivationCodeIssued",
+        "Activated",
+        "SessionStarted",
+    ]
     view = presenters.card_view(services.ledger.card(issued.card.id), services.ledger.now())
     assert view["activation"]["state"] == "used"
 

@@ -17,6 +17,7 @@ from cardservice.outbox import NoticeDelivery, backlog, pending
 from cardservice.services import Services
 from projections.service import ProjectionService
 from tests.conftest import make_settings
+from tests.factories import activated
 from tests.merchant_support import ADMIN, MerchantEnv, build_env, holder
 from tests.notify_support import Receiver
 
@@ -107,7 +108,7 @@ def test_notices_reach_a_gateway_that_fails_at_first(env: MerchantEnv) -> None:
         }
         resp = env.client.post("/v1/admin/cards", json=body, headers=ADMIN)
         assert resp.status_code == 201, resp.text
-        card = resp.json()
+        card = activated(env.client, resp.json())
         env.action(card, "suspend")
         env.action(card, "reinstate")
         wait(lambda: len(inbox(env, card)) == 2, "two notices")

@@ -25,7 +25,7 @@ import psycopg
 import pytest
 
 from tests.conftest import ADMIN_TOKEN, PG_URL, make_settings
-from tests.factories import card_body
+from tests.factories import activated, card_body
 from tests.reliability.support import free_port
 from tests.reliability.test_processes import wait_http
 from tests.reliability.test_worker_crash import process_env
@@ -197,7 +197,9 @@ def test_postgres_restart_under_load(server: tuple[str, Any]) -> None:
         json={"name": "重启测试", "region": "500112", "kind": "merchant", "categories": []},
         headers=ADMIN,
     ).json()
-    card = httpx.post(url + "/v1/admin/cards", json=card_body(1), headers=ADMIN).json()
+    issued = httpx.post(url + "/v1/admin/cards", json=card_body(1), headers=ADMIN).json()
+    with httpx.Client(base_url=url, timeout=10) as phone:
+        card = activated(phone, issued)
     load = Load(url, merchant["api_key"], card["qr"])
     deadline = time.monotonic() + 20
     while (

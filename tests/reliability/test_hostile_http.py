@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from cardservice.clock import FrozenClock
 from cardservice.services import Services
 from tests.conftest import ADMIN_TOKEN, make_settings
-from tests.factories import card_body
+from tests.factories import activated, card_body
 
 schemathesis = pytest.importorskip("schemathesis")
 
@@ -72,7 +72,9 @@ def credentials_for(path: str, seeded: dict[str, Any]) -> dict[str, str]:
 
 
 def seed(client: Any) -> dict[str, Any]:
-    card = client.post("/v1/admin/cards", json=card_body(3), headers=ADMIN).json()
+    card = activated(
+        client, client.post("/v1/admin/cards", json=card_body(3), headers=ADMIN).json()
+    )
     merchant = client.post(
         "/v1/admin/merchants",
         json={"name": "老兵饭店", "region": "500112", "kind": "merchant", "categories": []},

@@ -59,7 +59,10 @@ def activate(
     attempt: ActivationAttempt,
     svc: ServicesDep,
 ) -> JSONResponse:
-    """Redeem `{"code"}` → `{"card_id", "holder_token", "card"}`, the first time only."""
+    """Redeem `{"code"}` → `{"card_id", "holder_token", "card"}`, the first time only.
+
+    The token opens this phone's new session; the card's earlier session ends (a card is
+    on one phone at a time)."""
     result = svc.ledger.activate(
         code, device_hint=device_hint(request.headers.get("user-agent")), command_id=key
     )
@@ -67,7 +70,7 @@ def activate(
     card = result.card
     payload = {
         "card_id": str(card.id),
-        "holder_token": svc.ledger.holder_tokens.for_card(card.id),
+        "holder_token": result.holder_token,
         "card": presenters.holder_view(svc.ledger, card),
     }
     headers = {**NO_STORE, **({"Idempotent-Replayed": "true"} if result.replayed else {})}

@@ -53,7 +53,6 @@ def issued_response(
         "card_number": card.card_number,
         "status": "active",
         "qr": svc.ledger.credential_for(card),
-        "holder_token": svc.ledger.holder_tokens.for_card(card.id),
         "expires": card.expires_on,
         "version": card.card_version,
         **activation_response(activation),

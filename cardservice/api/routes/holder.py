@@ -1,17 +1,26 @@
-"""Holder endpoints, opened by the card's holder token: the QR image and device binding."""
+"""Holder endpoints, opened by the token of the card's live session: the card, its QR
+image, device binding, and ending the session ("remove from this phone")."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Header
 from fastapi.responses import Response
 
 from cardservice import credentials
 from cardservice.api import presenters
-from cardservice.api.deps import HolderCardId, ServicesDep, body_doc, json_body
+from cardservice.api.deps import (
+    HolderCardId,
+    ServicesDep,
+    bearer,
+    body_doc,
+    json_body,
+    unauthorized,
+)
 from cardservice.api.schemas import DeviceKeyIn
 from cardservice.domain.errors import InvalidInput
+from cardservice.domain.policy import DEVICE_BINDINGS_PER_DAY
 
 router = APIRouter(prefix="/v1/cards", tags=["holder"])
 
@@ -44,7 +53,16 @@ def qr_png(card_id: HolderCardId, svc: ServicesDep) -> Response:
     return Response(png, media_type="image/png", headers=NO_STORE)
 
 
-@router.post("/{card_id}/device-key", openapi_extra=body_doc(DeviceKeyIn))
+@router.post(
+    "/{card_id}/device-key",
+    openapi_extra=body_doc(DeviceKeyIn),
+    responses={
+        429: {
+            "description": f"Bound {DEVICE_BINDINGS_PER_DAY} times today (Asia/Shanghai); "
+            "Retry-After gives the seconds to the next day"
+        }
+    },
+)
 def bind_device_key(
     card_id: HolderCardId,
     body: Annotated[DeviceKeyIn, Depends(json_body(DeviceKeyIn))],
@@ -56,3 +74,22 @@ def bind_device_key(
         raise InvalidInput(f"jwk: {exc}") from None
     card = svc.ledger.bind_device_key(card_id, device_key)
     return {"qr": svc.ledger.credential_for(card), "version": card.card_version}
+
+
+@router.delete(
+    "/{card_id}/session",
+    status_code=204,
+    response_class=Response,
+    responses={204: {"description": "This phone's session ended"}},
+)
+def end_session(
+    card_id: HolderCardId,
+    svc: ServicesDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> Response:
+    """ "Remove from this phone": this phone's session ends; its token is refused from now on
+    (on the merchant API's holder log within the view lag)."""
+    token = bearer(authorization)
+    if token is None or not svc.ledger.end_session(card_id, token):
+        raise unauthorized()  # ended meanwhile (another phone activated)
+    return Response(status_code=204, headers=NO_STORE)

@@ -1,19 +1,20 @@
-// The holder's phone: activation, device key binding, the live PTP1 code, benefits, history.
+// The holder's phone: activation, device key binding, the live PTP1 code, benefits, history;
+// several cards on one phone, each with its own session and key (wallet.js), a switcher,
+// and a question before a link adds a card (holder-cards.js).
 import { api, applyI18n, errorText, fmtDateTime, h, initI18n, label, onLangChange, onlineBanner, registerServiceWorker, setText, show, store, t, todayShanghai } from '/static/js/app.js';
+import { askToAdd, askToRemove, renderSwitcher, wireQuestion } from '/static/js/holder-cards.js';
+import { findCard, forgetCard, loadWallet, saveCard, selectCard } from '/static/js/wallet.js';
 import { makePresentation, newDeviceKey, parseCredential, publicJwk } from '/static/js/ptc.js';
 import { POLICY } from '/static/js/policy.js';
 import { drawQr } from '/static/js/qr.js';
 import { ancestors, cities, counties, inSubtree, loadRegionNames, provinces, regionFullName, regionName } from '/static/js/regions.js';
 
 const REFRESH_SECONDS = POLICY.presentation_refresh_seconds;
-const CARD_KEY = 'holder.card';
-let card = null; // {cardId, token, keyPair, qr, view, savedAt}
+let card = null; // the card shown now: {cardId, token, keyPair, qr, view, savedAt, pendingBind}
 let timer = null;
 let nextRenewal = 0;
 let currentCode = '';
 
-const UUID_RE = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/i;
-const TOKEN_RE = /ht_[A-Za-z0-9_-]{16,}/;
 const CODE_ALPHABET = '23456789ABCDEFGHJKLMNPQRSTUVWXYZ';
 const CODE_LENGTH = 10;
 
@@ -30,11 +31,9 @@ export function parseCode(text) {
   return s.length === CODE_LENGTH && [...s].every((c) => CODE_ALPHABET.includes(c)) ? s : null;
 }
 
-/** The one-time code (link or typed), or the demo's permanent link with card id and token. */
+/** The one-time code (link or typed) as `{code}`, or null. A holder token only ever comes
+ * from redeeming a code: no link carries one. */
 export function parseActivation(text) {
-  const id = String(text || '').match(UUID_RE);
-  const token = String(text || '').match(TOKEN_RE);
-  if (id && token) return { cardId: id[0].toLowerCase(), token: token[0] };
   const code = parseCode(text);
   return code ? { code } : null;
 }
@@ -74,10 +73,23 @@ async function redeem(code) {
   return { cardId: got.data.card_id, token: got.data.holder_token };
 }
 
-/** Activation from a one-time code or the demo link: stores the card, binds this phone. */
+/** Activation from a one-time code: stores the card beside the others, binds this phone. */
 async function activateFrom(parsed) {
-  const creds = parsed.code ? await redeem(parsed.code) : parsed;
+  const creds = await redeem(parsed.code);
   return creds ? activate(creds) : false;
+}
+
+/** A link (not a typed code) asks first: a crafted link never adds or swaps a card silently. */
+async function activateFromLink(parsed) {
+  if (!(await askToAdd(await loadWallet()))) {
+    if (card) await showCard();
+    else show('activate', true);
+    message('activate-msg', t('holder.add.declined'));
+    if (card) showProblem(t('holder.add.declined'));
+    return;
+  }
+  if (await activateFrom(parsed)) await showCard();
+  else await keepStoredCard();
 }
 
 /** A link opened again on a phone that already holds a card: keep showing the card, and
@@ -104,23 +116,27 @@ async function activate({ cardId, token }) {
     message('activate-msg', got.status === 401 || got.status === 404 ? t('holder.activate.bad') : errorText(got), 'error');
     return false;
   }
-  const existing = await store.get(CARD_KEY).catch(() => null);
-  let keyPair = existing && existing.cardId === cardId ? existing.keyPair : null;
-  let qr = existing && existing.cardId === cardId ? existing.qr : null;
+  // The same card again (a new code for it, on this phone) keeps its key when the server
+  // still holds it; every other card on this phone is left as it is.
+  const existing = await findCard(cardId);
+  let keyPair = existing ? existing.keyPair : null;
+  let qr = got.data.qr;
+  let pendingBind = false;
   if (!keyPair || !(await serverHasOurKey(got.data.qr, keyPair))) {
     keyPair = await newDeviceKey();
     const bound = await api(`/v1/cards/${cardId}/device-key`, { method: 'POST', token, body: { jwk: await publicJwk(keyPair) } });
-    if (!bound.ok) {
+    if (bound.status === 429) {
+      pendingBind = true; // kept with its session; bound on a later visit
+    } else if (!bound.ok) {
       message('activate-msg', errorText(bound), 'error');
       return false;
+    } else {
+      qr = bound.data.qr;
     }
-    qr = bound.data.qr;
-  } else {
-    qr = got.data.qr;
   }
-  const view = { ...got.data, device_bound: true };
-  card = { cardId, token, keyPair, qr, view, savedAt: Date.now() };
-  await store.put(CARD_KEY, card);
+  const view = { ...got.data, device_bound: !pendingBind };
+  card = { cardId, token, keyPair, qr, view, savedAt: Date.now(), pendingBind };
+  await saveCard(card);
   message('activate-msg', t('holder.activate.done'), 'ok');
   return true;
 }
@@ -137,18 +153,24 @@ async function serverHasOurKey(qrText, keyPair) {
 
 /** Bring the saved card up to date when online: status changes, a reissue under a new key. */
 async function refreshFromServer() {
-  const got = await api(`/v1/cards/${card.cardId}`, { token: card.token });
+  const shown = card;
+  const got = await api(`/v1/cards/${shown.cardId}`, { token: shown.token });
+  if (card !== shown) return; // switched to another card meanwhile
   if (got.offline || !got.ok) {
-    if (got.status === 401) showProblem(t('holder.activate.bad'));
+    if (got.status === 401) showProblem(t('holder.session.ended'));
     return;
   }
   const before = card.qr;
-  if (got.data.qr !== card.qr) {
+  if (got.data.qr !== card.qr || card.pendingBind) {
     if (await serverHasOurKey(got.data.qr, card.keyPair)) {
       card.qr = got.data.qr;
-    } else if (!got.data.device_bound) {
+      card.pendingBind = false;
+    } else if (!got.data.device_bound || card.pendingBind) {
       const bound = await api(`/v1/cards/${card.cardId}/device-key`, { method: 'POST', token: card.token, body: { jwk: await publicJwk(card.keyPair) } });
-      if (bound.ok) card.qr = bound.data.qr;
+      if (bound.ok) {
+        card.qr = bound.data.qr;
+        card.pendingBind = false;
+      }
     } else {
       // Bound to another phone since: this phone's code would verify as superseded.
       showProblem(t('status.superseded'));
@@ -156,7 +178,7 @@ async function refreshFromServer() {
   }
   card.view = { ...card.view, ...got.data };
   card.savedAt = Date.now();
-  await store.put(CARD_KEY, card);
+  await saveCard(card);
   renderCard();
   if (card.qr !== before) renew();
 }
@@ -165,6 +187,12 @@ function showProblem(text) {
   const el = document.getElementById('card-problem');
   el.textContent = text;
   el.hidden = false;
+}
+
+function hideProblem() {
+  const el = document.getElementById('card-problem');
+  el.textContent = '';
+  el.hidden = true;
 }
 
 function maskNumber(number) {
@@ -189,6 +217,10 @@ function renderCard() {
 
 async function renew() {
   if (!card?.keyPair || !card.qr) return;
+  if (card.pendingBind) {
+    showProblem(t('holder.bind.limit'));
+    return;
+  }
   const now = Math.floor(Date.now() / 1000);
   currentCode = await makePresentation(card.qr, card.keyPair.privateKey, now);
   const canvas = document.getElementById('qr');
@@ -196,6 +228,7 @@ async function renew() {
   const width = Math.min(box.clientWidth || 320, 480);
   drawQr(canvas, currentCode, { maxPx: width });
   canvas.dataset.code = currentCode;
+  canvas.dataset.card = card.cardId;
   canvas.dataset.t = String(now);
   nextRenewal = now + REFRESH_SECONDS;
   tick();
@@ -210,7 +243,7 @@ function tick() {
 }
 
 function startTimer() {
-  clearInterval(timer);
+  if (timer) return;
   timer = setInterval(tick, 1000);
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') tick(); // renews if the code has run out
@@ -385,13 +418,14 @@ async function loadPlaces(region) {
 // ---- history
 async function loadHistory() {
   const list = document.getElementById('history-list');
+  const key = `holder.history.${card.cardId}`; // each card's own
   const got = await api(`/v1/cards/${card.cardId}/verifications`, { token: card.token });
   let items = got.ok ? (got.data.items || []) : null;
   if (items) {
-    store.put('holder.history', items).catch(() => {});
+    store.put(key, items).catch(() => {});
     setText('history-note', '');
   } else {
-    items = (await store.get('holder.history').catch(() => null)) || [];
+    items = (await store.get(key).catch(() => null)) || [];
     setText('history-note', got.offline ? t('common.offline') : errorText(got));
   }
   if (!items.length) {
@@ -414,11 +448,37 @@ async function showCard() {
   document.dispatchEvent(new CustomEvent('holder:card', { detail: { cardId: card.cardId, token: card.token } }));
   show('activate', false);
   show('card-app', true);
+  hideProblem();
+  renderSwitcher(await loadWallet(), card, switchTo);
   renderCard();
   fillRegionSelect();
   await renew();
   startTimer();
   if (navigator.onLine) refreshFromServer();
+}
+
+/** The switcher: show another card kept on this phone (its own key makes its code). */
+async function switchTo(cardId) {
+  card = await selectCard(cardId);
+  selectTab('card');
+  await showCard();
+}
+
+/** "Remove from this phone": end this phone's session, then forget the token and the key. */
+async function removeCurrent() {
+  const leaving = card;
+  if (!leaving || !(await askToRemove(leaving))) return;
+  // Offline or already ended elsewhere: the card still leaves this phone with its key.
+  await api(`/v1/cards/${leaving.cardId}/session`, { method: 'DELETE', token: leaving.token });
+  card = await forgetCard(leaving.cardId);
+  if (card) {
+    await showCard();
+    return;
+  }
+  show('card-app', false);
+  show('activate', true);
+  show('back-to-cards', false);
+  message('activate-msg', t('holder.remove.done'), 'ok');
 }
 
 async function main() {
@@ -427,7 +487,16 @@ async function main() {
   onlineBanner();
   await loadRegionNames();
   wireTabs();
-  onLangChange(() => { if (card) { renderCard(); tick(); } });
+  wireQuestion();
+  onLangChange(async () => { if (card) { renderSwitcher(await loadWallet(), card, switchTo); renderCard(); tick(); } });
+  document.getElementById('add-card').addEventListener('click', () => {
+    show('card-app', false);
+    show('activate', true);
+    show('back-to-cards', true);
+    message('activate-msg', '');
+    document.getElementById('activation-code').focus();
+  });
+  document.getElementById('back-to-cards').addEventListener('click', () => { if (card) showCard(); });
   document.getElementById('activate-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const parsed = parseActivation(document.getElementById('activation-code').value);
@@ -442,32 +511,23 @@ async function main() {
   document.getElementById('r-mine').addEventListener('click', () => { fillRegionSelect(); loadBenefits(); });
   document.getElementById('benefit-search').addEventListener('input', renderBenefits);
   document.getElementById('benefit-mine').addEventListener('change', renderBenefits);
-  document.getElementById('remove-card').addEventListener('click', async () => {
-    if (!window.confirm(t('holder.remove.confirm'))) return;
-    await store.del(CARD_KEY);
-    location.replace('/holder');
-  });
+  document.getElementById('remove-card').addEventListener('click', removeCurrent);
 
   // An activation link opened while this page is already open only changes the fragment.
   window.addEventListener('hashchange', async () => {
     const link = parseActivation(location.hash);
     if (!link) return;
     history.replaceState(null, '', '/holder');
-    if (await activateFrom(link)) await showCard();
-    else if (link.code) await keepStoredCard();
+    await activateFromLink(link);
   });
   const fromLink = parseActivation(location.hash);
-  if (fromLink) history.replaceState(null, '', '/holder');
-  card = await store.get(CARD_KEY).catch(() => null);
+  if (location.hash) history.replaceState(null, '', '/holder'); // nothing secret stays there
+  const wallet = await loadWallet();
+  card = wallet.cards.find((c) => c.cardId === wallet.current) || wallet.cards[0] || null;
   show('holder-loading', false);
-  if (fromLink?.code) {
-    if (await activateFrom(fromLink)) await showCard();
-    else await keepStoredCard();
+  if (fromLink) {
     applyI18n(document.getElementById('main'));
-    return;
-  }
-  if (fromLink && (!card || card.cardId !== fromLink.cardId || !card.keyPair)) {
-    if (await activate(fromLink)) await showCard();
+    await activateFromLink(fromLink);
     return;
   }
   if (card) await showCard();
