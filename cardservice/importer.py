@@ -7,11 +7,12 @@ and re-running the same file finds the cards already there instead of issuing tw
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cardservice.application import CardLedger, IssueCardRequest
+from cardservice.application.bulk import BulkIssuance
+from cardservice.application.issuance import IssueCardRequest
 from cardservice.domain.actors import Actor
 
 REQUIRED = ["name", "id_number", "category", "region"]
@@ -28,34 +29,62 @@ class ImportReport:
 def read_rows(path: Path) -> Iterator[tuple[int, list[str] | None, str]]:
     """(line number, fields or None, problem) for each data row; the header is line 1."""
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            raise ValueError("the file is empty")
-        columns = [h.strip() for h in header]
-        if columns[:4] != REQUIRED or columns[4:] not in ([], ["phone"]):
-            raise ValueError("header must be name,id_number,category,region[,phone]")
-        for row in reader:
-            line = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            if len(row) != len(columns):
-                yield line, row, f"expected {len(columns)} fields, found {len(row)}"
-            elif any(len(cell) > MAX_FIELD for cell in row):
-                yield line, row, f"a field is longer than {MAX_FIELD} characters"
-            else:
-                yield line, row, ""
+        yield from read_lines(fh)
+
+
+def read_header(lines: Iterator[str]) -> list[str]:
+    """The header's columns (a leading byte-order mark ignored); ValueError if not ours."""
+    first = next(lines, None)
+    if first is None:
+        raise ValueError("the file is empty")
+    header = next(csv.reader([first.removeprefix("\ufeff")]), [])
+    columns = [h.strip() for h in header]
+    if columns[:4] != REQUIRED or columns[4:] not in ([], ["phone"]):
+        raise ValueError("header must be name,id_number,category,region[,phone]")
+    return columns
+
+
+def read_lines(lines: Iterable[str]) -> Iterator[tuple[int, list[str] | None, str]]:
+    """As `read_rows`, from lines of text (a file, or an upload decoded in memory)."""
+    stream = iter(lines)
+    columns = read_header(stream)
+    reader = csv.reader(stream)
+    for row in reader:
+        line = reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(columns):
+            yield line, row, f"expected {len(columns)} fields, found {len(row)}"
+        elif any(len(cell) > MAX_FIELD for cell in row):
+            yield line, row, f"a field is longer than {MAX_FIELD} characters"
+        else:
+            yield line, row, ""
 
 
 def import_csv(
-    ledger: CardLedger,
+    ledger: BulkIssuance,
     path: Path,
     actor: Actor,
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    report = ImportReport()
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        return import_lines(ledger, fh, actor, batch_size=batch_size, progress=progress)
+
+
+def import_lines(
+    ledger: BulkIssuance,
+    lines: Iterable[str],
+    actor: Actor,
+    *,
+    batch_size: int = 500,
+    progress: Callable[[int], None] | None = None,
+    report: ImportReport | None = None,
+) -> ImportReport:
+    """Validate row by row and issue in batches; `report` fills as it goes (the HTTP
+    import reads it after each `progress` call)."""
+    report = report if report is not None else ImportReport()
     batch: list[tuple[int, list[str], IssueCardRequest]] = []
 
     def flush() -> None:
@@ -71,7 +100,7 @@ def import_csv(
             progress(len(batch))
         batch.clear()
 
-    for line, row, problem in read_rows(path):
+    for line, row, problem in read_lines(lines):
         if row is None or problem:
             report.rejected.append((line, row or [], problem))
             if progress:

@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from projections.admin_cards import AdminCardView
 from projections.audit import CatalogAuditView, LedgerAuditView
 from projections.cards import CardStatusView, StatusListView
 from projections.catalog import CatalogView
 from projections.keys import IssuerKeyView
 from projections.merchants import MerchantView
+from projections.tokens import TokenView
 from projections.view import View
 
 ViewFactory = Callable[[], View[Any]]
@@ -26,6 +28,8 @@ _FACTORIES: list[ViewFactory] = [
     CatalogView,
     LedgerAuditView,
     CatalogAuditView,
+    AdminCardView,
+    TokenView,
 ]
 
 

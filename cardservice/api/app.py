@@ -11,7 +11,17 @@ from pydantic.json_schema import models_json_schema
 
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
-from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.api.routes import (
+    access,
+    activation,
+    audit,
+    cards,
+    catalog,
+    console,
+    holder,
+    meta,
+    search,
+)
 from cardservice.services import Services
 from projections.health import install_probes
 
@@ -56,6 +66,8 @@ def create_app(
         activation.router,
         catalog.router,
         audit.router,
+        search.router,
+        console.router,
     ):
         app.include_router(router)
     for hook in [*EXTENSIONS, *(extensions or [])]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import ClassVar
 
 from cardservice.application.access import AdminAccess
-from cardservice.application.bulk import BulkIssuance
 from cardservice.application.catalog import Catalogs
+from cardservice.application.imports import HttpImports
 from cardservice.application.merchants import Merchants
 from cardservice.security import HolderTokens
 
 
-class CardLedger(BulkIssuance):
+class CardLedger(HttpImports):
     """Issuing, suspending, reinstating, revoking and reissuing cards; issuer keys; holders."""
 
     name = "CardLedger"
