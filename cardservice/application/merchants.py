@@ -99,9 +99,11 @@ class Merchants(ServiceApplication):
         """Edit name, categories, A-level or device binding (an `Updated` event)."""
         if "name" in changes:
             changes["name"] = str(changes["name"]).strip()
-            if not 1 <= len(changes["name"]) <= 100:
-                raise InvalidInput("name must be 1 to 100 characters")
+            if not 1 <= len(changes["name"]) <= 100 or not changes["name"].isprintable():
+                raise InvalidInput("name must be 1 to 100 printable characters")
         if "categories" in changes:
+            if any(not c.isprintable() or c != c.strip() for c in changes["categories"]):
+                raise InvalidInput("categories must be printable, without surrounding spaces")
             changes["categories"] = sorted(set(changes["categories"]))
         a_level = changes.get("a_level")
         if a_level is not None and not 1 <= a_level <= 5:

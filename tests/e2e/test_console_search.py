@@ -6,6 +6,8 @@ from __future__ import annotations
 import unicodedata
 from typing import Any
 
+import pytest
+
 from cardservice.services import Services
 from projections.service import runners_for
 from tests.factories import card_body, id_number
@@ -17,6 +19,12 @@ def catch_up(svc: Services) -> None:
     for runner in runners_for(svc):
         runner.setup()
         runner.catch_up()
+
+
+@pytest.fixture(autouse=True)
+def views(services: Services) -> None:
+    """The views exist before the first request, as `serve` and `migrate` make them."""
+    catch_up(services)
 
 
 def issue(client: Any, headers: Headers, seq: int, **kw: Any) -> dict[str, Any]:
