@@ -46,8 +46,13 @@ def test_token_refusals(client: Any, admin_headers: Headers) -> None:
     auditor = mint(client, admin_headers, "auditor", "500000")
     assert mint_full(client, auditor, "auditor", "500000").status_code == 403
     assert client.get("/v1/admin/tokens").status_code == 401
-    assert client.get("/v1/admin/tokens", params={"region": "110000"}, headers=auditor).status_code == 403
-    assert client.get("/v1/admin/tokens", params={"region": "99"}, headers=auditor).status_code == 422
+    assert (
+        client.get("/v1/admin/tokens", params={"region": "110000"}, headers=auditor).status_code
+        == 403
+    )
+    assert (
+        client.get("/v1/admin/tokens", params={"region": "99"}, headers=auditor).status_code == 422
+    )
     unknown = "/v1/admin/tokens/00000000-0000-0000-0000-000000000000/revoke"
     assert client.post(unknown, json={"reason": "x"}, headers=admin_headers).status_code == 404
 
@@ -164,7 +169,9 @@ def test_merchant_patch(client: Any, admin_headers: Headers, services: Services)
     assert resp.status_code == 200, resp.text
     assert resp.json()["name"] == "渝北大饭店" and resp.json()["a_level"] == 3
     assert client.get(url, headers=admin_headers).json()["require_device_binding"] is True
-    assert client.patch(url, json={"a_level": None}, headers=admin_headers).json()["a_level"] is None
+    assert (
+        client.patch(url, json={"a_level": None}, headers=admin_headers).json()["a_level"] is None
+    )
     catch_up(services)
     listed = client.get("/v1/admin/merchants", headers=admin_headers).json()["items"][0]
     assert listed["name"] == "渝北大饭店" and listed["require_device_binding"] is True
@@ -240,7 +247,9 @@ def test_import_over_http(client: Any, admin_headers: Headers, services: Service
     # the same key and file: the same import; the same file again: nothing issued twice
     replay = post_csv(client, issuer, text, **{"Idempotency-Key": "batch-1"})
     assert replay.status_code == 202 and replay.json()["import_id"] == import_id
-    assert post_csv(client, issuer, text + "x\n", **{"Idempotency-Key": "batch-1"}).status_code == 422
+    assert (
+        post_csv(client, issuer, text + "x\n", **{"Idempotency-Key": "batch-1"}).status_code == 422
+    )
     second = post_csv(client, issuer, text).json()["import_id"]
     assert second != import_id
     again = wait_done(client, issuer, second)
@@ -258,7 +267,9 @@ def test_import_refusals(client: Any, admin_headers: Headers, services: Services
     big = b"x" * (20 * 1024 * 1024 + 1)
     assert post_csv(client, admin_headers, big).status_code == 413
     for role in ("auditor", "catalog_manager"):
-        assert post_csv(client, mint(client, admin_headers, role, "500000"), good).status_code == 403
+        assert (
+            post_csv(client, mint(client, admin_headers, role, "500000"), good).status_code == 403
+        )
     assert client.get("/v1/admin/imports/nope", headers=admin_headers).status_code == 404
     unknown = "/v1/admin/imports/00000000-0000-0000-0000-000000000000"
     assert client.get(unknown, headers=admin_headers).status_code == 404

@@ -179,9 +179,7 @@ def test_erasure_removes_the_hashes(
     assert [i["status"] for i in found] == ["revoked"]
 
 
-def test_bulk_import_is_searchable(
-    client: Any, admin_headers: Headers, services: Services
-) -> None:
+def test_bulk_import_is_searchable(client: Any, admin_headers: Headers, services: Services) -> None:
     from cardservice.application import IssueCardRequest
     from cardservice.domain.actors import Actor
 
