@@ -19,11 +19,11 @@ import uuid
 from uuid import UUID
 
 from cardservice.application.base import IdempotencyMismatch, command_uuid, require_scope
+from cardservice.application.csvimport import ImportReport, import_lines, read_header, read_lines
 from cardservice.application.search import CardSearch
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import NotFound
 from cardservice.domain.imports import Import
-from cardservice.importer import ImportReport, import_lines, read_header, read_lines
 from cardservice.security import Sealer
 
 log = logging.getLogger("cardservice.imports")
