@@ -109,13 +109,39 @@ export async function renderServices(card) {
   const links = [];
   const fetchLink = (key, path, filename) => h('button', { type: 'button', class: 'btn', onclick: () => download(path, filename) }, t(key));
   if (have.has('/v1/admin/cards/{card_id}/card.pdf') && !card.device_bound) links.push(fetchLink('admin.card.print', `/v1/admin/cards/${id}/card.pdf`, `${card.card_number}.pdf`));
-  if (have.has('/v1/admin/appeals')) links.push(h('a', { class: 'btn', href: `#appeals=${id}` }, t('admin.card.appeals')));
-  if (have.has('/v1/admin/cards/{card_id}/notices')) links.push(h('a', { class: 'btn', href: `#notices=${id}` }, t('admin.card.notices')));
-  if (have.has('/v1/admin/cards/{card_id}/photo')) links.push(h('a', { class: 'btn', href: `#photo=${id}` }, t('admin.card.photo')));
+  if (have.has('/v1/admin/appeals')) links.push(h('button', { type: 'button', class: 'btn', onclick: () => appeals(card) }, t('admin.card.appeals')));
+  if (have.has('/v1/admin/cards/{card_id}/photo')) {
+    const input = h('input', { type: 'file', accept: 'image/jpeg,image/png', id: 'card-photo', class: 'visually-hidden', onchange: (e) => photo(card, e.target.files[0]) });
+    links.push(h('label', { for: 'card-photo', class: 'btn', tabindex: '0', onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') input.click(); } }, t('admin.card.photo')), input);
+  }
   if (have.has('/v1/admin/cards/{card_id}/unbind') && card.device_bound) links.push(h('button', { type: 'button', class: 'btn', onclick: () => unbind(card) }, t('admin.card.unbind')));
   const nav = document.getElementById('card-services');
   nav.replaceChildren(...links);
   show(nav, links.length > 0);
+}
+
+async function photo(card, file) {
+  if (!file) return;
+  let resp;
+  try {
+    resp = await fetch(`/v1/admin/cards/${card.card_id}/photo`, { method: 'PUT', headers: { Authorization: `Bearer ${ctx.token()}`, 'Content-Type': file.type }, body: file });
+  } catch {
+    msg('card-msg', t('common.network'), 'error');
+    return;
+  }
+  const data = resp.ok ? null : await resp.json().catch(() => null);
+  msg('card-msg', resp.ok ? t('admin.card.photo.saved') : errorText({ ok: false, status: resp.status, data }), resp.ok ? 'ok' : 'error');
+}
+
+/** The card's appeals (the bureau list, filtered to this card), status and answer. */
+async function appeals(card) {
+  const got = await api(`/v1/admin/appeals?region=${card.region}`, { token: ctx.token() });
+  if (!got.ok) {
+    msg('card-msg', errorText(got), 'error');
+    return;
+  }
+  const mine = (got.data.items || []).filter((a) => a.card_id === card.card_id);
+  msg('card-msg', mine.length ? mine.map((a) => `${fmtDateTime(a.filed_at)} · ${a.status} · ${a.text}`).join('\n') : t('admin.card.appeals.none'), 'ok');
 }
 
 async function unbind(card) {
