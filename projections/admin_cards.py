@@ -99,6 +99,9 @@ class AdminCardView(View[AdminCardRow]):
                 expires TEXT NOT NULL
             )""",
             "CREATE INDEX IF NOT EXISTS view_admin_cards_holder ON view_admin_cards (holder_id)",
+            # a status filter over a wide subtree: an index range, not a scan of the subtree
+            "CREATE INDEX IF NOT EXISTS view_admin_cards_status "
+            "ON view_admin_cards (status, card_number)",
         ]
 
     def apply(self, state: AdminCardRow | None, event: Event) -> AdminCardRow | None:
