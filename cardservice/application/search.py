@@ -156,3 +156,14 @@ class CardSearch(BulkIssuance):
             rows += self._terms(holder_id, request)
         self._index(rows)
         return len(rows)
+
+    def reindex_all(self, batch: int = 500) -> int:
+        """Re-derive every holder's search hashes (holders issued before search existed);
+        reads the holders the search view knows, so run it once the views caught up."""
+        with self.db.read() as tx:
+            holders = [
+                UUID(r[0]) for r in tx.all("SELECT DISTINCT holder_id FROM view_admin_cards")
+            ]
+        return sum(
+            self.reindex_holders(holders[i : i + batch]) for i in range(0, len(holders), batch)
+        )

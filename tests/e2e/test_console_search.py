@@ -191,3 +191,15 @@ def test_bulk_import_is_searchable(client: Any, admin_headers: Headers, services
     catch_up(services)
     assert len(numbers(search(client, admin_headers, name="钱七"))) == 1
     assert len(numbers(search(client, admin_headers, id_number=id_number(9)))) == 1
+
+
+def test_reindex_restores_hashes_of_holders_not_erased(
+    client: Any, admin_headers: Headers, services: Services
+) -> None:
+    card = issue(client, admin_headers, 8, name="孙九")
+    catch_up(services)
+    with services.db.transaction() as tx:
+        tx.execute("DELETE FROM holder_search")  # as for holders issued before search existed
+    assert numbers(search(client, admin_headers, name="孙九")) == []
+    assert services.ledger.reindex_all() == 2  # the ID number and the name
+    assert numbers(search(client, admin_headers, name="孙九")) == [card["card_number"]]
