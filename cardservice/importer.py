@@ -1,56 +1,104 @@
-"""Bulk import of existing certificate holders from a CSV file (`cardservice import`).
+"""Bulk import of existing certificate holders from CSV.
 
-The rows go through `cardservice.application.csvimport`, the same code as imports sent
-over HTTP; this module adds the file: reading it, counting it, writing its rejects.
+Rows are validated one by one and issued in batches; a bad row never stops the good ones,
+and re-running the same file finds the cards already there instead of issuing twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from cardservice.application.bulk import BulkIssuance
-from cardservice.application.csvimport import (
-    MAX_FIELD,
-    REQUIRED,
-    ImportReport,
-    import_lines,
-    read_header,
-    read_lines,
-)
+from cardservice.application import CardLedger, IssueCardRequest
 from cardservice.domain.actors import Actor
 
-__all__ = [
-    "MAX_FIELD",
-    "REQUIRED",
-    "ImportReport",
-    "count_rows",
-    "import_csv",
-    "import_lines",
-    "read_header",
-    "read_lines",
-    "read_rows",
-    "write_rejects",
-]
+REQUIRED = ["name", "id_number", "category", "region"]
+MAX_FIELD = 200
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, list[str] | None, str]]:
+@dataclass
+class ImportReport:
+    imported: int = 0
+    existing: int = 0
+    rejected: list[tuple[int, list[str], str]] = field(default_factory=list)
+
+
+def opened(source: Path | Iterable[str]) -> contextlib.AbstractContextManager[Iterable[str]]:
+    """A file by its path, or lines already in memory (an import sent over HTTP)."""
+    if isinstance(source, Path):
+        return source.open(encoding="utf-8-sig", newline="")
+    return contextlib.nullcontext(source)
+
+
+def read_rows(path: Path | Iterable[str]) -> Iterator[tuple[int, list[str] | None, str]]:
     """(line number, fields or None, problem) for each data row; the header is line 1."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        yield from read_lines(fh)
+    with opened(path) as fh:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if header is None:
+            raise ValueError("the file is empty")
+        columns = [h.strip() for h in header]
+        if columns[:4] != REQUIRED or columns[4:] not in ([], ["phone"]):
+            raise ValueError("header must be name,id_number,category,region[,phone]")
+        for row in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(row) != len(columns):
+                yield line, row, f"expected {len(columns)} fields, found {len(row)}"
+            elif any(len(cell) > MAX_FIELD for cell in row):
+                yield line, row, f"a field is longer than {MAX_FIELD} characters"
+            else:
+                yield line, row, ""
 
 
 def import_csv(
-    ledger: BulkIssuance,
-    path: Path,
+    ledger: CardLedger,
+    path: Path | Iterable[str],
     actor: Actor,
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
-    with path.open(encoding="utf-8-sig", newline="") as fh:
-        return import_lines(ledger, fh, actor, batch_size=batch_size, progress=progress)
+    """The rows of a file (or of lines in memory), validated one by one and issued in
+    batches; `report` fills as it goes (imports over HTTP read it at each `progress`)."""
+    report = report if report is not None else ImportReport()
+    batch: list[tuple[int, list[str], IssueCardRequest]] = []
+
+    def flush() -> None:
+        outcomes = ledger.issue_cards_bulk([b[2] for b in batch], actor)
+        for (line, row, _), outcome in zip(batch, outcomes, strict=True):
+            if outcome.result == "issued":
+                report.imported += 1
+            elif outcome.result == "exists":
+                report.existing += 1
+            else:
+                report.rejected.append((line, row, outcome.reason))
+        if progress:
+            progress(len(batch))
+        batch.clear()
+
+    for line, row, problem in read_rows(path):
+        if row is None or problem:
+            report.rejected.append((line, row or [], problem))
+            if progress:
+                progress(1)
+            continue
+        name, id_number, category, region = (cell.strip() for cell in row[:4])
+        phone = row[4].strip() if len(row) > 4 and row[4].strip() else None
+        request = IssueCardRequest(
+            name=name, id_number=id_number.upper(), category=category, region=region, phone=phone
+        )
+        batch.append((line, row, request))
+        if len(batch) >= batch_size:
+            flush()
+    if batch:
+        flush()
+    return report
 
 
 def write_rejects(path: Path, report: ImportReport) -> Path:

@@ -11,17 +11,9 @@ from pydantic.json_schema import models_json_schema
 
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
-from cardservice.api.routes import (
-    access,
-    activation,
-    audit,
-    cards,
-    catalog,
-    console,
-    holder,
-    meta,
-    search,
-)
+from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta
+from cardservice.api.routes.console import router as console_router
+from cardservice.api.routes.search import router as search_router
 from cardservice.services import Services
 from projections.health import install_probes
 
@@ -66,8 +58,8 @@ def create_app(
         activation.router,
         catalog.router,
         audit.router,
-        search.router,
-        console.router,
+        search_router,
+        console_router,
     ):
         app.include_router(router)
     for hook in [*EXTENSIONS, *(extensions or [])]:

@@ -96,21 +96,3 @@ class CatalogIn(Strict):
     effective_from: StrictStr
     benefits: Annotated[list[BenefitIn], Field(max_length=500)]
     withdrawn: Annotated[list[StrictStr], Field(max_length=500)] = []
-
-
-class MerchantPatchIn(Strict):
-    """The fields to change (at least one); `a_level: null` removes the A-level."""
-
-    name: (
-        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
-        | None
-    ) = None
-    categories: (
-        Annotated[
-            list[Annotated[str, StringConstraints(min_length=1, max_length=40)]],
-            Field(max_length=20),
-        ]
-        | None
-    ) = None
-    a_level: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
-    require_device_binding: Annotated[bool, Field(strict=True)] | None = None

@@ -1,6 +1,7 @@
 """Imports sent over HTTP: accepted at once, run in the background, polled for progress.
 
-The rows go through the same code as `cardservice import` (`cardservice.importer`), so a
+The rows go through the same code as `cardservice import` (`cardservice.importer`, which
+imports the applications, hence imported here when an import runs), so a
 re-sent file finds its cards already issued (counted as `skipped`) and issues nothing
 twice; an `Idempotency-Key` answers the first import's id. Rows outside the caller's
 subtree are rejected one by one. The file itself is not kept: a restart during an import
@@ -16,15 +17,18 @@ import io
 import logging
 import threading
 import uuid
+from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
 from cardservice.application.base import IdempotencyMismatch, command_uuid, require_scope
-from cardservice.application.csvimport import ImportReport, import_lines, read_header, read_lines
 from cardservice.application.search import CardSearch
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import NotFound
 from cardservice.domain.imports import Import
 from cardservice.security import Sealer
+
+if TYPE_CHECKING:
+    from cardservice.application.facades import CardLedger
 
 log = logging.getLogger("cardservice.imports")
 
@@ -86,14 +90,18 @@ class HttpImports(CardSearch):
             return "", [], 0, "the file is not UTF-8"
         if "\x00" in text:
             return "", [], 0, "the file contains NUL characters"
+        from cardservice.importer import read_rows
+
         try:
-            header = read_header(iter(io.StringIO(text, newline="")))
-            total = sum(1 for _ in read_lines(io.StringIO(text, newline="")))
-        except (ValueError, csv.Error) as exc:
+            total = sum(1 for _ in read_rows(io.StringIO(text, newline="")))
+            header = next(csv.reader(io.StringIO(text, newline="")))
+        except (ValueError, csv.Error, StopIteration) as exc:
             return "", [], 0, str(exc)
         return text, header, total, ""
 
     def _run(self, job: Import, text: str, actor: Actor) -> None:
+        from cardservice.importer import ImportReport, import_csv
+
         report = ImportReport()
         seen = [0, 0, 0]  # imported, existing, rejected already recorded
 
@@ -113,9 +121,9 @@ class HttpImports(CardSearch):
                 record()
 
         try:
-            import_lines(
-                self, io.StringIO(text, newline=""), actor, progress=progress, report=report
-            )
+            lines = io.StringIO(text, newline="")
+            ledger = cast("CardLedger", self)  # this family is part of the ledger
+            import_csv(ledger, lines, actor, progress=progress, report=report)
             record()
             job.finish(self.now())
         except Exception as exc:  # a worker thread: record the failure, never lose it

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import Field, StringConstraints
 
 from cardservice.api.deps import (
     AdminActor,
@@ -19,7 +20,7 @@ from cardservice.api.deps import (
 from cardservice.api.errors import ApiError
 from cardservice.api.routes.access import merchant_view
 from cardservice.api.routes.search import page_limit
-from cardservice.api.schemas import MerchantPatchIn
+from cardservice.api.schemas import Strict
 from cardservice.application import require_region, require_scope
 from cardservice.domain.errors import InvalidInput, NotFound
 from cardservice.domain.merchants import KINDS
@@ -28,6 +29,25 @@ from projections.merchants import MerchantRow, list_merchants
 from projections.tokens import list_tokens
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: console"])
+
+
+class MerchantPatchIn(Strict):
+    """The fields to change (at least one); `a_level: null` removes the A-level."""
+
+    name: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+        | None
+    ) = None
+    categories: (
+        Annotated[
+            list[Annotated[str, StringConstraints(min_length=1, max_length=40)]],
+            Field(max_length=20),
+        ]
+        | None
+    ) = None
+    a_level: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
+    require_device_binding: Annotated[bool, Field(strict=True)] | None = None
+
 
 MAX_IMPORT_BYTES = 20 * 1024 * 1024
 CSV_TYPES = ("text/csv",)
