@@ -103,7 +103,8 @@ class CardSearch(BulkIssuance):
             )
 
     def _holder_of(self, request: IssueCardRequest) -> UUID:
-        return holder_id_for(keyed_digest(self._pepper, request.id_number))
+        """The holder a bulk row was issued to (the ID number as issuance normalises it)."""
+        return holder_id_for(keyed_digest(self._pepper, request.id_number.upper()))
 
     def issue_card(
         self,
