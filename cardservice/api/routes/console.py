@@ -18,6 +18,7 @@ from cardservice.api.deps import (
     read_limited_body,
 )
 from cardservice.api.errors import ApiError
+from cardservice.api.routes import console_examples as ex
 from cardservice.api.routes.access import merchant_view
 from cardservice.api.routes.search import page_limit
 from cardservice.api.schemas import Strict
@@ -73,7 +74,7 @@ def _row_view(row: MerchantRow) -> dict[str, Any]:
     }
 
 
-@router.get("/merchants")
+@router.get("/merchants", responses=ex.MERCHANTS)
 def merchants(
     actor: AdminActor,
     svc: ServicesDep,
@@ -104,7 +105,11 @@ def merchants(
     return {"items": [_row_view(r) for r in rows], "next": after}
 
 
-@router.patch("/merchants/{merchant_id}", openapi_extra=body_doc(MerchantPatchIn))
+@router.patch(
+    "/merchants/{merchant_id}",
+    openapi_extra=body_doc(MerchantPatchIn),
+    responses=ex.MERCHANT_EDITED,
+)
 def edit_merchant(
     merchant_id: str,
     actor: AdminActor,
@@ -125,7 +130,7 @@ def edit_merchant(
     return merchant_view(svc.catalog.update_merchant(parsed, changes, actor))
 
 
-@router.get("/tokens")
+@router.get("/tokens", responses=ex.TOKENS)
 def tokens(actor: AdminActor, svc: ServicesDep, region: str | None = None) -> dict[str, Any]:
     """Tokens whose region lies in the subtree; never the secret. `revoked` is true for a
     token minted under a revoked one too."""
@@ -150,9 +155,8 @@ def _import_view(job: Any) -> dict[str, Any]:
 @router.post(
     "/imports",
     status_code=202,
-    openapi_extra={
-        "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}}
-    },
+    openapi_extra=ex.CSV_BODY,
+    responses=ex.IMPORT_STARTED,
 )
 async def start_import(
     request: Request, actor: AdminActor, svc: ServicesDep, key: IdempotencyKey
@@ -175,13 +179,13 @@ def _job(import_id: str, actor: Any, svc: Any) -> Any:
     return svc.ledger.import_job(parsed, actor)
 
 
-@router.get("/imports/{import_id}")
+@router.get("/imports/{import_id}", responses=ex.IMPORT_PROGRESS)
 def import_progress(import_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
     """`running` or `done` with the counts so far (`failed` with a `reason`)."""
     return _import_view(_job(import_id, actor, svc))
 
 
-@router.get("/imports/{import_id}/rejects.csv")
+@router.get("/imports/{import_id}/rejects.csv", responses=ex.REJECTS)
 def import_rejects(import_id: str, actor: AdminActor, svc: ServicesDep) -> Response:
     """The input's header plus `line,reason`, one rejected row a line."""
     job = _job(import_id, actor, svc)

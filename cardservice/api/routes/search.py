@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from cardservice.api.deps import AdminActor, ServicesDep
+from cardservice.api.routes.console_examples import SEARCH as SEARCH_EXAMPLE
 from cardservice.application.search import normal_card_number
 from cardservice.domain.errors import InvalidInput
 from cardservice.services import Services
@@ -52,7 +53,7 @@ def _param(name: str, value: str | None) -> str | None:
     return value
 
 
-@router.get("/cards")
+@router.get("/cards", responses=SEARCH_EXAMPLE)
 def search_cards(
     actor: AdminActor,
     svc: ServicesDep,
