@@ -60,7 +60,9 @@ TOKENS = example(
         "next": None,
     }
 )
-IMPORT_STARTED = {202: {"content": {"application/json": {"example": {"import_id": IMPORT_ID}}}}}
+IMPORT_STARTED: dict[int | str, dict[str, Any]] = {
+    202: {"content": {"application/json": {"example": {"import_id": IMPORT_ID}}}}
+}
 IMPORT_PROGRESS = example(
     {
         "import_id": IMPORT_ID,
