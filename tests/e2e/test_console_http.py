@@ -266,6 +266,13 @@ def test_import_refusals(client: Any, admin_headers: Headers, services: Services
     ).status_code == 415  # fmt: skip
     big = b"x" * (20 * 1024 * 1024 + 1)
     assert post_csv(client, admin_headers, big).status_code == 413
+    streamed = client.post(  # no Content-Length: counted as it arrives
+        "/v1/admin/imports",
+        content=iter([b"x" * (1 << 20)] * 21),
+        headers={**admin_headers, "Content-Type": "text/csv"},
+    )
+    assert streamed.status_code == 413
+    assert post_csv(client, admin_headers, good, **{"Content-Length": "1e3"}).status_code == 400
     for role in ("auditor", "catalog_manager"):
         assert (
             post_csv(client, mint(client, admin_headers, role, "500000"), good).status_code == 403

@@ -15,7 +15,6 @@ from cardservice.api.deps import (
     body_doc,
     json_body,
     parse_id,
-    read_limited_body,
 )
 from cardservice.api.errors import ApiError
 from cardservice.api.routes import console_examples as ex
@@ -163,13 +162,31 @@ async def start_import(
 ) -> JSONResponse:
     """A CSV as for `cardservice import` (at most 20 MiB): 202 `{"import_id"}`, then poll
     `GET /v1/admin/imports/{import_id}`."""
-    data = await read_limited_body(request, MAX_IMPORT_BYTES)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in CSV_TYPES:
-        raise ApiError(415, "unsupported_media_type", "send the file as text/csv")
+    data = await read_csv(request)
     import_id, replayed = svc.ledger.start_import(data, actor, command_id=key)
     headers = {"Idempotent-Replayed": "true"} if replayed else None
     return JSONResponse({"import_id": str(import_id)}, status_code=202, headers=headers)
+
+
+async def read_csv(request: Request) -> bytes:
+    """The upload, 413 as soon as it passes 20 MiB (declared or streamed), then 415 unless
+    it is text/csv: the contract's order."""
+    declared = request.headers.get("content-length", "")
+    if declared and (not declared.isascii() or not declared.isdigit()):
+        raise ApiError(400, "bad_request", "invalid Content-Length")
+    if declared and int(declared) > MAX_IMPORT_BYTES:
+        raise ApiError(413, "payload_too_large", f"body over {MAX_IMPORT_BYTES} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_IMPORT_BYTES:
+            raise ApiError(413, "payload_too_large", f"body over {MAX_IMPORT_BYTES} bytes")
+        chunks.append(chunk)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media not in CSV_TYPES:
+        raise ApiError(415, "unsupported_media_type", "send the file as text/csv")
+    return b"".join(chunks)
 
 
 def _job(import_id: str, actor: Any, svc: Any) -> Any:
