@@ -5,7 +5,8 @@ imports the applications, hence imported here when an import runs), so a
 re-sent file finds its cards already issued (counted as `skipped`) and issues nothing
 twice; an `Idempotency-Key` answers the first import's id. Rows outside the caller's
 subtree are rejected one by one. The file itself is not kept: a restart during an import
-leaves it `running` with the counts so far, and sending the file again completes it.
+leaves it `running` with the counts so far, and sending the file again (under a new key,
+or none) completes it without issuing anything twice.
 """
 
 from __future__ import annotations
