@@ -158,6 +158,15 @@ def holders_erase(
     console.print(f"holder {holder_id} erased; cards revoked: {len(revoked)}")
 
 
+@holders_app.command("reindex")
+@clean_errors
+def holders_reindex() -> None:
+    """Record the console's search hashes of every holder not erased (holders issued
+    before search existed); run it once the projections caught up."""
+    svc = build_services()
+    console.print(f"search hashes recorded: {svc.ledger.reindex_all()}")
+
+
 @app.command()
 @clean_errors
 def demo(

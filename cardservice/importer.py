@@ -6,9 +6,10 @@ and re-running the same file finds the cards already there instead of issuing tw
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,9 +29,16 @@ class ImportReport:
     rejected: list[tuple[int, list[str], str]] = field(default_factory=list)
 
 
-def read_rows(path: Path) -> Iterator[tuple[int, list[str] | None, str]]:
+def opened(source: Path | Iterable[str]) -> contextlib.AbstractContextManager[Iterable[str]]:
+    """A file by its path, or lines already in memory (an import sent over HTTP)."""
+    if isinstance(source, Path):
+        return source.open(encoding="utf-8-sig", newline="")
+    return contextlib.nullcontext(source)
+
+
+def read_rows(path: Path | Iterable[str]) -> Iterator[tuple[int, list[str] | None, str]]:
     """(line number, fields or None, problem) for each data row; the header is line 1."""
-    with path.open(encoding="utf-8-sig", newline="") as fh:
+    with opened(path) as fh:
         reader = csv.reader(fh)
         header = next(reader, None)
         if header is None:
@@ -66,13 +74,16 @@ def row_problem(columns: list[str], row: list[str]) -> str:
 
 def import_csv(
     ledger: CardLedger,
-    path: Path,
+    path: Path | Iterable[str],
     actor: Actor,
     *,
     batch_size: int = 500,
     progress: Callable[[int], None] | None = None,
+    report: ImportReport | None = None,
 ) -> ImportReport:
-    report = ImportReport()
+    """The rows of a file (or of lines in memory), validated one by one and issued in
+    batches; `report` fills as it goes (imports over HTTP read it at each `progress`)."""
+    report = report if report is not None else ImportReport()
     batch: list[tuple[int, list[str], IssueCardRequest]] = []
 
     def flush() -> None:

@@ -48,6 +48,7 @@ DETAIL_FIELDS = (
     "version",
     "effective_from",
     "withdrawn",
+    "changes",
 )
 SUBJECTS: tuple[tuple[str, type, tuple[str, ...]], ...] = (
     ("CardLedger", Card, ("Issued", "Suspended", "Reinstated", "Revoked", "Reissued")),
@@ -58,7 +59,7 @@ SUBJECTS: tuple[tuple[str, type, tuple[str, ...]], ...] = (
     ("CardLedger", Holder, ("Erased",)),
     ("CardLedger", IssuerKeyring, ("Created", "Rotated", "Compromised")),
     ("CatalogAdmin", RegionCatalog, ("Created", "VersionPublished")),
-    ("CatalogAdmin", Merchant, ("Registered", "ApiKeyRotated", "Deactivated")),
+    ("CatalogAdmin", Merchant, ("Registered", "ApiKeyRotated", "Deactivated", "Updated")),
     ("CatalogAdmin", AdminToken, ("Minted", "Revoked")),
 )
 MAX_LIMIT = 500

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from cardservice.domain.merchants import Merchant
-from cardservice.storage import Row, Tx
+from cardservice.storage import Database, Row, Tx
 from projections.view import (
     Event,
     ProjectionError,
@@ -24,7 +24,7 @@ from projections.view import (
     topics_of,
 )
 
-MERCHANT_EVENTS = ("Registered", "ApiKeyRotated", "Deactivated")
+MERCHANT_EVENTS = ("Registered", "ApiKeyRotated", "Deactivated", "Updated")
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,13 @@ def apply_merchant(state: MerchantRow | None, event: Event) -> MerchantRow | Non
         return replace(state, key_hash=event.key_hash)
     if name == "Merchant.Deactivated":
         return replace(state, active=False)
+    if name == "Merchant.Updated":
+        changes = dict(event.changes)
+        if "categories" in changes:
+            changes["categories"] = tuple(changes["categories"])
+        if "require_device_binding" in changes:
+            changes["require_device_binding"] = bool(changes["require_device_binding"])
+        return replace(state, **changes)
     return state
 
 
@@ -162,3 +169,40 @@ class MerchantView(View[MerchantRow]):
             (*r[:7], bool(r[7]), bool(r[8]))
             for r in tx.all(f"SELECT {_COLUMNS} FROM view_merchants ORDER BY merchant_id")  # noqa: S608
         ]
+
+
+def list_merchants(
+    db: Database,
+    *,
+    region_prefix: str,
+    kind: str | None,
+    active: bool | None,
+    after: str | None,
+    limit: int,
+) -> tuple[list[MerchantRow], str | None]:
+    """The console's merchant list: a region subtree (a code prefix), kind, active; paged
+    by merchant id."""
+    where: list[str] = []
+    params: list[Any] = []
+    if region_prefix:
+        where.append("region >= ? AND region < ?")
+        params += [region_prefix, region_prefix[:-1] + chr(ord(region_prefix[-1]) + 1)]
+    if kind is not None:
+        where.append("kind = ?")
+        params.append(kind)
+    if active is not None:
+        where.append("active = ?")
+        params.append(active)
+    if after is not None:
+        where.append("merchant_id > ?")
+        params.append(after)
+    sql = f"SELECT {_COLUMNS} FROM view_merchants"  # noqa: S608
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY merchant_id LIMIT ?"
+    params.append(limit + 1)
+    with db.read() as tx:
+        rows = [merchant_row_from_db(r) for r in tx.all(sql, params)]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, str(rows[-1].merchant_id) if more else None

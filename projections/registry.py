@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from projections.admin_cards import AdminCardView
 from projections.appeals import AppealsView
 from projections.audit import CatalogAuditView, LedgerAuditView
 from projections.cards import CardStatusView, StatusListView
@@ -18,6 +19,7 @@ from projections.merchants import MerchantView
 from projections.notices import NoticesView
 from projections.photos import PhotoCardsView
 from projections.sessions import HolderSessionView
+from projections.tokens import TokenView
 from projections.view import View
 
 ViewFactory = Callable[[], View[Any]]
@@ -34,6 +36,8 @@ _FACTORIES: list[ViewFactory] = [
     AppealsView,
     PhotoCardsView,
     HolderSessionView,
+    AdminCardView,
+    TokenView,
 ]
 
 

@@ -15,6 +15,8 @@ from cardservice.api.routes import access, activation, audit, cards, catalog, ho
 from cardservice.api.routes import appeals as holder_appeals
 from cardservice.api.routes import holder_admin as holder_services
 from cardservice.api.routes import notices as holder_notices
+from cardservice.api.routes.console import router as console_router
+from cardservice.api.routes.search import router as search_router
 from cardservice.http.client import ForwardedPolicy
 from cardservice.http.jsonbody import DIGEST_PURPOSE
 from cardservice.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
@@ -71,6 +73,8 @@ def create_app(
         holder_notices.router,
         holder_appeals.router,
         stats.router,
+        search_router,
+        console_router,
     ):
         app.include_router(router)
     create_stats_tables(svc.db)

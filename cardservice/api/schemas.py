@@ -58,6 +58,7 @@ class ReasonIn(Strict):
 class MintTokenIn(Strict):
     region: Region
     role: Short
+    expires_in_days: Annotated[int, Field(ge=1, le=3650, strict=True)] = 365
 
 
 class MerchantIn(Strict):

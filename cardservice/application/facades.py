@@ -11,14 +11,14 @@ from typing import ClassVar
 
 from cardservice.application.access import AdminAccess
 from cardservice.application.appeals import Appeals
-from cardservice.application.bulk import BulkIssuance
 from cardservice.application.catalog import Catalogs
+from cardservice.application.imports import HttpImports
 from cardservice.application.merchants import Merchants
 from cardservice.application.photos import HolderPhotos
 from cardservice.application.unbinding import Unbinding
 
 
-class CardLedger(BulkIssuance, Appeals, HolderPhotos, Unbinding):
+class CardLedger(HttpImports, Appeals, HolderPhotos, Unbinding):
     """Issuing, suspending, reinstating, revoking and reissuing cards; issuer keys; holders."""
 
     name = "CardLedger"

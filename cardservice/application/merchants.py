@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
@@ -14,6 +15,7 @@ from cardservice.application.base import (
     command_uuid,
     require_region,
     require_scope,
+    retrying,
 )
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import Conflict, InvalidInput, NotFound
@@ -90,6 +92,31 @@ class Merchants(ServiceApplication):
         if not isinstance(merchant, Merchant):
             raise NotFound(f"no merchant {merchant_id}")
         return merchant
+
+    def update_merchant(
+        self, merchant_id: UUID, changes: dict[str, Any], actor: Actor
+    ) -> Merchant:
+        """Edit name, categories, A-level or device binding (an `Updated` event)."""
+        if "name" in changes:
+            changes["name"] = str(changes["name"]).strip()
+            if not 1 <= len(changes["name"]) <= 100 or not changes["name"].isprintable():
+                raise InvalidInput("name must be 1 to 100 printable characters")
+        if "categories" in changes:
+            if any(not c.isprintable() or c != c.strip() for c in changes["categories"]):
+                raise InvalidInput("categories must be printable, without surrounding spaces")
+            changes["categories"] = sorted(set(changes["categories"]))
+        a_level = changes.get("a_level")
+        if a_level is not None and not 1 <= a_level <= 5:
+            raise InvalidInput("a_level must be 1 to 5")
+
+        def command() -> Merchant:
+            merchant = self.merchant(merchant_id)
+            require_scope(actor, merchant.region, "merchants")
+            merchant.update(changes, actor.as_dict(), self.now())
+            self.save(merchant)
+            return merchant
+
+        return retrying(command)
 
     def deactivate_merchant(self, merchant_id: UUID, reason: str, actor: Actor) -> Merchant:
         merchant = self.merchant(merchant_id)

@@ -7,7 +7,7 @@ keyed read by id (read-your-writes, no view lag) and the token itself is never s
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -16,6 +16,9 @@ from eventsourcing.domain import Aggregate, event
 from cardservice.domain.errors import InvalidTransition
 
 TOKEN_NAMESPACE = uuid.UUID("a2d4c6e8-1f3b-4d5a-8c7e-9b0a1c2d3e4f")
+
+DEFAULT_TOKEN_DAYS = 365
+MAX_TOKEN_DAYS = 3650
 
 ROLES: tuple[str, ...] = ("admin", "issuer", "catalog_manager", "auditor")
 
@@ -39,13 +42,31 @@ class AdminToken(Aggregate):
 
     @event("Minted")
     def __init__(
-        self, token_hash: str, role: str, region: str, actor: dict[str, Any], at: datetime
+        self,
+        token_hash: str,
+        role: str,
+        region: str,
+        actor: dict[str, Any],
+        at: datetime,
+        expires_at: datetime | None = None,
     ) -> None:
+        """`expires_at` is never after the minter's; tokens minted before expiry existed
+        last the default term from their minting."""
         self.token_hash = token_hash
         self.role = role
         self.region = region
         self.minted_by = actor
+        self.minted_at = at
+        self.expires_at = expires_at or at + timedelta(days=DEFAULT_TOKEN_DAYS)
         self.revoked = False
+
+    @property
+    def minter_id(self) -> str:
+        """The id of the token that minted this one (`bootstrap` for the env token)."""
+        return str(self.minted_by.get("id", ""))
+
+    def expired(self, now: datetime) -> bool:
+        return now >= self.expires_at
 
     def revoke(self, reason: str, actor: dict[str, Any], at: datetime) -> None:
         if self.revoked:

@@ -11,6 +11,7 @@ from eventsourcing.domain import Aggregate, event
 from cardservice.domain.errors import InvalidTransition
 
 KINDS: tuple[str, ...] = ("merchant", "scenic_site")
+EDITABLE: tuple[str, ...] = ("name", "categories", "a_level", "require_device_binding")
 
 
 class Merchant(Aggregate):
@@ -54,6 +55,19 @@ class Merchant(Aggregate):
         if not self.active:
             raise InvalidTransition("the merchant is already deactivated")
         self._deactivated(reason=reason, actor=actor, at=at)
+
+    def update(self, changes: dict[str, Any], actor: dict[str, Any], at: datetime) -> None:
+        """Change what the console edits (`EDITABLE`); only fields that differ are recorded."""
+        if not self.active:
+            raise InvalidTransition("the merchant is deactivated")
+        changed = {k: v for k, v in changes.items() if k in EDITABLE and getattr(self, k) != v}
+        if changed:
+            self._updated(changes=changed, actor=actor, at=at)
+
+    @event("Updated")
+    def _updated(self, changes: dict[str, Any], actor: dict[str, Any], at: datetime) -> None:
+        for key, value in changes.items():
+            setattr(self, key, value)
 
     @event("ApiKeyRotated")
     def _key_rotated(

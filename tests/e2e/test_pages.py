@@ -717,6 +717,7 @@ def test_every_page_at_360_wide_is_readable_and_passes_axe(
     page.fill("#admin-token", ADMIN_TOKEN)
     page.click("#signin-form button")
     page.wait_for_selector("#console:not([hidden])")
+    page.click("details.panel-quiet summary")  # the console's lookup by card id
     page.fill("#lookup-id", card["card_id"])
     page.click("#lookup-form button")
     page.wait_for_selector("#card-detail:not([hidden])")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -41,8 +42,14 @@ def mint_token(
     body: Annotated[MintTokenIn, Depends(json_body(MintTokenIn))],
     svc: ServicesDep,
 ) -> dict[str, Any]:
-    token, token_id = svc.catalog.mint_token(body.role, body.region, actor)
-    return {"token": token, "token_id": str(token_id), "role": body.role, "region": body.region}
+    minted = svc.catalog.mint(body.role, body.region, actor, body.expires_in_days)
+    return {
+        "token": minted.token,
+        "token_id": str(minted.token_id),
+        "role": body.role,
+        "region": body.region,
+        "expires_at": minted.expires_at.astimezone(UTC).isoformat(),
+    }
 
 
 @router.post("/tokens/{token_id}/revoke", openapi_extra=body_doc(ReasonIn))

@@ -3,6 +3,7 @@
 // merchant registration. Same API and permissions as any client: the typed-in token decides.
 import { api, errorText, fmtDateTime, h, initI18n, label, onLangChange, setText, show, t, todayShanghai } from '/static/js/app.js';
 import { POLICY } from '/static/js/policy.js';
+import { actorWords, eventWords, fillRegionNames, initConsole, regionCode, renderServices } from '/static/js/admin-console.js';
 import { drawQr } from '/static/js/qr.js';
 import { loadRegionNames, regionName } from '/static/js/regions.js';
 
@@ -51,6 +52,17 @@ async function lookup(cardId) {
   }
   msg('card-msg', '');
   renderCard(got.data);
+  document.getElementById('card-title').scrollIntoView({ block: 'start' });
+}
+
+/** The region an input names (a name from the list, or a code); null if none matches. */
+function regionOf(id, msgId) {
+  const code = regionCode(document.getElementById(id));
+  if (!code) {
+    msg(msgId, t('admin.region.unknown'), 'error');
+    document.getElementById(id).focus();
+  }
+  return code;
 }
 
 function activationText(a) {
@@ -92,10 +104,12 @@ function renderCard(card) {
     [t('admin.cards.version'), card.version], [t('admin.cards.device'), card.device_bound ? t('common.yes') : t('common.no')],
     [t('admin.cards.activation.state'), activationText(card.activation)],
   ];
+  setText('card-status-words', t(`admin.card.words.${card.status}`, { expires: card.expires }));
+  renderServices(card);
   document.getElementById('card-fields').replaceChildren(...rows.map(([k, v]) => h('div', {}, h('dt', {}, k), h('dd', {}, v ?? ''))));
   document.querySelector('#history-table tbody').replaceChildren(...(card.history || []).map((ev) => h('tr', {},
-    h('td', {}, ev.version), h('td', {}, ev.type), h('td', {}, fmtDateTime(ev.at)), h('td', {}, historyReason(ev)),
-    h('td', {}, typeof ev.actor === 'object' && ev.actor ? [ev.actor.role, ev.actor.region, ev.actor.id].filter(Boolean).join(' ') : ev.actor || ''))));
+    h('td', {}, ev.version), h('td', {}, eventWords(ev.type)), h('td', {}, fmtDateTime(ev.at)), h('td', {}, historyReason(ev)),
+    h('td', {}, actorWords(ev.actor)))));
   show('card-detail', true);
 }
 
@@ -138,7 +152,9 @@ async function issue(e) {
   };
   const phone = document.getElementById('issue-phone').value.trim();
   if (phone) holder.phone = phone;
-  const body = { holder, region: document.getElementById('issue-region').value.trim() };
+  const region = regionOf('issue-region', 'issue-msg');
+  if (!region) return;
+  const body = { holder, region };
   const years = Number(document.getElementById('issue-years').value);
   if (years) body.valid_years = years;
   const got = await api('/v1/admin/cards', { method: 'POST', token, body, headers: { 'Idempotency-Key': crypto.randomUUID() } });
@@ -179,7 +195,8 @@ function draftKey() {
 
 async function loadCatalog(e) {
   e?.preventDefault();
-  const region = document.getElementById('catalog-region').value.trim();
+  const region = regionOf('catalog-region', 'catalog-msg');
+  if (!region) return;
   const got = await api(`/v1/catalog/${region}?at=${todayShanghai()}`);
   if (!got.ok) {
     show('catalog-editor', false);
@@ -300,11 +317,12 @@ async function registerMerchant(e) {
   e.preventDefault();
   const body = {
     name: document.getElementById('m-name').value.trim(),
-    region: document.getElementById('m-region').value.trim(),
+    region: regionOf('m-region', 'merchant-msg'),
     kind: document.getElementById('m-kind').value,
     categories: document.getElementById('m-categories').value.split(/[,，\s]+/).map((s) => s.trim()).filter(Boolean),
     require_device_binding: document.getElementById('m-require').checked,
   };
+  if (!body.region) return;
   const level = document.getElementById('m-a-level').value;
   if (level) body.a_level = Number(level);
   const got = await api('/v1/admin/merchants', { method: 'POST', token, body, headers: { 'Idempotency-Key': crypto.randomUUID() } });
@@ -328,6 +346,8 @@ async function main() {
   await initI18n();
   const names = await loadRegionNames();
   document.getElementById('region-options').replaceChildren(...Object.entries(names).slice(0, 4000).map(([code, name]) => h('option', { value: code }, name)));
+  fillRegionNames(names);
+  initConsole({ token: () => token, openCard: lookup });
   const categorySelect = document.getElementById('issue-category');
   const fillCategories = () => {
     const value = categorySelect.value;
@@ -340,8 +360,8 @@ async function main() {
   document.getElementById('signin-form').addEventListener('submit', async (e) => {
     e.preventDefault();
     const typed = document.getElementById('admin-token').value.trim();
-    // Any id-addressed admin read tells a bad token (401) from a good one (403/404).
-    const probe = await api('/v1/admin/cards/00000000-0000-0000-0000-000000000000', { token: typed });
+    // The search (any role, the caller's own subtree) tells a bad token (401) from a good one.
+    const probe = await api('/v1/admin/cards?limit=1', { token: typed });
     if (probe.status === 401) {
       msg('signin-msg', errorText(probe), 'error');
       return;
