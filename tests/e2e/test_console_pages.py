@@ -120,7 +120,8 @@ def test_search_leads_to_the_card_detail(page: Any, server: LiveServer) -> None:
 
 def test_import_with_progress_and_rejects(page: Any, server: LiveServer, tmp_path: Path) -> None:
     rows = ["name,id_number,category,region"]
-    rows += [f"吴{n:03d},{id_number(600 + n)},veteran,500112" for n in range(40)]
+    # Names are letters only (digits are refused), so each row gets its own CJK given name.
+    rows += [f"吴{chr(0x5B50 + n)},{id_number(600 + n)},veteran,500112" for n in range(40)]
     rows.append("坏行,123,veteran,500112")
     path = tmp_path / "holders.csv"
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")

@@ -64,7 +64,8 @@ def phone(browser: Any) -> Any:
 
 
 def open_card(page: Any, server: LiveServer, card: dict[str, Any]) -> None:
-    page.goto(f"{server.url}/holder#card={card['card_id']}&token={card['holder_token']}")
+    page.goto(f"{server.url}{card['activation_url']}")  # the one-time link, as a holder's
+    page.click("#ask-yes")
     page.wait_for_selector("#card-app:not([hidden])")
     page.wait_for_selector("#qr[data-code]")
 

@@ -672,7 +672,12 @@ def test_every_page_at_360_wide_is_readable_and_passes_axe(
     def check(name: str) -> None:
         page.screenshot(path=artifact(f"page-{name}.png"), full_page=True)
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, f"{name}: {overflow}px wider than the phone"
+        widest = page.evaluate(  # name what sticks out, so a failure says where
+            "() => [...document.querySelectorAll('body *')]"
+            ".filter(e => e.getBoundingClientRect().right > window.innerWidth + 1)"
+            ".slice(0, 3).map(e => e.tagName + '#' + e.id + '.' + e.className)"
+        )
+        assert overflow <= 0, f"{name}: {overflow}px wider than the phone ({widest})"
         violations = run_axe(page)
         assert not violations, f"{name}: {dump(violations)}"
         views.append((name, page.url))

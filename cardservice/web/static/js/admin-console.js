@@ -111,7 +111,7 @@ export async function renderServices(card) {
   if (have.has('/v1/admin/cards/{card_id}/card.pdf') && !card.device_bound) links.push(fetchLink('admin.card.print', `/v1/admin/cards/${id}/card.pdf`, `${card.card_number}.pdf`));
   if (have.has('/v1/admin/appeals')) links.push(h('button', { type: 'button', class: 'btn', onclick: () => appeals(card) }, t('admin.card.appeals')));
   if (have.has('/v1/admin/cards/{card_id}/photo')) {
-    const input = h('input', { type: 'file', accept: 'image/jpeg,image/png', id: 'card-photo', class: 'visually-hidden', onchange: (e) => photo(card, e.target.files[0]) });
+    const input = h('input', { type: 'file', accept: 'image/jpeg,image/png', id: 'card-photo', hidden: true, onchange: (e) => photo(card, e.target.files[0]) });
     links.push(h('label', { for: 'card-photo', class: 'btn', tabindex: '0', onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') input.click(); } }, t('admin.card.photo')), input);
   }
   if (have.has('/v1/admin/cards/{card_id}/unbind') && card.device_bound) links.push(h('button', { type: 'button', class: 'btn', onclick: () => unbind(card) }, t('admin.card.unbind')));
