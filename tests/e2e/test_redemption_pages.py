@@ -208,3 +208,122 @@ def test_offline_redemptions_are_queued_and_sent_once_back_online(
     assert len(redemptions(server, key)) == 1
     assert not errors, errors
     ctx.close()
+
+
+@pytest.fixture(scope="module")
+def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """A server seeded by `cardservice demo` (its own, so the demo catalogs stay apart)."""
+    require_browser()
+    from cardservice.demo import seed
+
+    with live_server(tmp_path_factory.mktemp("dashboard") / "var") as live:
+        seed(live.svc)
+        yield live
+
+
+def test_dashboard_charts_the_demo_usage_and_offers_the_settlement(
+    demo_server: LiveServer, browser: Any
+) -> None:
+    server = demo_server
+    ctx = browser.new_context(
+        viewport={"width": 1100, "height": 900}, locale="zh-CN", accept_downloads=True
+    )
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # The sign-in probe's 404 is expected; a CSP refusal (the chart library) is not.
+    page.on(
+        "console",
+        lambda msg: errors.append(msg.text) if "Content Security Policy" in msg.text else None,
+    )
+    page.goto(f"{server.url}/admin")
+    page.fill("#admin-token", ADMIN_TOKEN)
+    page.click("#signin-form button")
+    page.wait_for_selector("#console:not([hidden])")
+    page.click("#tab-stats")
+    page.wait_for_selector("#stats-dashboard[data-loaded=true]")
+    start = page.input_value("#stats-from")
+    end = page.input_value("#stats-to")
+    resp = server.http.get(f"/v1/admin/stats?from={start}&to={end}", headers=server.admin())
+    api = resp.json()
+    assert api["redemptions"]["total"] > 0
+    shown = page.eval_on_selector_all(
+        "#stats-cards [data-stat]",
+        "els => Object.fromEntries(els.map(e =>"
+        " [e.dataset.stat, e.querySelector('strong').textContent]))",
+    )
+    assert shown["verifications"] == str(api["verifications"]["total"])
+    assert shown["redemptions"] == str(api["redemptions"]["total"])
+    assert shown["valid"] == str(api["verifications"]["by_status"]["valid"])
+    # Chart.js drew on every canvas (pixels, not a blank bitmap) under the strict CSP.
+    for chart in ("days", "status", "benefits", "region", "top"):
+        drawn = page.evaluate(
+            f"""() => {{ const c = document.getElementById('chart-{chart}');
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i]) n++; return n; }}"""
+        )
+        assert drawn > 500, chart
+        assert page.get_attribute(f"#chart-{chart}", "aria-label")
+    assert "每月赠送10GB国内流量" in (page.get_attribute("#chart-benefits", "aria-label") or "")
+    page.screenshot(path=artifact("redemption-dashboard.png"), full_page=True)
+    violations = run_axe(page)
+    assert not violations, dump(violations)
+
+    # Chongqing: holders from elsewhere redeemed there, and the share says so.
+    page.fill("#stats-region", "500000")
+    page.click("#stats-form button[type=submit]")
+    page.wait_for_function(
+        "() => document.getElementById('chart-region').dataset.summary.match(/[1-9][0-9]*%/)"
+    )
+    page.screenshot(path=artifact("redemption-dashboard-chongqing.png"), full_page=True)
+
+    with page.expect_download() as info:
+        page.click("#stats-csv")
+    body = info.value.path().read_bytes()
+    expected = server.http.get(
+        f"/v1/admin/settlement?region=500000&from={start}&to={end}", headers=server.admin()
+    )
+    assert body == expected.content
+    assert body.startswith("\ufeffmerchant_region,card_region,".encode())
+    assert info.value.suggested_filename.endswith(".csv")
+    assert not errors, errors
+    ctx.close()
+
+
+def test_holder_sees_usage_and_what_is_left(server: LiveServer, browser: Any) -> None:
+    merchant = shop(server, "渝北用量小馆")
+    card = server.issue(703)
+    verdict = offered(server, merchant["api_key"], card["qr"])
+    auth = {"Authorization": f"Bearer {merchant['api_key']}"}
+    resp = server.http.post(
+        "/v1/redemptions",
+        json={
+            "verification_id": verdict["verification_id"],
+            "benefit_id": "meal-half",
+            "companions": 1,
+        },
+        headers=auth,
+    )
+    assert resp.status_code == 201, resp.text
+    activated = server.http.post("/v1/activate", json={"code": card["activation_code"]})
+    assert activated.status_code == 200, activated.text
+    token = activated.json()["holder_token"]
+    ctx = browser.new_context(viewport=PHONE, device_scale_factor=1, locale="zh-CN")
+    ctx.set_default_timeout(15_000)
+    page = ctx.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server.url}/holder#card={card['card_id']}&token={token}")
+    page.wait_for_selector("#card-app:not([hidden])")
+    page.click("#tab-history")
+    page.wait_for_selector("#usage-list li[data-benefit=meal-half]")
+    item = page.locator("#usage-list li[data-benefit=meal-half]")
+    assert merchant["name"] in (item.text_content() or "")
+    left = page.locator("#usage-left li[data-benefit='500000/meal-half']")
+    left.wait_for()
+    assert left.get_attribute("data-remaining") == "1"
+    assert "1" in (left.text_content() or "") and "2" in (left.text_content() or "")
+    check(page, "holder-usage")
+    assert not errors, errors
+    ctx.close()
