@@ -327,3 +327,39 @@ def test_holder_sees_usage_and_what_is_left(server: LiveServer, browser: Any) ->
     check(page, "holder-usage")
     assert not errors, errors
     ctx.close()
+
+
+def test_an_offline_redemption_past_the_limit_is_recorded_and_shown_as_over(
+    server: LiveServer, browser: Any
+) -> None:
+    merchant = shop(server, "渝北超限测试店")
+    key = merchant["api_key"]
+    auth = {"Authorization": f"Bearer {key}"}
+    card = server.issue(704)
+    for _ in range(2):  # today's two are used up online
+        verdict = offered(server, key, card["qr"])
+        resp = server.http.post(
+            "/v1/redemptions",
+            json={"verification_id": verdict["verification_id"], "benefit_id": "meal-half"},
+            headers=auth,
+        )
+        assert resp.status_code == 201, resp.text
+    assert wait_for(lambda: bundle_knows(server, key, card["qr"]), timeout=15)
+    ctx, page, errors = desk(browser, server, key)
+    download(page)
+    go_offline(ctx, server)
+    scan(page, card["qr"])
+    # Offline the page knows the limit, not what was used: it says the upload will tell.
+    left = page.locator(".redeem[data-benefit=meal-half] .redeem-left").text_content() or ""
+    assert "离线" in left, left
+    page.locator(".redeem[data-benefit=meal-half] .redeem-btn").click()
+    page.wait_for_selector(".redeem[data-benefit=meal-half] .redeem-msg[data-outcome=queued]")
+    page.click("#verdict-next")
+    ctx.unroute(f"{server.url}/**")
+    ctx.set_offline(False)
+    page.wait_for_selector("#queue-outcomes li[data-status=over_limit]")
+    check(page, "offline-over-limit")
+    statuses = sorted(r["status"] for r in redemptions(server, key))
+    assert statuses == ["over_limit", "recorded", "recorded"]
+    assert not errors, errors
+    ctx.close()
