@@ -287,6 +287,18 @@ def test_dashboard_charts_the_demo_usage_and_offers_the_settlement(
     assert body == expected.content
     assert body.startswith("\ufeffmerchant_region,card_region,".encode())
     assert info.value.suggested_filename.endswith(".csv")
+
+    # A region code missing from the table (422), or a range over 366 days: words, no charts
+    # redrawn from nothing, no script error.
+    for region, start_day in (("999999", start), ("500000", "2020-01-01")):
+        page.fill("#stats-region", region)
+        page.fill("#stats-from", start_day)
+        page.click("#stats-form button[type=submit]")
+        page.wait_for_function(
+            "() => { const m = document.getElementById('stats-msg').textContent;"
+            " return m && m !== '正在加载…'; }"
+        )
+        assert page.text_content("#stats-msg"), region
     assert not errors, errors
     ctx.close()
 
