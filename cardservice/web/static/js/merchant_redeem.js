@@ -28,7 +28,8 @@ function remainingText(b) {
 export function redeemControls(b, ctx) {
   const max = Math.max(0, Number(b.companions) || 0);
   let companions = 0;
-  const idempotency = crypto.randomUUID();
+  // One key per body: a retry of the same request replays, a changed stepper is a new one.
+  const keys = new Map();
   const left = h('span', { class: 'redeem-left', dataset: { remaining: b.remaining ?? '' } }, remainingText(b));
   const count = h('output', { class: 'stepper-value', 'aria-live': 'polite' }, '0');
   const msg = h('p', { class: 'redeem-msg', role: 'status', 'aria-live': 'polite' });
@@ -44,7 +45,8 @@ export function redeemControls(b, ctx) {
   if (b.remaining === 0) button.disabled = true;
   button.addEventListener('click', async () => {
     button.disabled = true;
-    const shown = await redeem(b, companions, idempotency, ctx);
+    if (!keys.has(companions)) keys.set(companions, crypto.randomUUID());
+    const shown = await redeem(b, companions, keys.get(companions), ctx);
     msg.textContent = shown.text;
     msg.dataset.outcome = shown.outcome;
     if (shown.remaining !== undefined) {
