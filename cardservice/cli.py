@@ -184,6 +184,11 @@ def demo(
         + ", ".join(f"{r}: v{v}" for r, v in result.catalog_versions.items())
         + ")"
     )
+    verifications, redemptions = result.usage
+    console.print(
+        f"Usage history written by this run: {verifications} verifications, "
+        f"{redemptions} redemptions"
+    )
     console.print("Cards (card_id  card number  holder  category  region):")
     for card in result.cards:
         console.print(

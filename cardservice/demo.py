@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from cardservice.application import IssueCardRequest
+from cardservice.demo_usage import seed_usage
 from cardservice.domain.actors import Actor
 from cardservice.domain.identity import mod11_2_check
 from cardservice.domain.policy import HOLDER_CATEGORIES
@@ -33,6 +34,8 @@ def _benefit(
     holders: list[str] | None = None,
     local_only: bool = False,
     min_a_level: int | None = None,
+    limit: dict[str, Any] | None = None,
+    companions: int = 0,
 ) -> dict[str, Any]:
     benefit: dict[str, Any] = {
         "id": id,
@@ -46,6 +49,10 @@ def _benefit(
     }
     if min_a_level is not None:
         benefit["min_a_level"] = min_a_level
+    if limit is not None:
+        benefit["limit"] = limit
+    if companions:
+        benefit["companions"] = companions
     return benefit
 
 
@@ -71,7 +78,13 @@ CATALOGS: dict[str, list[dict[str, Any]]] = {
             "sinopec-fuel", "加油每升优惠0.30元", "中国石化", "transport", "每升减0.30元", ["fuel"]
         ),
         _benefit(
-            "mobile-data", "每月赠送10GB国内流量", "中国移动", "telecom", "每月10GB", ["telecom"]
+            "mobile-data",
+            "每月赠送10GB国内流量",
+            "中国移动",
+            "telecom",
+            "每月10GB",
+            ["telecom"],
+            limit={"count": 1, "per": "month"},
         ),
         _benefit(
             "scenic-free",
@@ -131,6 +144,8 @@ CATALOGS: dict[str, list[dict[str, Any]]] = {
             ["scenic"],
             local_only=True,
             min_a_level=3,
+            limit={"count": 1, "per": "day"},
+            companions=1,
         ),
     ],
 }
@@ -186,6 +201,12 @@ MERCHANTS: list[dict[str, Any]] = [
         "a_level": 5,
     },
     {"name": "全聚德前门店", "region": "110101", "kind": "merchant", "categories": ["dining"]},
+    {
+        "name": "中国移动渝北营业厅",
+        "region": "500112",
+        "kind": "merchant",
+        "categories": ["telecom"],
+    },
 ]
 
 CARDS: list[tuple[str, str, str, str, str]] = [
@@ -212,6 +233,8 @@ class DemoResult:
     merchants: list[dict[str, Any]] = field(default_factory=list)
     cards: list[dict[str, Any]] = field(default_factory=list)
     catalog_versions: dict[str, int] = field(default_factory=dict)
+    usage: tuple[int, int] = (0, 0)
+    """(verifications, redemptions) of demo history written by this run."""
 
 
 def seed(svc: Services) -> DemoResult:
@@ -279,4 +302,5 @@ def seed(svc: Services) -> DemoResult:
                 "activation_url": grant.url,
             }
         )
+    result.usage = seed_usage(svc, CATALOGS, result.merchants, result.cards)
     return result

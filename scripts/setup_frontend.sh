@@ -29,4 +29,7 @@ rm -rf "$VENDOR/zxing-wasm/es/full" "$VENDOR/zxing-wasm/es/writer"
 find "$VENDOR/zxing-wasm/es" -name '*.d.ts' -delete
 cp node_modules/zxing-wasm/dist/reader/zxing_reader.wasm node_modules/zxing-wasm/LICENSE \
   "$VENDOR/zxing-wasm/"
+# Chart.js: the admin dashboard's charts, its self-contained UMD build (a classic script).
+mkdir -p "$VENDOR/chart.js"
+cp node_modules/chart.js/dist/chart.umd.min.js node_modules/chart.js/LICENSE.md "$VENDOR/chart.js/"
 echo "$want" > "$STAMP"

@@ -6,6 +6,7 @@ import { forgetTrust, loadBundle, loadTrust, saveBundle } from '/static/js/offli
 import { POLICY } from '/static/js/policy.js';
 import { loadRegionNames, regionName } from '/static/js/regions.js';
 import { clearPhoto, showPhoto } from '/static/js/verdict_photo.js';
+import { redeemControls, renderQueue, sendQueue } from '/static/js/merchant_redeem.js';
 
 const KEY = 'cardservice.merchant.key';
 let merchantKey = null;
@@ -136,7 +137,7 @@ async function verify(text) {
     if (!offlineMode()) {
       const got = await api('/v1/verify', { method: 'POST', token: merchantKey, body: { qr: code } });
       if (got.status === 401) { signOut(); return; }
-      if (got.ok) verdict = { ...got.data, offline: false };
+      if (got.ok) verdict = { ...got.data, offline: false, qr: code };
       else if (!got.offline) {
         setText('camera-msg', errorText(got));
         return;
@@ -151,7 +152,7 @@ async function verify(text) {
         setText('camera-msg', t('merchant.offline.nopolicy'));
         return;
       }
-      verdict = { ...(await verifyOffline(bundle, code, POLICY)), offline: true };
+      verdict = { ...(await verifyOffline(bundle, code, POLICY)), offline: true, qr: code };
     }
     if (verdict.refused) showRefusal(verdict);
     else showVerdict(verdict);
@@ -161,8 +162,9 @@ async function verify(text) {
   }
 }
 
-function benefitItem(b) {
-  return h('li', {}, h('strong', {}, b.discount || ''), ' ', b.title || b.id, b.partner ? ` · ${b.partner}` : '');
+function benefitItem(b, v) {
+  return h('li', {}, h('strong', {}, b.discount || ''), ' ', b.title || b.id, b.partner ? ` · ${b.partner}` : '',
+    v?.valid ? redeemControls(b, { verdict: v, key: () => merchantKey, offline: offlineMode }) : null);
 }
 
 function showVerdict(v) {
@@ -188,7 +190,7 @@ function showVerdict(v) {
   const benefits = v.benefits || [];
   const na = v.not_applicable || [];
   show('verdict-benefits-box', ok);
-  document.getElementById('verdict-benefits').replaceChildren(...(benefits.length ? benefits.map(benefitItem) : [h('li', {}, t('merchant.verdict.nobenefits'))]));
+  document.getElementById('verdict-benefits').replaceChildren(...(benefits.length ? benefits.map((b) => benefitItem(b, v)) : [h('li', {}, t('merchant.verdict.nobenefits'))]));
   show('verdict-na-box', ok && na.length > 0);
   document.getElementById('verdict-na').replaceChildren(...na.map((n) => h('li', {},
     h('strong', {}, n.title || n.id), ` — ${label('reason', n.reason)}`, n.message && n.message !== label('reason', n.reason) ? `（${n.message}）` : '')));
@@ -312,6 +314,8 @@ async function enterDesk() {
   trust = kept?.trust ?? (await loadTrust());
   renderMode();
   if (!offlineMode()) loadRecent();
+  await renderQueue();
+  if (!offlineMode()) sendQueue(merchantKey);
   document.getElementById('manual-code').focus();
 }
 
@@ -322,6 +326,10 @@ async function main() {
   loadRegionNames();
   onLangChange(() => { renderMode(); if (cameraStream) document.getElementById('camera-toggle').textContent = t('merchant.scan.stop'); });
   window.addEventListener('online', renderMode);
+  const sendWhenOnline = () => { if (merchantKey && !offlineMode()) sendQueue(merchantKey); };
+  window.addEventListener('online', sendWhenOnline);
+  document.getElementById('force-offline').addEventListener('change', sendWhenOnline);
+  document.getElementById('queue-send').addEventListener('click', sendWhenOnline);
   window.addEventListener('offline', renderMode);
   document.getElementById('force-offline').addEventListener('change', renderMode);
   document.getElementById('signin-form').addEventListener('submit', async (e) => {

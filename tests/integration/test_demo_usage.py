@@ -1,0 +1,71 @@
+"""`cardservice demo` seeds limited benefits and a few weeks of usage, idempotently, so the
+bureau's dashboard shows something on the first run; on both engines."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import timedelta
+from typing import Any
+
+from cardservice.clock import today_in_shanghai
+from cardservice.demo import CATALOGS, seed
+from cardservice.demo_usage import DAYS, period
+
+
+def stats(
+    client: Any, headers: dict[str, str], start: str, end: str, region: str = "000000"
+) -> dict[str, Any]:
+    resp = client.get(f"/v1/admin/stats?region={region}&from={start}&to={end}", headers=headers)
+    assert resp.status_code == 200, resp.text
+    data: dict[str, Any] = resp.json()
+    return data
+
+
+def test_demo_usage_fills_the_dashboard_once(
+    services: Any, client: Any, admin_headers: dict[str, str]
+) -> None:
+    first = seed(services)
+    verifications, redemptions = first.usage
+    assert verifications >= DAYS * 6 and redemptions > 20
+    again = seed(services)
+    assert again.usage == (0, 0), "a second run writes no usage twice"
+
+    today = today_in_shanghai(services.clock)
+    start = (today - timedelta(days=DAYS)).isoformat()
+    got = stats(client, admin_headers, start, today.isoformat())
+    assert got["verifications"]["total"] == verifications
+    assert got["redemptions"]["total"] == redemptions
+    assert got["verifications"]["by_status"]["valid"] > got["verifications"]["total"] // 2
+    assert len([d for d in got["by_day"] if d["verifications"]]) == DAYS
+    assert any(k.endswith("/mobile-data") for k in got["redemptions"]["by_benefit"])
+    chongqing = stats(client, admin_headers, start, today.isoformat(), "500000")
+    assert chongqing["redemptions"]["out_of_region"] > 0  # cards from elsewhere used there
+
+    # The demo's limits hold in its own history: 10 GB once a month, one companion.
+    limits = {
+        f"{region}/{b['id']}": b for region, bs in CATALOGS.items() for b in bs if "limit" in b
+    }
+    assert limits["000000/mobile-data"]["limit"] == {"count": 1, "per": "month"}
+    assert limits["500112/yubei-scenic-family"]["companions"] == 1
+    with services.db.transaction(write=False) as tx:
+        rows = tx.all(
+            "SELECT card_id, benefit_region, benefit_id, redeemed_at, companions, status "
+            "FROM view_redemptions"
+        )
+    assert len(rows) == redemptions
+    from datetime import datetime
+
+    from cardservice.clock import SHANGHAI
+
+    per_period: Counter[tuple[str, str, str]] = Counter()
+    for card_id, region, benefit_id, at, companions, status in rows:
+        assert status == "recorded"
+        benefit = limits.get(f"{region}/{benefit_id}")
+        if benefit is None:
+            assert companions == 0
+            continue
+        assert companions <= benefit.get("companions", 0)
+        moment = at if isinstance(at, datetime) else datetime.fromisoformat(str(at))
+        local = moment.astimezone(SHANGHAI)
+        per_period[(card_id, f"{region}/{benefit_id}", period(benefit["limit"]["per"], local))] += 1
+    assert per_period and max(per_period.values()) <= 1
