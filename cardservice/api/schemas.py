@@ -11,9 +11,23 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StringConstraints,
+    WithJsonSchema,
 )
 
+from cardservice.domain.access import ROLES
+from cardservice.domain.activation import ALPHABET
+from cardservice.domain.catalog import (
+    BENEFIT_CATEGORIES,
+    HOLDER_CATEGORIES,
+    MAX_BENEFITS,
+    MAX_DISCOUNT,
+    MAX_ID,
+    MAX_MERCHANT_CATEGORIES,
+    MAX_PARTNER,
+)
+from cardservice.domain.merchants import KINDS
 from cardservice.http.fields import (
+    PRINTABLE_PATTERN,
     Category,
     DisplayName,
     HolderName,
@@ -22,10 +36,23 @@ from cardservice.http.fields import (
     Reason,
     RegionCode,
     Short,
+    one_of,
 )
 
 Region = RegionCode
 Coordinate = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+HolderCategory = Annotated[Short, one_of(HOLDER_CATEGORIES)]
+Role = Annotated[Short, one_of(ROLES)]
+Kind = Annotated[Short, one_of(KINDS)]
+BenefitCategory = Annotated[Label, one_of(BENEFIT_CATEGORIES)]
+CODE_PATTERN = f"^[{ALPHABET}]{{5}}-?[{ALPHABET}]{{5}}$"
+BENEFIT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+
+
+def text(max_length: int, pattern: str = PRINTABLE_PATTERN) -> WithJsonSchema:
+    return WithJsonSchema(
+        {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
+    )
 
 
 class Strict(BaseModel):
@@ -35,7 +62,7 @@ class Strict(BaseModel):
 class HolderIn(Strict):
     name: HolderName
     id_number: IdNumber
-    category: Short
+    category: HolderCategory
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,19}$")] | None = None
 
 
@@ -48,7 +75,11 @@ class IssueCardIn(Strict):
 class ActivateIn(Strict):
     """A one-time activation code as typed (case, spaces and dashes do not matter)."""
 
-    code: Annotated[Short, StringConstraints(max_length=64)]
+    code: Annotated[
+        Short,
+        StringConstraints(max_length=64),
+        WithJsonSchema({"type": "string", "pattern": CODE_PATTERN, "example": "ABCDE-23456"}),
+    ]
 
 
 class ReasonIn(Strict):
@@ -57,13 +88,13 @@ class ReasonIn(Strict):
 
 class MintTokenIn(Strict):
     region: Region
-    role: Short
+    role: Role
 
 
 class MerchantIn(Strict):
     name: DisplayName
     region: Region
-    kind: Short
+    kind: Kind
     categories: Annotated[list[Category], Field(max_length=20)] = []
     a_level: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
     require_device_binding: Annotated[bool, Field(strict=True)] = False
@@ -84,21 +115,25 @@ class DeviceKeyIn(Strict):
 class BenefitIn(Strict):
     """One benefit; the catalog domain checks the meaning (categories, lengths, unique ids)."""
 
-    id: Label
+    id: Annotated[Label, text(MAX_ID, BENEFIT_ID_PATTERN)]
     title: DisplayName
-    partner: Label
-    category: Label
-    discount: Label
-    holder_categories: list[Label]
+    partner: Annotated[Label, text(MAX_PARTNER)]
+    category: BenefitCategory
+    discount: Annotated[Label, text(MAX_DISCOUNT)]
+    holder_categories: Annotated[
+        list[Annotated[Label, one_of(HOLDER_CATEGORIES)]], Field(min_length=1)
+    ]
     local_only: StrictBool = False
-    merchant_categories: list[Label] = []
-    min_a_level: StrictInt | None = None
+    merchant_categories: Annotated[
+        list[Annotated[Label, text(40)]], Field(max_length=MAX_MERCHANT_CATEGORIES)
+    ] = []
+    min_a_level: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
 
 
 class CatalogIn(Strict):
     """A complete new version of a region's catalog, in force from `effective_from`
     (YYYY-MM-DD, Asia/Shanghai); `withdrawn` removes ancestors' benefits by id."""
 
-    effective_from: Label
-    benefits: Annotated[list[BenefitIn], Field(max_length=500)]
+    effective_from: Annotated[Label, WithJsonSchema({"type": "string", "format": "date"})]
+    benefits: Annotated[list[BenefitIn], Field(max_length=MAX_BENEFITS)]
     withdrawn: Annotated[list[Label], Field(max_length=500)] = []

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from cardservice.api import presenters
+from cardservice.api import responses as out
 from cardservice.api.deps import (
     AdminActor,
     ScopedIdempotencyKey,
@@ -60,7 +61,12 @@ def issued_response(
     }
 
 
-@router.post("", status_code=201, openapi_extra=body_doc(IssueCardIn))
+@router.post(
+    "",
+    status_code=201,
+    response_model=out.IssuedCardOut,
+    openapi_extra=body_doc(IssueCardIn),
+)
 def issue_card(
     request: Request,
     actor: AdminActor,
@@ -86,7 +92,7 @@ def issue_card(
     return JSONResponse(body_out, status_code=201, headers=headers)
 
 
-@router.get("/{card_id}")
+@router.get("/{card_id}", response_model=out.CardWithHistoryOut)
 def get_card(card_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
     card = svc.ledger.card_for(load_card_id(card_id), actor)
     view = presenters.card_view(card, svc.ledger.now())
@@ -94,7 +100,12 @@ def get_card(card_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any
     return view
 
 
-@router.post("/{card_id}/activation", status_code=201, openapi_extra=body_doc(ReasonIn))
+@router.post(
+    "/{card_id}/activation",
+    status_code=201,
+    response_model=out.ActivationCodeOut,
+    openapi_extra=body_doc(ReasonIn),
+)
 def new_activation_code(
     card_id: str,
     actor: AdminActor,
@@ -110,7 +121,11 @@ def new_activation_code(
     return JSONResponse(payload, status_code=201, headers=headers)
 
 
-@router.post("/{card_id}/{action}", openapi_extra=body_doc(ReasonIn))
+@router.post(
+    "/{card_id}/{action}",
+    response_model=out.CardOut,
+    openapi_extra=body_doc(ReasonIn),
+)
 def change_status(
     card_id: str,
     action: str,

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from cardservice import credentials
 from cardservice.api import presenters
+from cardservice.api import responses as out
 from cardservice.api.deps import HolderCardId, ServicesDep, body_doc, json_body
 from cardservice.api.schemas import DeviceKeyIn
 from cardservice.domain.errors import InvalidInput
@@ -23,7 +24,7 @@ def _current_qr(svc: ServicesDep, card_id: Any) -> str:
     return svc.ledger.credential_for(card)
 
 
-@router.get("/{card_id}")
+@router.get("/{card_id}", response_model=out.HolderCardOut)
 def holder_card(card_id: HolderCardId, svc: ServicesDep) -> dict[str, Any]:
     card = svc.ledger.card(card_id)
     view = presenters.card_view(card, svc.ledger.now())
@@ -32,19 +33,31 @@ def holder_card(card_id: HolderCardId, svc: ServicesDep) -> dict[str, Any]:
     return view
 
 
-@router.get("/{card_id}/qr.svg", response_class=Response)
+@router.get(
+    "/{card_id}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "The QR as SVG"}},
+)
 def qr_svg(card_id: HolderCardId, svc: ServicesDep) -> Response:
     svg = credentials.render_svg(_current_qr(svc, card_id))
     return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
 
 
-@router.get("/{card_id}/qr.png", response_class=Response)
+@router.get(
+    "/{card_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The QR as PNG"}},
+)
 def qr_png(card_id: HolderCardId, svc: ServicesDep) -> Response:
     png = credentials.render_png(_current_qr(svc, card_id))
     return Response(png, media_type="image/png", headers=NO_STORE)
 
 
-@router.post("/{card_id}/device-key", openapi_extra=body_doc(DeviceKeyIn))
+@router.post(
+    "/{card_id}/device-key",
+    response_model=out.DeviceKeyOut,
+    openapi_extra=body_doc(DeviceKeyIn),
+)
 def bind_device_key(
     card_id: HolderCardId,
     body: Annotated[DeviceKeyIn, Depends(json_body(DeviceKeyIn))],
