@@ -10,6 +10,7 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StrictStr,
     StringConstraints,
     WithJsonSchema,
 )
@@ -76,9 +77,9 @@ class ActivateIn(Strict):
     """A one-time activation code as typed (case, spaces and dashes do not matter)."""
 
     code: Annotated[
-        Short,
+        StrictStr,
         StringConstraints(max_length=64),
-        WithJsonSchema({"type": "string", "pattern": CODE_PATTERN, "example": "ABCDE-23456"}),
+        Field(json_schema_extra={"pattern": CODE_PATTERN, "example": "ABCDE-23456"}),
     ]
 
 
@@ -136,4 +137,6 @@ class CatalogIn(Strict):
 
     effective_from: Annotated[Label, WithJsonSchema({"type": "string", "format": "date"})]
     benefits: Annotated[list[BenefitIn], Field(max_length=MAX_BENEFITS)]
-    withdrawn: Annotated[list[Label], Field(max_length=500)] = []
+    withdrawn: Annotated[
+        list[Annotated[Label, text(MAX_ID, BENEFIT_ID_PATTERN)]], Field(max_length=MAX_BENEFITS)
+    ] = []
