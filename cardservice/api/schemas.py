@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     BaseModel,
@@ -50,10 +50,9 @@ CODE_PATTERN = f"^[{ALPHABET}]{{5}}-?[{ALPHABET}]{{5}}$"
 BENEFIT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
 
 
-def text(max_length: int, pattern: str = PRINTABLE_PATTERN) -> WithJsonSchema:
-    return WithJsonSchema(
-        {"type": "string", "minLength": 1, "maxLength": max_length, "pattern": pattern}
-    )
+def text(max_length: int, pattern: str = PRINTABLE_PATTERN) -> Any:
+    """Document a text field the domain checks (1..max_length, `pattern`)."""
+    return Field(json_schema_extra={"minLength": 1, "maxLength": max_length, "pattern": pattern})
 
 
 class Strict(BaseModel):

@@ -8,7 +8,7 @@ each field's own rule (a person's name, a display name, an ASCII ID number).
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StrictStr, StringConstraints, WithJsonSchema
 
@@ -118,6 +118,6 @@ RegionCode = Annotated[
 """Six ASCII digits and in the shipped table (else 422): documented as the RegionCode enum."""
 
 
-def one_of(values: tuple[str, ...]) -> WithJsonSchema:
+def one_of(values: tuple[str, ...]) -> Any:
     """Document a text field that the domain checks against a fixed list as that enum."""
-    return WithJsonSchema({"type": "string", "enum": list(values)})
+    return Field(json_schema_extra={"enum": list(values)})
