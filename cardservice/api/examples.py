@@ -115,8 +115,12 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/v1/admin/cards/{card_id}/activation"): Example(
         {"card_id": CARD_ID, **ACTIVATION}, request=REASON
     ),
-    ("POST", "/v1/admin/cards/{card_id}/{action}"): Example(
+    ("POST", "/v1/admin/cards/{card_id}/suspend"): Example(
         CARD | {"status": "suspended"}, request={"reason": "持证人申请暂停"}
+    ),
+    ("POST", "/v1/admin/cards/{card_id}/reinstate"): Example(CARD, request={"reason": "核实无误"}),
+    ("POST", "/v1/admin/cards/{card_id}/revoke"): Example(
+        CARD | {"status": "revoked"}, request={"reason": "持证人身份信息有误"}
     ),
     ("POST", "/v1/admin/tokens"): Example(
         {"token": "ptk_9f8e7d6c5b4a39281706f5e4d3c2b1a0", "token_id": TOKEN_ID}
@@ -184,10 +188,6 @@ EXAMPLES: dict[tuple[str, str], Example] = {
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {
-    "/v1/admin/cards/{card_id}/{action} action": {
-        "type": "string",
-        "enum": ["revoke", "suspend", "reinstate"],
-    },
     "/v1/admin/audit limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
     "/v1/admin/audit cursor": {
         "type": "string",

@@ -29,6 +29,7 @@ from cardservice.domain.catalog import (
 from cardservice.domain.merchants import KINDS
 from cardservice.http.fields import (
     PRINTABLE_PATTERN,
+    REQUIRED_FREE_PATTERN,
     Category,
     DisplayName,
     HolderName,
@@ -84,6 +85,15 @@ class ActivateIn(Strict):
 
 class ReasonIn(Strict):
     reason: Reason = ""
+
+
+class RequiredReasonIn(Strict):
+    """Revoking and suspending need a reason (the domain refuses a blank one: 422)."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["reason"]})
+    reason: Annotated[
+        Reason, Field(json_schema_extra={"minLength": 1, "pattern": REQUIRED_FREE_PATTERN})
+    ] = ""
 
 
 class MintTokenIn(Strict):

@@ -25,13 +25,14 @@ PRINTABLE_PATTERN = r"^[!-~\u4e00-\u9fa5]([ !-~\u4e00-\u9fa5]*[!-~\u4e00-\u9fa5]
 ID_NUMBER_SHAPE = r"^[0-9]{6}(19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]$"
 
 
-def _refused_class(keep: str = "") -> str:
+def _refused_class(keep: str = "", spaces: bool = False) -> str:
     """A regex class of every Cc and Cf character of the Basic Multilingual Plane (in
-    `\\uXXXX` form, which JSON Schema's ECMA regexes read too), except `keep`."""
+    `\\uXXXX` form, which JSON Schema's ECMA regexes read too), except `keep`; with
+    `spaces`, whitespace too (what `str.strip` removes)."""
     chars = [
         c
         for c in map(chr, range(0x10000))
-        if unicodedata.category(c) in ("Cc", "Cf") and c not in keep
+        if (unicodedata.category(c) in ("Cc", "Cf") and c not in keep) or (spaces and c.isspace())
     ]
     ranges: list[list[int]] = []
     for code in map(ord, chars):
@@ -46,6 +47,11 @@ def _refused_class(keep: str = "") -> str:
 PLAIN_PATTERN = f"^{_refused_class()}*$"
 FREE_PATTERN = f"^{_refused_class(keep=chr(10) + chr(13) + chr(9))}*$"
 """Text fields refuse control and format characters (Cc, Cf); free text keeps line breaks."""
+_LINE_SPACE = " " + chr(9) + chr(10) + chr(13)
+REQUIRED_FREE_PATTERN = (
+    f"^[{_LINE_SPACE}]*{_refused_class(spaces=True)}{_refused_class(keep=_LINE_SPACE)}*$"
+)
+"""Free text that must say something: a character other than whitespace after trimming."""
 
 
 def _plain(value: str) -> str:

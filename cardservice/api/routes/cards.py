@@ -19,8 +19,9 @@ from cardservice.api.deps import (
     json_body,
     parse_id,
 )
-from cardservice.api.schemas import IssueCardIn, ReasonIn
+from cardservice.api.schemas import IssueCardIn, ReasonIn, RequiredReasonIn
 from cardservice.application import ActivationGrant, IssueCardRequest
+from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
 from cardservice.domain.errors import NotFound
 from cardservice.services import Services
@@ -121,20 +122,45 @@ def new_activation_code(
     return JSONResponse(payload, status_code=201, headers=headers)
 
 
-@router.post(
-    "/{card_id}/{action}",
-    response_model=out.CardOut,
-    openapi_extra=body_doc(ReasonIn),
-)
-def change_status(
+def _change(
+    svc: Services, card_id: str, action: str, reason: str, actor: Actor, key: str | None
+) -> dict[str, Any]:
+    card = svc.ledger.change_status(load_card_id(card_id), action, reason, actor, key or "")
+    return presenters.card_view(card, svc.ledger.now())
+
+
+# One route per transition, so each documents its own body (revoke and suspend need a reason).
+_STATUS_ROUTE: dict[str, Any] = {"response_model": out.CardOut}
+
+
+@router.post("/{card_id}/revoke", openapi_extra=body_doc(RequiredReasonIn), **_STATUS_ROUTE)
+def revoke_card(
     card_id: str,
-    action: str,
+    actor: AdminActor,
+    body: Annotated[RequiredReasonIn, Depends(json_body(RequiredReasonIn))],
+    svc: ServicesDep,
+    key: ScopedIdempotencyKey,
+) -> dict[str, Any]:
+    return _change(svc, card_id, "revoke", body.reason, actor, key)
+
+
+@router.post("/{card_id}/suspend", openapi_extra=body_doc(RequiredReasonIn), **_STATUS_ROUTE)
+def suspend_card(
+    card_id: str,
+    actor: AdminActor,
+    body: Annotated[RequiredReasonIn, Depends(json_body(RequiredReasonIn))],
+    svc: ServicesDep,
+    key: ScopedIdempotencyKey,
+) -> dict[str, Any]:
+    return _change(svc, card_id, "suspend", body.reason, actor, key)
+
+
+@router.post("/{card_id}/reinstate", openapi_extra=body_doc(ReasonIn), **_STATUS_ROUTE)
+def reinstate_card(
+    card_id: str,
     actor: AdminActor,
     body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
     svc: ServicesDep,
     key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
-    if action not in ("revoke", "suspend", "reinstate"):
-        raise NotFound(f"no action {action}")
-    card = svc.ledger.change_status(load_card_id(card_id), action, body.reason, actor, key or "")
-    return presenters.card_view(card, svc.ledger.now())
+    return _change(svc, card_id, "reinstate", body.reason, actor, key)
