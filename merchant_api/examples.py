@@ -50,6 +50,18 @@ LOG_ENTRY = {
     "card_number": "500112202600000187",
 }
 
+REDEMPTION_ID = "2c4e6a8b-0d1f-4a3c-9e5b-7d9f1b3d5e7a"
+REDEMPTION_LINE: dict[str, Any] = {
+    "redemption_id": REDEMPTION_ID,
+    "verification_id": VERIFICATION_ID,
+    "benefit_id": "park-free",
+    "benefit_region": "500000",
+    "companions": 1,
+    "redeemed_at": "2026-12-03T02:16:10+00:00",
+    "status": "recorded",
+}
+REDEMPTION = REDEMPTION_LINE | {"remaining": None}
+
 EXAMPLES: dict[tuple[str, str], Example] = {
     ("POST", "/v1/verify"): Example(VERDICT, request={"qr": QR}),
     ("GET", "/v1/verifications"): Example({"items": [LOG_ENTRY], "next": "1042"}),
@@ -57,6 +69,36 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         {"items": [LOG_ENTRY | {"merchant": "重庆园博园"}], "next": None}
     ),
     ("GET", "/v1/offline-bundle"): Example("(COSE_Sign1 bytes)"),
+    ("POST", "/v1/redemptions"): Example(
+        REDEMPTION | {"remaining": 0},
+        request={"verification_id": VERIFICATION_ID, "benefit_id": "park-free", "companions": 1},
+    ),
+    ("POST", "/v1/redemptions/offline"): Example(
+        {
+            "results": [
+                {"index": 0, "redemption_id": REDEMPTION_ID, "status": "recorded"},
+                {"index": 1, "redemption_id": None, "status": "refused", "reason": "revoked"},
+            ]
+        },
+        request={
+            "items": [
+                {"qr": QR, "benefit_id": "park-free", "redeemed_at": CHECKED_AT, "companions": 0},
+                {"qr": QR, "benefit_id": "park-free", "redeemed_at": CHECKED_AT},
+            ]
+        },
+    ),
+    ("GET", "/v1/redemptions"): Example(
+        {"items": [REDEMPTION_LINE | {"card_region": "500112"}], "next": "311"}
+    ),
+    ("GET", "/v1/cards/{card_id}/redemptions"): Example(
+        {
+            "items": [
+                REDEMPTION_LINE
+                | {"merchant": {"name": "重庆园博园", "kind": "scenic_site", "region": "500112"}}
+            ],
+            "next": None,
+        }
+    ),
 }
 
 CURSOR = {

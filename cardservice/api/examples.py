@@ -80,6 +80,29 @@ KEY = {
 }
 VERSION_ENTRY = {"version": 3, "effective_from": "2026-12-01", "diff": {"added": ["bus-free"]}}
 PROBE = {"status": "ok", "degraded": []}
+APPEAL_ID = "0d1f6c1e-7a53-4b7e-9a55-6c0f0d1e2a3b"
+ANSWERED_APPEAL: dict[str, Any] = {
+    "appeal_id": APPEAL_ID,
+    "card_id": CARD_ID,
+    "card_region": "500112",
+    "merchant_region": "500112",
+    "status": "answered",
+    "text": "景区说外地证不能用",
+    "filed_at": AT,
+    "verification": None,
+    "answer": {
+        "outcome": "upheld",
+        "reply": "已核实，景区将按规定接待。",
+        "answered_at": "2026-12-04T01:30:00+00:00",
+    },
+}
+NOTICE = {
+    "id": "5b0c7f0e-2f0a-5d7e-9c1b-0d4b6f1e2a3c",
+    "at": AT,
+    "kind": "suspended",
+    "message": "您的优待证已被暂停使用。原因：核查中",
+    "message_en": "Your card has been suspended. Reason: under review",
+}
 
 EXAMPLES: dict[tuple[str, str], Example] = {
     ("GET", "/v1/keys"): Example({"keys": [KEY]}),
@@ -177,6 +200,23 @@ EXAMPLES: dict[tuple[str, str], Example] = {
             "items": [{"at": AT, "type": "Card.Suspended", "region": "500112", "card_id": CARD_ID}],
             "next": None,
         }
+    ),
+    ("POST", "/v1/admin/cards/{card_id}/unbind"): Example(
+        CARD | {"version": 2, "status_index": 18, "device_bound": False},
+        request={"reason": "持证人更换手机"},
+    ),
+    ("PATCH", "/v1/admin/merchants/{merchant_id}"): Example(
+        MERCHANT | {"name": "重庆园博园（北门）", "a_level": 5},
+        request={"name": "重庆园博园（北门）", "a_level": 5},
+    ),
+    ("GET", "/v1/cards/{card_id}/notices"): Example({"items": [NOTICE], "next": None}),
+    ("POST", "/v1/cards/{card_id}/appeals"): Example(
+        {"appeal_id": APPEAL_ID, "status": "open"},
+        request={"text": "景区说外地证不能用", "verification_id": None},
+    ),
+    ("POST", "/v1/admin/appeals/{appeal_id}/answer"): Example(
+        ANSWERED_APPEAL,
+        request={"outcome": "upheld", "reply": "已核实，景区将按规定接待。"},
     ),
     ("GET", "/metrics"): Example(
         "# TYPE cardservice_verifications_total counter\n"

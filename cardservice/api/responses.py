@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Out(BaseModel):
@@ -172,3 +172,117 @@ class AuditPageOut(Out):
     region: str
     items: list[dict[str, Any]]
     next: str | None
+
+
+class CardSummaryOut(Out):
+    """One line of the console's card search (masked name only, never the ID number)."""
+
+    card_id: str
+    card_number: str
+    status: str
+    region: str
+    category: str
+    masked_name: str
+    issued_at: str
+
+
+class CardSearchOut(Out):
+    items: list[CardSummaryOut]
+    next: str | None
+
+
+class MerchantPageOut(Out):
+    items: list[MerchantOut]
+    next: str | None
+
+
+class TokenListItem(Out):
+    """A token as the console lists it: never the secret."""
+
+    token_id: str
+    role: str
+    region: str
+    minted_by: str
+    created_at: str
+    expires_at: str
+    expired: bool
+    revoked: bool
+
+
+class TokenPageOut(Out):
+    items: list[TokenListItem]
+    next: str | None
+
+
+class ImportStartedOut(Out):
+    import_id: str
+
+
+class ImportOut(ImportStartedOut):
+    """`reason` only when `status` is `failed`."""
+
+    status: str
+    total: int
+    imported: int
+    skipped: int
+    rejected: int
+    reason: str | None = None
+
+
+class AppealFiledOut(Out):
+    appeal_id: str
+    status: str
+
+
+class AppealAnswer(Out):
+    outcome: str
+    reply: str | None
+    answered_at: str | None
+
+
+class AppealOut(Out):
+    """`text` is null once the holder's data was erased; `verification` is the verdict as
+    decided when the appeal names a check."""
+
+    appeal_id: str
+    card_id: str
+    card_region: str | None
+    merchant_region: str | None
+    status: str
+    text: str | None
+    filed_at: str | None
+    verification: dict[str, Any] | None
+    answer: AppealAnswer | None
+
+
+class AppealPageOut(Out):
+    items: list[AppealOut]
+    next: str | None
+
+
+class VerificationSums(Out):
+    total: int
+    by_status: dict[str, int]
+
+
+class RedemptionSums(Out):
+    total: int
+    companions: int
+    by_benefit: dict[str, int]
+    out_of_region: int
+
+
+class DaySums(Out):
+    date: str
+    verifications: int
+    valid: int
+    redemptions: int
+
+
+class StatsOut(Out):
+    region: str
+    from_: str = Field(alias="from")
+    to: str
+    verifications: VerificationSums
+    redemptions: RedemptionSums
+    by_day: list[DaySums]

@@ -21,7 +21,7 @@ from cardservice.domain import regions as region_table
 NO_BODY: Any = object()
 """An operation whose answer has no body (204, 304) or takes no request body."""
 
-BINARY_MEDIA = frozenset({"image/png", "application/cose", "application/pdf"})
+BINARY_MEDIA = frozenset({"image/png", "image/jpeg", "application/cose", "application/pdf"})
 """Media types documented as `format: binary`: an example cannot be shown as text."""
 
 REGION_REF = {"$ref": "#/components/schemas/RegionCode"}
@@ -183,7 +183,8 @@ def undocumented(schema: Mapping[str, Any], models_required: tuple[str, ...] = (
     for path, method, operation in operations(schema):
         name = f"{method.upper()} {path}"
         for media_type, media in operation.get("requestBody", {}).get("content", {}).items():
-            if "example" not in media and "examples" not in media:
+            shown = "example" in media or "examples" in media
+            if not shown and not _is_binary(media):  # bytes cannot be shown as text
                 missing.append(f"{name}: request example ({media_type})")
         answer = operation.get("responses", {}).get(_success(operation), {})
         content = answer.get("content")

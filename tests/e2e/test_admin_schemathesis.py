@@ -17,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 
 from cardservice.clock import FrozenClock
 from cardservice.services import Services
+from projections.service import runners_for
 from tests.conftest import ADMIN_TOKEN, make_settings
 
 schemathesis = pytest.importorskip("schemathesis")
@@ -62,6 +63,8 @@ def test_admin_app_openapi(backend: str, tmp_path: Path, clock: FrozenClock) -> 
     )
     svc = Services.build(config, clock)
     try:
+        for runner in runners_for(svc):  # the views exist before the first request,
+            runner.setup()  # as `serve` and `migrate` make them
         app = create_app(svc)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)
         checks: list[Any] = [

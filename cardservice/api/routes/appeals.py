@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictStr
 
+from cardservice.api import responses as out
 from cardservice.api.appeal_presenter import appeal_view, refuse_controls, verdict_as_decided
 from cardservice.api.deps import (
     AdminActor,
@@ -56,6 +57,7 @@ APPEAL_EXAMPLE = {
 @router.post(
     "/v1/cards/{card_id}/appeals",
     status_code=201,
+    response_model=out.AppealFiledOut,
     openapi_extra=body_doc(AppealIn),
     responses={
         201: {"content": {"application/json": {"example": {"appeal_id": "…", "status": "open"}}}}
@@ -83,6 +85,7 @@ def file_appeal(
 
 @router.get(
     "/v1/cards/{card_id}/appeals",
+    response_model=out.AppealPageOut,
     responses={
         200: {
             "content": {"application/json": {"example": {"items": [APPEAL_EXAMPLE], "next": None}}}
@@ -120,6 +123,7 @@ def _cursor_out(after: tuple[str, str] | None) -> str | None:
 
 @router.get(
     "/v1/admin/appeals",
+    response_model=out.AppealPageOut,
     responses={
         200: {
             "content": {"application/json": {"example": {"items": [APPEAL_EXAMPLE], "next": None}}}
@@ -152,7 +156,11 @@ def admin_appeals(
     return {"items": items, "next": _cursor_out(after)}
 
 
-@router.post("/v1/admin/appeals/{appeal_id}/answer", openapi_extra=body_doc(AnswerIn))
+@router.post(
+    "/v1/admin/appeals/{appeal_id}/answer",
+    response_model=out.AppealOut,
+    openapi_extra=body_doc(AnswerIn),
+)
 def answer_appeal(
     appeal_id: str,
     actor: AdminActor,

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import Field, StringConstraints
 
+from cardservice.api import responses as out
 from cardservice.api.deps import (
     AdminActor,
     IdempotencyKey,
@@ -73,7 +74,7 @@ def _row_view(row: MerchantRow) -> dict[str, Any]:
     }
 
 
-@router.get("/merchants", responses=ex.MERCHANTS)
+@router.get("/merchants", response_model=out.MerchantPageOut, responses=ex.MERCHANTS)
 def merchants(
     actor: AdminActor,
     svc: ServicesDep,
@@ -106,6 +107,7 @@ def merchants(
 
 @router.patch(
     "/merchants/{merchant_id}",
+    response_model=out.MerchantOut,
     openapi_extra=body_doc(MerchantPatchIn),
     responses=ex.MERCHANT_EDITED,
 )
@@ -129,7 +131,7 @@ def edit_merchant(
     return merchant_view(svc.catalog.update_merchant(parsed, changes, actor))
 
 
-@router.get("/tokens", responses=ex.TOKENS)
+@router.get("/tokens", response_model=out.TokenPageOut, responses=ex.TOKENS)
 def tokens(actor: AdminActor, svc: ServicesDep, region: str | None = None) -> dict[str, Any]:
     """Tokens whose region lies in the subtree; never the secret. `revoked` is true for a
     token minted under a revoked one too."""
@@ -154,6 +156,7 @@ def _import_view(job: Any) -> dict[str, Any]:
 @router.post(
     "/imports",
     status_code=202,
+    response_model=out.ImportStartedOut,
     openapi_extra=ex.CSV_BODY,
     responses=ex.IMPORT_STARTED,
 )
@@ -196,13 +199,13 @@ def _job(import_id: str, actor: Any, svc: Any) -> Any:
     return svc.ledger.import_job(parsed, actor)
 
 
-@router.get("/imports/{import_id}", responses=ex.IMPORT_PROGRESS)
+@router.get("/imports/{import_id}", response_model=out.ImportOut, responses=ex.IMPORT_PROGRESS)
 def import_progress(import_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
     """`running` or `done` with the counts so far (`failed` with a `reason`)."""
     return _import_view(_job(import_id, actor, svc))
 
 
-@router.get("/imports/{import_id}/rejects.csv", responses=ex.REJECTS)
+@router.get("/imports/{import_id}/rejects.csv", response_class=Response, responses=ex.REJECTS)
 def import_rejects(import_id: str, actor: AdminActor, svc: ServicesDep) -> Response:
     """The input's header plus `line,reason`, one rejected row a line."""
     job = _job(import_id, actor, svc)
