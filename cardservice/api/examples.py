@@ -11,7 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from cardservice.domain.access import ROLES
-from cardservice.http.openapi_docs import NO_BODY, Example
+from cardservice.domain.merchants import KINDS
+from cardservice.http.fields import NAME_PATTERN
+from cardservice.http.openapi_docs import (
+    CARD_NUMBER_FORMAT,
+    ID_NUMBER_FORMAT,
+    NO_BODY,
+    UUID_SCHEMA,
+    Example,
+)
+from projections.admin_cards import MAX_LIMIT as SEARCH_LIMIT
+from projections.admin_cards import STATUSES
 from projections.audit import MAX_LIMIT
 
 CARD_ID = "5b3f1c2e-8d4a-4f6b-9c1e-2a7d3e4f5a6b"
@@ -240,6 +250,39 @@ PARAMETERS: dict[str, dict[str, Any]] = {
         "description": "A token id, or `bootstrap`",
     },
     "role": {"type": "string", "enum": list(ROLES)},
+    "/v1/admin/cards id_number": {
+        "type": "string",
+        "pattern": r"^[0-9]{17}[0-9Xx]$",
+        "format": ID_NUMBER_FORMAT,
+    },
+    "/v1/admin/cards card_number": {
+        "type": "string",
+        "pattern": r"^[0-9]{17}[0-9Xx]$",
+        "format": CARD_NUMBER_FORMAT,
+    },
+    "/v1/admin/cards name": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 50,
+        "pattern": NAME_PATTERN,
+        "description": "The full name as issued, matched exactly after NFC",
+    },
+    "/v1/admin/cards status": {"type": "string", "enum": list(STATUSES)},
+    "/v1/admin/cards cursor": {
+        "type": "string",
+        "pattern": r"^[A-Za-z0-9_-]{1,200}$",
+        "description": "The `next` of the previous page, as given (anything else is 422)",
+    },
+    "/v1/admin/appeals cursor": {
+        "type": "string",
+        "pattern": r"^[A-Za-z0-9_-]{1,200}$",
+        "description": "The `next` of the previous page, as given (anything else is 422)",
+    },
+    "/v1/admin/cards limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT},
+    "/v1/admin/merchants limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT},
+    "/v1/admin/merchants cursor": UUID_SCHEMA,
+    "/v1/admin/merchants kind": {"type": "string", "enum": list(KINDS)},
+    "/v1/admin/merchants active": {"type": "string", "enum": ["true", "false"]},
 }
 """Parameters whose rule is the route's own (see `openapi_docs.PARAMETER_SCHEMAS`)."""
 

@@ -30,6 +30,8 @@ REGION_FIELD = {"type": "string", "pattern": r"^[0-9]{6}$", REGION_MARK: True}
 """What a body model's region field documents; `document` turns it into REGION_REF
 (pydantic cannot emit a reference to a component it does not generate)."""
 ID_NUMBER_FORMAT = "gb11643-id-number"
+CARD_NUMBER_FORMAT = "card-number"
+"""18 characters: region, year, sequence and the ISO 7064 MOD 11-2 check character."""
 REGION_PATTERN = r"^[0-9]{6}$"
 IDEMPOTENCY_KEY_PATTERN = r"^[!-~]([ -~]{0,198}[!-~])?$"
 """1-200 printable ASCII characters without surrounding spaces (the server trims them)."""

@@ -1,7 +1,8 @@
 """schemathesis against the whole service's OpenAPI with the national admin token: no 5xx,
 every answer matches its documented schema and media type, and a schema-valid request is
 refused (422) only where the rule cannot be put in a JSON Schema: an `Idempotency-Key`
-reused with another body, an audit cursor this API did not hand out, a benefit id twice in
+reused with another body, a cursor (audit, card search) this API did not hand out, two
+query parameters that exclude each other (`id_number` and `name`), a benefit id twice in
 one catalog version (or both published and withdrawn), or an integer written as a float
 (`12.0` is an integer to JSON Schema; the server takes only `12`). Bounded in count and
 time."""
@@ -27,6 +28,8 @@ TIME_BUDGET_SECONDS = 240
 SCHEMA_BOUND_REFUSALS = ("idempotency_mismatch",)
 WORDS_ONLY = (
     "not a cursor",
+    "not one this server gave",
+    "not both",
     "Input should be a valid integer",
     "appears twice",
     "is also among this version's benefits",

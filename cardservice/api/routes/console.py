@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
 from cardservice.api import responses as out
 from cardservice.api.deps import (
@@ -25,6 +25,7 @@ from cardservice.api.schemas import Strict
 from cardservice.application import require_region, require_scope
 from cardservice.domain.errors import InvalidInput, NotFound
 from cardservice.domain.merchants import KINDS
+from cardservice.http.fields import PRINTABLE_PATTERN
 from projections.admin_cards import subtree_prefix
 from projections.merchants import MerchantRow, list_merchants
 from projections.tokens import list_tokens
@@ -32,8 +33,21 @@ from projections.tokens import list_tokens
 router = APIRouter(prefix="/v1/admin", tags=["admin: console"])
 
 
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """What the route checks by hand, stated: at least one field, only `a_level` may be
+    null, names and categories printable without surrounding spaces."""
+    schema["minProperties"] = 1
+    fields = schema["properties"]
+    for key in ("name", "categories", "require_device_binding"):
+        fields[key] = {**fields[key].pop("anyOf")[0], "title": fields[key]["title"]}
+    fields["name"]["pattern"] = PRINTABLE_PATTERN
+    fields["categories"]["items"]["pattern"] = PRINTABLE_PATTERN
+
+
 class MerchantPatchIn(Strict):
     """The fields to change (at least one); `a_level: null` removes the A-level."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
 
     name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
