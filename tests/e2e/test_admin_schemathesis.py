@@ -2,7 +2,8 @@
 every answer matches its documented schema and media type, and a schema-valid request is
 refused (422) only where the rule cannot be put in a JSON Schema: an `Idempotency-Key`
 reused with another body, a cursor (audit, card search) this API did not hand out, two
-query parameters that exclude each other (`id_number` and `name`), a benefit id twice in
+query parameters that exclude each other (`id_number` and `name`) or bound each other
+(a statistics range `from` after `to`, or over 366 days), a benefit id twice in
 one catalog version (or both published and withdrawn), or an integer written as a float
 (`12.0` is an integer to JSON Schema; the server takes only `12`). Bounded in count and
 time."""
@@ -30,6 +31,8 @@ WORDS_ONLY = (
     "not a cursor",
     "not one this server gave",
     "not both",
+    "from is after to",
+    "at most 366 days",
     "Input should be a valid integer",
     "appears twice",
     "is also among this version's benefits",

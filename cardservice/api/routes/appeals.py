@@ -24,23 +24,27 @@ from cardservice.api.deps import (
 from cardservice.api.schemas import Strict
 from cardservice.application.base import require_region
 from cardservice.domain import regions as region_table
+from cardservice.domain.appeals import MAX_TEXT
 from cardservice.domain.errors import Forbidden, InvalidInput, NotFound
+from cardservice.http.fields import REQUIRED_FREE_PATTERN
 from projections.appeals import appeals_in, appeals_of_card
 
 router = APIRouter(tags=["holder services: appeals"])
+FREE_TEXT: dict[str, Any] = {"maxLength": MAX_TEXT, "pattern": REQUIRED_FREE_PATTERN}
+"""What the schema states: 1-1000 characters after trimming, line breaks allowed."""
 
 
 class AppealIn(Strict):
     """`text`: 1-1000 characters (line breaks allowed); `verification_id`: a check of this
     card from "who checked my card" (else 422)."""
 
-    text: Annotated[StrictStr, Field(max_length=4000)]
+    text: Annotated[StrictStr, Field(max_length=4000, json_schema_extra=FREE_TEXT)]
     verification_id: Annotated[StrictStr, Field(min_length=1, max_length=100)] | None = None
 
 
 class AnswerIn(Strict):
     outcome: Literal["upheld", "rejected"]
-    reply: Annotated[StrictStr, Field(max_length=4000)]
+    reply: Annotated[StrictStr, Field(max_length=4000, json_schema_extra=FREE_TEXT)]
 
 
 APPEAL_EXAMPLE = {
