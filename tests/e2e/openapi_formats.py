@@ -29,6 +29,7 @@ ID_NUMBERS = st.builds(
     st.integers(min_value=0, max_value=999),
 )
 
+
 def _card_number(region: str, year: int, sequence: int) -> str:
     digits = f"{region}{year}{sequence:07d}"
     return digits + mod11_2_check(digits)
