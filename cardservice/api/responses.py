@@ -219,14 +219,13 @@ class ImportStartedOut(Out):
 
 
 class ImportOut(ImportStartedOut):
-    """`reason` only when `status` is `failed`."""
+    """`running`, `done` or `failed`; a failed import adds `reason` (a string)."""
 
     status: str
     total: int
     imported: int
     skipped: int
     rejected: int
-    reason: str | None = None
 
 
 class AppealFiledOut(Out):
