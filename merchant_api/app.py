@@ -16,10 +16,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from cardservice.api.responses import KeysOut
 from cardservice.http.client import ForwardedPolicy
+from cardservice.http.openapi_docs import add_examples
 from cardservice.http.problems import PROBLEM_SCHEMA, install_problem_handlers
 from cardservice.logs import RequestLogMiddleware, configure_logging
 from cardservice.services import Services
+from merchant_api import examples
 from merchant_api.photos import router as photos_router
 from merchant_api.redeem_routes import router as redemption_router
 from merchant_api.routes import ApiDep, metrics_router, router
@@ -53,6 +56,7 @@ def install(app: FastAPI, svc: Services) -> None:
     app.include_router(router)
     app.include_router(photos_router)
     app.include_router(redemption_router)
+    add_examples(app, examples.EXAMPLES, examples.PARAMETERS)
     if not any(getattr(r, "path", None) == "/metrics" for r in app.routes):
         app.include_router(metrics_router)
 
@@ -87,7 +91,7 @@ def create_app(services: Services | None = None) -> FastAPI:
     install_problem_handlers(app)
     install(app, svc)
 
-    @app.get("/v1/keys", tags=["public"])
+    @app.get("/v1/keys", tags=["public"], response_model=KeysOut)
     def issuer_keys(api: ApiDep) -> dict[str, Any]:
         return {
             "keys": [

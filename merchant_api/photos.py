@@ -92,6 +92,7 @@ class PhotoLinks:
 
 
 router = APIRouter(tags=["merchant"])
+BYTES = {"type": "string", "format": "binary"}
 
 
 def _merchant(request: Request) -> MerchantRow:
@@ -104,7 +105,10 @@ def _merchant(request: Request) -> MerchantRow:
     "/v1/photos/{verification_id}",
     response_class=Response,
     responses={
-        200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "The photo"},
+        200: {
+            "content": {"image/jpeg": {"schema": BYTES}, "image/png": {"schema": BYTES}},
+            "description": "The photo",
+        },
         401: {"description": "Missing or invalid merchant key"},
         404: {"description": "No such link for this key, expired (120 s), or no photo"},
     },

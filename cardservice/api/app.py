@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from pydantic.json_schema import models_json_schema
 
+from cardservice.api import examples
 from cardservice.api.deps import BODY_MODELS
 from cardservice.api.errors import install_error_handlers
 from cardservice.api.routes import access, activation, audit, cards, catalog, holder, meta, stats
@@ -19,6 +20,7 @@ from cardservice.api.routes.console import router as console_router
 from cardservice.api.routes.search import router as search_router
 from cardservice.http.client import ForwardedPolicy
 from cardservice.http.jsonbody import DIGEST_PURPOSE
+from cardservice.http.openapi_docs import add_examples, document
 from cardservice.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 from cardservice.logs import RequestLogMiddleware
 from cardservice.services import Services
@@ -86,7 +88,10 @@ def create_app(
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Document the bodies that `json_body` reads by hand (after authentication)."""
+    """Document the bodies that `json_body` reads by hand (after authentication), the
+    refusals, and the examples and parameter rules (`cardservice.api.examples`, and the
+    tables mounted routers registered with `add_examples`)."""
+    add_examples(app, examples.EXAMPLES, examples.PARAMETERS)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -101,6 +106,7 @@ def install_openapi(app: FastAPI) -> None:
         components = schema.setdefault("components", {}).setdefault("schemas", {})
         components.update(defs.get("$defs", {}))
         document_errors(schema)
+        document(schema, app.state.openapi_examples, app.state.openapi_parameters)
         app.openapi_schema = schema
         return schema
 

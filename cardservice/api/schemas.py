@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -10,10 +10,26 @@ from pydantic import (
     Field,
     StrictBool,
     StrictInt,
+    StrictStr,
     StringConstraints,
+    WithJsonSchema,
 )
 
+from cardservice.domain.access import ROLES
+from cardservice.domain.activation import ALPHABET
+from cardservice.domain.catalog import (
+    BENEFIT_CATEGORIES,
+    HOLDER_CATEGORIES,
+    MAX_BENEFITS,
+    MAX_DISCOUNT,
+    MAX_ID,
+    MAX_MERCHANT_CATEGORIES,
+    MAX_PARTNER,
+)
+from cardservice.domain.merchants import KINDS
 from cardservice.http.fields import (
+    PRINTABLE_PATTERN,
+    REQUIRED_FREE_PATTERN,
     Category,
     DisplayName,
     HolderName,
@@ -22,10 +38,22 @@ from cardservice.http.fields import (
     Reason,
     RegionCode,
     Short,
+    one_of,
 )
 
 Region = RegionCode
 Coordinate = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+HolderCategory = Annotated[Short, one_of(HOLDER_CATEGORIES)]
+Role = Annotated[Short, one_of(ROLES)]
+Kind = Annotated[Short, one_of(KINDS)]
+BenefitCategory = Annotated[Label, one_of(BENEFIT_CATEGORIES)]
+CODE_PATTERN = f"^[{ALPHABET}]{{5}}-?[{ALPHABET}]{{5}}$"
+BENEFIT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]*$"
+
+
+def text(max_length: int, pattern: str = PRINTABLE_PATTERN) -> Any:
+    """Document a text field the domain checks (1..max_length, `pattern`)."""
+    return Field(json_schema_extra={"minLength": 1, "maxLength": max_length, "pattern": pattern})
 
 
 class Strict(BaseModel):
@@ -35,7 +63,7 @@ class Strict(BaseModel):
 class HolderIn(Strict):
     name: HolderName
     id_number: IdNumber
-    category: Short
+    category: HolderCategory
     phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 \-]{4,19}$")] | None = None
 
 
@@ -48,23 +76,36 @@ class IssueCardIn(Strict):
 class ActivateIn(Strict):
     """A one-time activation code as typed (case, spaces and dashes do not matter)."""
 
-    code: Annotated[Short, StringConstraints(max_length=64)]
+    code: Annotated[
+        StrictStr,
+        StringConstraints(max_length=64),
+        Field(json_schema_extra={"pattern": CODE_PATTERN, "example": "ABCDE-23456"}),
+    ]
 
 
 class ReasonIn(Strict):
     reason: Reason = ""
 
 
+class RequiredReasonIn(Strict):
+    """Revoking and suspending need a reason (the domain refuses a blank one: 422)."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["reason"]})
+    reason: Annotated[
+        Reason, Field(json_schema_extra={"minLength": 1, "pattern": REQUIRED_FREE_PATTERN})
+    ] = ""
+
+
 class MintTokenIn(Strict):
     region: Region
-    role: Short
+    role: Role
     expires_in_days: Annotated[int, Field(ge=1, le=3650, strict=True)] = 365
 
 
 class MerchantIn(Strict):
     name: DisplayName
     region: Region
-    kind: Short
+    kind: Kind
     categories: Annotated[list[Category], Field(max_length=20)] = []
     a_level: Annotated[int, Field(ge=1, le=5, strict=True)] | None = None
     require_device_binding: Annotated[bool, Field(strict=True)] = False
@@ -92,15 +133,19 @@ class LimitIn(Strict):
 class BenefitIn(Strict):
     """One benefit; the catalog domain checks the meaning (categories, lengths, unique ids)."""
 
-    id: Label
+    id: Annotated[Label, text(MAX_ID, BENEFIT_ID_PATTERN)]
     title: DisplayName
-    partner: Label
-    category: Label
-    discount: Label
-    holder_categories: list[Label]
+    partner: Annotated[Label, text(MAX_PARTNER)]
+    category: BenefitCategory
+    discount: Annotated[Label, text(MAX_DISCOUNT)]
+    holder_categories: Annotated[
+        list[Annotated[Label, one_of(HOLDER_CATEGORIES)]], Field(min_length=1)
+    ]
     local_only: StrictBool = False
-    merchant_categories: list[Label] = []
-    min_a_level: StrictInt | None = None
+    merchant_categories: Annotated[
+        list[Annotated[Label, text(40)]], Field(max_length=MAX_MERCHANT_CATEGORIES)
+    ] = []
+    min_a_level: Annotated[StrictInt, Field(ge=1, le=5)] | None = None
     limit: LimitIn | None = None
     companions: Annotated[int, Field(ge=0, le=10, strict=True)] = 0
 
@@ -109,6 +154,8 @@ class CatalogIn(Strict):
     """A complete new version of a region's catalog, in force from `effective_from`
     (YYYY-MM-DD, Asia/Shanghai); `withdrawn` removes ancestors' benefits by id."""
 
-    effective_from: Label
-    benefits: Annotated[list[BenefitIn], Field(max_length=500)]
-    withdrawn: Annotated[list[Label], Field(max_length=500)] = []
+    effective_from: Annotated[Label, WithJsonSchema({"type": "string", "format": "date"})]
+    benefits: Annotated[list[BenefitIn], Field(max_length=MAX_BENEFITS)]
+    withdrawn: Annotated[
+        list[Annotated[Label, text(MAX_ID, BENEFIT_ID_PATTERN)]], Field(max_length=MAX_BENEFITS)
+    ] = []

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
+from cardservice.api import responses as out
 from cardservice.api.deps import (
     AdminActor,
     ScopedIdempotencyKey,
@@ -36,7 +37,12 @@ def merchant_view(merchant: Merchant) -> dict[str, Any]:
     }
 
 
-@router.post("/tokens", status_code=201, openapi_extra=body_doc(MintTokenIn))
+@router.post(
+    "/tokens",
+    status_code=201,
+    response_model=out.TokenOut,
+    openapi_extra=body_doc(MintTokenIn),
+)
 def mint_token(
     actor: AdminActor,
     body: Annotated[MintTokenIn, Depends(json_body(MintTokenIn))],
@@ -52,7 +58,11 @@ def mint_token(
     }
 
 
-@router.post("/tokens/{token_id}/revoke", openapi_extra=body_doc(ReasonIn))
+@router.post(
+    "/tokens/{token_id}/revoke",
+    response_model=out.TokenRevokedOut,
+    openapi_extra=body_doc(ReasonIn),
+)
 def revoke_token(
     token_id: str,
     actor: AdminActor,
@@ -66,7 +76,12 @@ def revoke_token(
     return {"token_id": token_id, "revoked": True}
 
 
-@router.post("/merchants", status_code=201, openapi_extra=body_doc(MerchantIn))
+@router.post(
+    "/merchants",
+    status_code=201,
+    response_model=out.MerchantCreatedOut,
+    openapi_extra=body_doc(MerchantIn),
+)
 def register_merchant(
     request: Request,
     actor: AdminActor,
@@ -101,7 +116,7 @@ def _merchant_id(merchant_id: str) -> Any:
     return parsed
 
 
-@router.get("/merchants/{merchant_id}")
+@router.get("/merchants/{merchant_id}", response_model=out.MerchantOut)
 def get_merchant(merchant_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
     from cardservice.application import require_scope
 
@@ -110,7 +125,11 @@ def get_merchant(merchant_id: str, actor: AdminActor, svc: ServicesDep) -> dict[
     return merchant_view(merchant)
 
 
-@router.post("/merchants/{merchant_id}/deactivate", openapi_extra=body_doc(ReasonIn))
+@router.post(
+    "/merchants/{merchant_id}/deactivate",
+    response_model=out.MerchantOut,
+    openapi_extra=body_doc(ReasonIn),
+)
 def deactivate_merchant(
     merchant_id: str,
     actor: AdminActor,
@@ -121,7 +140,7 @@ def deactivate_merchant(
     return merchant_view(merchant)
 
 
-@router.post("/merchants/{merchant_id}/rotate-key")
+@router.post("/merchants/{merchant_id}/rotate-key", response_model=out.MerchantKeyOut)
 def rotate_merchant_key(merchant_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
     api_key = svc.catalog.rotate_merchant_key(_merchant_id(merchant_id), actor)
     return {"merchant_id": merchant_id, "api_key": api_key}

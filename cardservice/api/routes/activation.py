@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from cardservice.api import presenters
+from cardservice.api import responses as out
 from cardservice.api.deps import (
     ActivationAttempt,
     ScopedIdempotencyKey,
@@ -51,7 +52,7 @@ def typed_code(body: Annotated[ActivateIn, Depends(json_body(ActivateIn))]) -> s
     return normalize_code(body.code)
 
 
-@router.post("/v1/activate", openapi_extra=body_doc(ActivateIn))
+@router.post("/v1/activate", response_model=out.ActivatedOut, openapi_extra=body_doc(ActivateIn))
 def activate(
     request: Request,
     code: Annotated[str, Depends(typed_code)],

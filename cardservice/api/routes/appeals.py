@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field, StrictStr
 
+from cardservice.api import responses as out
 from cardservice.api.appeal_presenter import appeal_view, refuse_controls, verdict_as_decided
 from cardservice.api.deps import (
     AdminActor,
@@ -23,23 +24,27 @@ from cardservice.api.deps import (
 from cardservice.api.schemas import Strict
 from cardservice.application.base import require_region
 from cardservice.domain import regions as region_table
+from cardservice.domain.appeals import MAX_TEXT
 from cardservice.domain.errors import Forbidden, InvalidInput, NotFound
+from cardservice.http.fields import REQUIRED_FREE_PATTERN
 from projections.appeals import appeals_in, appeals_of_card
 
 router = APIRouter(tags=["holder services: appeals"])
+FREE_TEXT: dict[str, Any] = {"maxLength": MAX_TEXT, "pattern": REQUIRED_FREE_PATTERN}
+"""What the schema states: 1-1000 characters after trimming, line breaks allowed."""
 
 
 class AppealIn(Strict):
     """`text`: 1-1000 characters (line breaks allowed); `verification_id`: a check of this
     card from "who checked my card" (else 422)."""
 
-    text: Annotated[StrictStr, Field(max_length=4000)]
+    text: Annotated[StrictStr, Field(max_length=4000, json_schema_extra=FREE_TEXT)]
     verification_id: Annotated[StrictStr, Field(min_length=1, max_length=100)] | None = None
 
 
 class AnswerIn(Strict):
     outcome: Literal["upheld", "rejected"]
-    reply: Annotated[StrictStr, Field(max_length=4000)]
+    reply: Annotated[StrictStr, Field(max_length=4000, json_schema_extra=FREE_TEXT)]
 
 
 APPEAL_EXAMPLE = {
@@ -56,6 +61,7 @@ APPEAL_EXAMPLE = {
 @router.post(
     "/v1/cards/{card_id}/appeals",
     status_code=201,
+    response_model=out.AppealFiledOut,
     openapi_extra=body_doc(AppealIn),
     responses={
         201: {"content": {"application/json": {"example": {"appeal_id": "…", "status": "open"}}}}
@@ -83,6 +89,7 @@ def file_appeal(
 
 @router.get(
     "/v1/cards/{card_id}/appeals",
+    response_model=out.AppealPageOut,
     responses={
         200: {
             "content": {"application/json": {"example": {"items": [APPEAL_EXAMPLE], "next": None}}}
@@ -120,6 +127,7 @@ def _cursor_out(after: tuple[str, str] | None) -> str | None:
 
 @router.get(
     "/v1/admin/appeals",
+    response_model=out.AppealPageOut,
     responses={
         200: {
             "content": {"application/json": {"example": {"items": [APPEAL_EXAMPLE], "next": None}}}
@@ -152,7 +160,11 @@ def admin_appeals(
     return {"items": items, "next": _cursor_out(after)}
 
 
-@router.post("/v1/admin/appeals/{appeal_id}/answer", openapi_extra=body_doc(AnswerIn))
+@router.post(
+    "/v1/admin/appeals/{appeal_id}/answer",
+    response_model=out.AppealOut,
+    openapi_extra=body_doc(AnswerIn),
+)
 def answer_appeal(
     appeal_id: str,
     actor: AdminActor,

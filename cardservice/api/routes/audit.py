@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from cardservice.api import responses as out
 from cardservice.api.deps import AdminActor, ServicesDep
 from cardservice.api.params import parse_instant, parse_uuid
 from cardservice.application import require_region, require_scope
@@ -44,7 +45,7 @@ def _actor(value: str | None) -> str | None:
     return value
 
 
-@router.get("/audit")
+@router.get("/audit", response_model=out.AuditPageOut)
 def audit(
     actor: AdminActor,
     svc: ServicesDep,

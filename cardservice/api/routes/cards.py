@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from cardservice.api import presenters
+from cardservice.api import responses as out
 from cardservice.api.deps import (
     AdminActor,
     ScopedIdempotencyKey,
@@ -18,8 +19,9 @@ from cardservice.api.deps import (
     json_body,
     parse_id,
 )
-from cardservice.api.schemas import IssueCardIn, ReasonIn
+from cardservice.api.schemas import IssueCardIn, ReasonIn, RequiredReasonIn
 from cardservice.application import ActivationGrant, IssueCardRequest
+from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
 from cardservice.domain.errors import NotFound
 from cardservice.services import Services
@@ -59,7 +61,12 @@ def issued_response(
     }
 
 
-@router.post("", status_code=201, openapi_extra=body_doc(IssueCardIn))
+@router.post(
+    "",
+    status_code=201,
+    response_model=out.IssuedCardOut,
+    openapi_extra=body_doc(IssueCardIn),
+)
 def issue_card(
     request: Request,
     actor: AdminActor,
@@ -85,7 +92,7 @@ def issue_card(
     return JSONResponse(body_out, status_code=201, headers=headers)
 
 
-@router.get("/{card_id}")
+@router.get("/{card_id}", response_model=out.CardWithHistoryOut)
 def get_card(card_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
     card = svc.ledger.card_for(load_card_id(card_id), actor)
     view = presenters.card_view(card, svc.ledger.now())
@@ -93,7 +100,12 @@ def get_card(card_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any
     return view
 
 
-@router.post("/{card_id}/activation", status_code=201, openapi_extra=body_doc(ReasonIn))
+@router.post(
+    "/{card_id}/activation",
+    status_code=201,
+    response_model=out.ActivationCodeOut,
+    openapi_extra=body_doc(ReasonIn),
+)
 def new_activation_code(
     card_id: str,
     actor: AdminActor,
@@ -109,16 +121,45 @@ def new_activation_code(
     return JSONResponse(payload, status_code=201, headers=headers)
 
 
-@router.post("/{card_id}/{action}", openapi_extra=body_doc(ReasonIn))
-def change_status(
+def _change(
+    svc: Services, card_id: str, action: str, reason: str, actor: Actor, key: str | None
+) -> dict[str, Any]:
+    card = svc.ledger.change_status(load_card_id(card_id), action, reason, actor, key or "")
+    return presenters.card_view(card, svc.ledger.now())
+
+
+# One route per transition, so each documents its own body (revoke and suspend need a reason).
+_STATUS_ROUTE: dict[str, Any] = {"response_model": out.CardOut}
+
+
+@router.post("/{card_id}/revoke", openapi_extra=body_doc(RequiredReasonIn), **_STATUS_ROUTE)
+def revoke_card(
     card_id: str,
-    action: str,
+    actor: AdminActor,
+    body: Annotated[RequiredReasonIn, Depends(json_body(RequiredReasonIn))],
+    svc: ServicesDep,
+    key: ScopedIdempotencyKey,
+) -> dict[str, Any]:
+    return _change(svc, card_id, "revoke", body.reason, actor, key)
+
+
+@router.post("/{card_id}/suspend", openapi_extra=body_doc(RequiredReasonIn), **_STATUS_ROUTE)
+def suspend_card(
+    card_id: str,
+    actor: AdminActor,
+    body: Annotated[RequiredReasonIn, Depends(json_body(RequiredReasonIn))],
+    svc: ServicesDep,
+    key: ScopedIdempotencyKey,
+) -> dict[str, Any]:
+    return _change(svc, card_id, "suspend", body.reason, actor, key)
+
+
+@router.post("/{card_id}/reinstate", openapi_extra=body_doc(ReasonIn), **_STATUS_ROUTE)
+def reinstate_card(
+    card_id: str,
     actor: AdminActor,
     body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
     svc: ServicesDep,
     key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
-    if action not in ("revoke", "suspend", "reinstate"):
-        raise NotFound(f"no action {action}")
-    card = svc.ledger.change_status(load_card_id(card_id), action, body.reason, actor, key or "")
-    return presenters.card_view(card, svc.ledger.now())
+    return _change(svc, card_id, "reinstate", body.reason, actor, key)

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from cardservice.api import responses as out
 from cardservice.api.deps import AdminActor, ScopedIdempotencyKey, ServicesDep, body_doc, json_body
 from cardservice.api.params import parse_day, parse_instant
 from cardservice.api.schemas import CatalogIn
@@ -62,6 +63,7 @@ def _entry(found: CatalogAt) -> CatalogEntry:
 @router.put(
     "/v1/admin/regions/{region}/catalog",
     status_code=201,
+    response_model=out.PublishedOut,
     tags=["admin: catalog"],
     openapi_extra=body_doc(CatalogIn),
 )
@@ -85,7 +87,11 @@ def publish_catalog(
     return {"version": version, "region": region, "effective_from": body.effective_from}
 
 
-@router.get("/v1/admin/regions/{region}/catalog", tags=["admin: catalog"])
+@router.get(
+    "/v1/admin/regions/{region}/catalog",
+    response_model=out.AdminCatalogOut,
+    tags=["admin: catalog"],
+)
 def admin_catalog(
     region: str,
     actor: AdminActor,
@@ -106,7 +112,7 @@ def admin_catalog(
     return body
 
 
-@router.get("/v1/catalog/{region}", tags=["public"])
+@router.get("/v1/catalog/{region}", response_model=out.CatalogOut, tags=["public"])
 def public_catalog(
     region: str, svc: ServicesDep, at: str | None = None, as_of: str | None = None
 ) -> dict[str, Any]:
@@ -118,7 +124,7 @@ def public_catalog(
     return render(region, day, moment, catalog_reader(svc).at(region, day, moment))
 
 
-@router.get("/v1/catalog/{region}/versions", tags=["public"])
+@router.get("/v1/catalog/{region}/versions", response_model=out.VersionsOut, tags=["public"])
 def public_versions(region: str, svc: ServicesDep) -> dict[str, Any]:
     """The region's own versions, oldest first, each with its diff to the previous one."""
     require_region(region)

@@ -6,8 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints
 
+from cardservice.api import responses as out
 from cardservice.api.deps import (
     AdminActor,
     IdempotencyKey,
@@ -24,6 +25,7 @@ from cardservice.api.schemas import Strict
 from cardservice.application import require_region, require_scope
 from cardservice.domain.errors import InvalidInput, NotFound
 from cardservice.domain.merchants import KINDS
+from cardservice.http.fields import PRINTABLE_PATTERN
 from projections.admin_cards import subtree_prefix
 from projections.merchants import MerchantRow, list_merchants
 from projections.tokens import list_tokens
@@ -31,8 +33,21 @@ from projections.tokens import list_tokens
 router = APIRouter(prefix="/v1/admin", tags=["admin: console"])
 
 
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """What the route checks by hand, stated: at least one field, only `a_level` may be
+    null, names and categories printable without surrounding spaces."""
+    schema["minProperties"] = 1
+    fields = schema["properties"]
+    for key in ("name", "categories", "require_device_binding"):
+        fields[key] = {**fields[key].pop("anyOf")[0], "title": fields[key]["title"]}
+    fields["name"]["pattern"] = PRINTABLE_PATTERN
+    fields["categories"]["items"]["pattern"] = PRINTABLE_PATTERN
+
+
 class MerchantPatchIn(Strict):
     """The fields to change (at least one); `a_level: null` removes the A-level."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
 
     name: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -73,7 +88,7 @@ def _row_view(row: MerchantRow) -> dict[str, Any]:
     }
 
 
-@router.get("/merchants", responses=ex.MERCHANTS)
+@router.get("/merchants", response_model=out.MerchantPageOut, responses=ex.MERCHANTS)
 def merchants(
     actor: AdminActor,
     svc: ServicesDep,
@@ -106,6 +121,7 @@ def merchants(
 
 @router.patch(
     "/merchants/{merchant_id}",
+    response_model=out.MerchantOut,
     openapi_extra=body_doc(MerchantPatchIn),
     responses=ex.MERCHANT_EDITED,
 )
@@ -129,7 +145,7 @@ def edit_merchant(
     return merchant_view(svc.catalog.update_merchant(parsed, changes, actor))
 
 
-@router.get("/tokens", responses=ex.TOKENS)
+@router.get("/tokens", response_model=out.TokenPageOut, responses=ex.TOKENS)
 def tokens(actor: AdminActor, svc: ServicesDep, region: str | None = None) -> dict[str, Any]:
     """Tokens whose region lies in the subtree; never the secret. `revoked` is true for a
     token minted under a revoked one too."""
@@ -154,6 +170,7 @@ def _import_view(job: Any) -> dict[str, Any]:
 @router.post(
     "/imports",
     status_code=202,
+    response_model=out.ImportStartedOut,
     openapi_extra=ex.CSV_BODY,
     responses=ex.IMPORT_STARTED,
 )
@@ -196,13 +213,13 @@ def _job(import_id: str, actor: Any, svc: Any) -> Any:
     return svc.ledger.import_job(parsed, actor)
 
 
-@router.get("/imports/{import_id}", responses=ex.IMPORT_PROGRESS)
+@router.get("/imports/{import_id}", response_model=out.ImportOut, responses=ex.IMPORT_PROGRESS)
 def import_progress(import_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
     """`running` or `done` with the counts so far (`failed` with a `reason`)."""
     return _import_view(_job(import_id, actor, svc))
 
 
-@router.get("/imports/{import_id}/rejects.csv", responses=ex.REJECTS)
+@router.get("/imports/{import_id}/rejects.csv", response_class=Response, responses=ex.REJECTS)
 def import_rejects(import_id: str, actor: AdminActor, svc: ServicesDep) -> Response:
     """The input's header plus `line,reason`, one rejected row a line."""
     job = _job(import_id, actor, svc)

@@ -73,10 +73,18 @@ IMPORT_PROGRESS = example(
         "rejected": 2,
     }
 )
-REJECTS = example(
-    "name,id_number,category,region,line,reason\n王五,123,veteran,500112,7,id_number: ...\n",
-    "text/csv",
-)
+REJECTS: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The rejected rows as CSV (UTF-8)",
+        "content": {
+            "text/csv": {
+                "schema": {"type": "string"},
+                "example": "name,id_number,category,region,line,reason\n"
+                "王五,123,veteran,500112,7,id_number: ...\n",
+            }
+        },
+    }
+}
 CSV_BODY = {
     "requestBody": {
         "required": True,

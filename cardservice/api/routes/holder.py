@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from cardservice import credentials
 from cardservice.api import presenters
+from cardservice.api import responses as out
 from cardservice.api.deps import (
     HolderCardId,
     ServicesDep,
@@ -32,7 +33,7 @@ def _current_qr(svc: ServicesDep, card_id: Any) -> str:
     return svc.ledger.credential_for(card)
 
 
-@router.get("/{card_id}")
+@router.get("/{card_id}", response_model=out.HolderCardOut)
 def holder_card(card_id: HolderCardId, svc: ServicesDep) -> dict[str, Any]:
     card = svc.ledger.card(card_id)
     view = presenters.card_view(card, svc.ledger.now())
@@ -41,13 +42,21 @@ def holder_card(card_id: HolderCardId, svc: ServicesDep) -> dict[str, Any]:
     return view
 
 
-@router.get("/{card_id}/qr.svg", response_class=Response)
+@router.get(
+    "/{card_id}/qr.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}, "description": "The QR as SVG"}},
+)
 def qr_svg(card_id: HolderCardId, svc: ServicesDep) -> Response:
     svg = credentials.render_svg(_current_qr(svc, card_id))
     return Response(svg, media_type="image/svg+xml", headers=NO_STORE)
 
 
-@router.get("/{card_id}/qr.png", response_class=Response)
+@router.get(
+    "/{card_id}/qr.png",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}}, "description": "The QR as PNG"}},
+)
 def qr_png(card_id: HolderCardId, svc: ServicesDep) -> Response:
     png = credentials.render_png(_current_qr(svc, card_id))
     return Response(png, media_type="image/png", headers=NO_STORE)
@@ -55,6 +64,7 @@ def qr_png(card_id: HolderCardId, svc: ServicesDep) -> Response:
 
 @router.post(
     "/{card_id}/device-key",
+    response_model=out.DeviceKeyOut,
     openapi_extra=body_doc(DeviceKeyIn),
     responses={
         429: {

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from cardservice.api import responses as out
 from cardservice.api.deps import (
     AdminActor,
     IdempotencyKey,
@@ -105,7 +106,7 @@ async def put_photo(
     return Response(status_code=204)
 
 
-@router.post("/{card_id}/unbind", openapi_extra=body_doc(ReasonIn))
+@router.post("/{card_id}/unbind", response_model=out.CardOut, openapi_extra=body_doc(ReasonIn))
 def unbind(
     card_id: str,
     actor: AdminActor,

@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from cardservice.api import responses as out
 from cardservice.api.deps import AdminActor, ServicesDep
 from cardservice.api.routes.console_examples import SEARCH as SEARCH_EXAMPLE
 from cardservice.application.search import normal_card_number
@@ -53,7 +54,7 @@ def _param(name: str, value: str | None) -> str | None:
     return value
 
 
-@router.get("/cards", responses=SEARCH_EXAMPLE)
+@router.get("/cards", response_model=out.CardSearchOut, responses=SEARCH_EXAMPLE)
 def search_cards(
     actor: AdminActor,
     svc: ServicesDep,

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
+from cardservice.api import responses as out
 from cardservice.api.deps import AdminActor, ServicesDep
 from cardservice.api.params import parse_day
 from cardservice.clock import today_in_shanghai
@@ -60,6 +61,7 @@ STATS_EXAMPLE = {
 
 @router.get(
     "/stats",
+    response_model=out.StatsOut,
     responses={200: {"content": {"application/json": {"example": STATS_EXAMPLE}}}},
 )
 def stats(
