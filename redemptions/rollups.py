@@ -90,7 +90,8 @@ def add_verifications(tx: Tx, sums: Mapping[VerificationKey, int]) -> None:
         for region in _chain(table, merchant_region):
             rolled[(region, day, status)] += n
     # Sorted: concurrent writers (one per merchant API replica) lock rows in one order.
-    tx.executemany(
+    # Keys are unique after the sums, so one multi-row statement (or COPY) per table.
+    tx.insert_many(
         "INSERT INTO verification_rollup (region, day, status, n) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (region, day, status) DO UPDATE SET n = verification_rollup.n + excluded.n",
         [(*key, n) for key, n in sorted(rolled.items())],
@@ -114,7 +115,7 @@ def add_redemptions(tx: Tx, sums: Mapping[RedemptionKey, Sequence[int]]) -> None
                 entry[2] += n
             by_day[(region, day, benefit_region, benefit_id)] += n
             by_month[(region, day[:7], benefit_region, benefit_id)] += n
-    tx.executemany(
+    tx.insert_many(
         "INSERT INTO redemption_rollup (region, day, redemptions, companions, out_of_region) "
         "VALUES (?, ?, ?, ?, ?) ON CONFLICT (region, day) DO UPDATE SET "
         "redemptions = redemption_rollup.redemptions + excluded.redemptions, "
@@ -126,7 +127,7 @@ def add_redemptions(tx: Tx, sums: Mapping[RedemptionKey, Sequence[int]]) -> None
         ("redemption_benefit_day", "day", by_day),
         ("redemption_benefit_month", "month", by_month),
     ):
-        tx.executemany(
+        tx.insert_many(
             f"INSERT INTO {name} (region, {period}, benefit_region, benefit_id, redemptions) "  # noqa: S608
             f"VALUES (?, ?, ?, ?, ?) ON CONFLICT (region, {period}, benefit_region, benefit_id) "
             f"DO UPDATE SET redemptions = {name}.redemptions + excluded.redemptions",
