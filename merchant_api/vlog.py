@@ -20,7 +20,7 @@ from typing import Any
 
 from cardservice.clock import SHANGHAI
 from cardservice.storage import Database, Row, Tx
-from redemptions.rollups import VERIFICATION_ROLLUP_DDL, add_verifications, backfill
+from redemptions.rollups import VERIFICATION_ROLLUP_DDL, add_verifications, backfill_verifications
 from redemptions.stats import VERIFICATION_DAILY_DDL
 
 log = logging.getLogger("merchant_api.log")
@@ -80,7 +80,7 @@ def migrate(db: Database) -> None:
     if missing:
         db.create_tables([f"ALTER TABLE verification_log ADD COLUMN {n} {k}" for n, k in missing])
     with db.transaction() as tx:
-        backfill(tx, "verification_rollup", "verification_daily")
+        backfill_verifications(tx)
 
 
 @dataclass(frozen=True)

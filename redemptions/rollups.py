@@ -25,7 +25,7 @@ added to no region's rows, and a card region that is unknown counts as out of re
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cardservice.domain.regions import RegionTable, regions
 from cardservice.storage import Database, Tx
@@ -179,26 +179,34 @@ def _needs_fill(tx: Tx, rollup: str, daily: str) -> bool:
     return empty and tx.one(f"SELECT 1 FROM {daily} LIMIT 1") is not None  # noqa: S608
 
 
-def backfill(tx: Tx, rollup: str, daily: str) -> bool:
-    """Fill an empty roll-up from its daily table that is not empty (a database made before
-    the roll-ups existed); True if it did. Once a roll-up has a row it is kept by every
-    write, so the check is final; the lock makes concurrent start-ups fill it once (a
-    writer that committed before it added to both tables, so the roll-up is not empty)."""
+def backfill(tx: Tx, rollup: str, daily: str, fill: Callable[[Tx], None]) -> bool:
+    """`fill` an empty roll-up from its daily table that is not empty (a database made
+    before the roll-ups existed); True if it did. Once a roll-up has a row every write keeps
+    it, so the check is final; the lock makes concurrent start-ups fill it once (a writer
+    that committed before it added to both tables, so the roll-up is not empty; one that
+    commits after it waits for the lock and adds only its own delta)."""
     if not _needs_fill(tx, rollup, daily):
         return False
     if tx.dialect == "postgres":
         tx.execute(f"LOCK TABLE {rollup} IN SHARE ROW EXCLUSIVE MODE")
         if not _needs_fill(tx, rollup, daily):
             return False
-    if rollup == "verification_rollup":
-        fill_verifications(tx)
-    else:
-        fill_redemptions(tx)
+    fill(tx)
     return True
+
+
+def backfill_verifications(tx: Tx) -> bool:
+    return backfill(tx, "verification_rollup", "verification_daily", fill_verifications)
+
+
+def backfill_redemptions(tx: Tx) -> bool:
+    """`redemption_rollup` is the first table the view's store writes of the three: its
+    lock holds the others' writers too."""
+    return backfill(tx, "redemption_rollup", "redemption_daily", fill_redemptions)
 
 
 def migrate_verifications(db: Database) -> None:
     """Create `verification_rollup`, filled from `verification_daily` where that has rows."""
     db.create_tables(VERIFICATION_ROLLUP_DDL)
     with db.transaction() as tx:
-        backfill(tx, "verification_rollup", "verification_daily")
+        backfill_verifications(tx)

@@ -23,7 +23,7 @@ from redemptions.rollups import (
     REDEMPTION_ROLLUP_TABLES,
     RedemptionKey,
     add_redemptions,
-    backfill,
+    backfill_redemptions,
 )
 
 SOURCE = "Redemptions"
@@ -129,7 +129,7 @@ class RedemptionLogView(View[RedemptionRow]):
 
     def upgrade(self, tx: Tx) -> None:
         """A daily table made before the roll-ups existed fills them once."""
-        backfill(tx, "redemption_rollup", "redemption_daily")
+        backfill_redemptions(tx)
 
     def apply(self, state: RedemptionRow | None, event: Event) -> RedemptionRow | None:
         return apply_redemption(state, event)

@@ -6,6 +6,7 @@ made before them gets them filled from its daily tables exactly once."""
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -179,6 +180,11 @@ def test_stats_equal_a_fold_of_what_was_written(services: Services) -> None:
     assert seen.stats(Scope("429004", FIRST, FIRST + timedelta(days=365)))["redemptions"]["total"]
 
 
+def migrate(svc: Services) -> None:
+    vlog.migrate(svc.db)
+    create_stats_tables(svc.db)
+
+
 def test_an_older_database_fills_its_rollups_once(services: Services) -> None:
     """Daily tables written before the roll-ups existed: migrating fills the roll-ups from
     them, and migrating again (another replica starting) adds nothing twice."""
@@ -194,10 +200,24 @@ def test_an_older_database_fills_its_rollups_once(services: Services) -> None:
     year = Scope("000000", date(2026, 1, 1), date(2026, 12, 31))
     with services.db.read() as tx:
         assert statistics(tx, year) != seen.stats(year)
-    for _ in range(2):
-        vlog.migrate(services.db)
-        create_stats_tables(services.db)
-        assert_answers(services, seen, scopes(rng)[::7])
+    # Two replicas start at once, then one starts again later.
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            migrate(services)
+        except BaseException as exc:  # reported below, in the test's thread
+            errors.append(exc)
+
+    starts = [threading.Thread(target=start) for _ in range(2)]
+    for thread in starts:
+        thread.start()
+    for thread in starts:
+        thread.join()
+    assert errors == []
+    assert_answers(services, seen, scopes(rng)[::7])
+    migrate(services)
+    assert_answers(services, seen, scopes(rng)[::7])
     # And the roll-ups keep growing with the daily tables afterwards.
     write_log(services, seen, rng, 100)
     write_redemptions(services, seen, rng, 100)
