@@ -20,6 +20,7 @@ from typing import Any
 
 from cardservice.clock import SHANGHAI
 from cardservice.storage import Database, Row, Tx
+from redemptions.rollups import VERIFICATION_ROLLUP_DDL, add_verifications, backfill_verifications
 from redemptions.stats import VERIFICATION_DAILY_DDL
 
 log = logging.getLogger("merchant_api.log")
@@ -54,6 +55,7 @@ def ddl(dialect: str) -> list[str]:
         "ON verification_log (merchant_id, seq)",
         "CREATE INDEX IF NOT EXISTS verification_log_card ON verification_log (card_id, seq)",
         *VERIFICATION_DAILY_DDL,
+        *VERIFICATION_ROLLUP_DDL,
     ]
 
 
@@ -77,6 +79,8 @@ def migrate(db: Database) -> None:
     missing = [(name, kind) for name, kind in ADDED_COLUMNS if name not in have]
     if missing:
         db.create_tables([f"ALTER TABLE verification_log ADD COLUMN {n} {k}" for n, k in missing])
+    with db.transaction() as tx:
+        backfill_verifications(tx)
 
 
 @dataclass(frozen=True)
@@ -112,8 +116,9 @@ def write(tx: Tx, records: Sequence[Record], *, retry: bool = False) -> None:
     """One batch: multi-row statements (or COPY) on PostgreSQL, where executemany's
     per-row client work had been a tenth of the merchant API's CPU under load; every
     verification id is a fresh UUID, so no batch repeats a conflict key. The daily sums
-    grow in the same transaction; a retried batch (whose first commit may have landed
-    with its acknowledgement lost) counts only the records not already in the log."""
+    and their roll-ups grow in the same transaction; a retried batch (whose first commit
+    may have landed with its acknowledgement lost) counts only the records not already in
+    the log."""
     if retry:
         present: set[str] = set()
         ids = [r.verification_id for r in records]
@@ -140,6 +145,7 @@ def write(tx: Tx, records: Sequence[Record], *, retry: bool = False) -> None:
         "n = verification_daily.n + excluded.n",
         [(*key, n) for key, n in sorted(sums.items())],
     )
+    add_verifications(tx, sums)
 
 
 def find(tx: Tx, verification_id: str) -> Record | None:

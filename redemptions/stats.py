@@ -1,10 +1,11 @@
-"""Bureau statistics and settlement, read from daily sums (never from the raw log).
+"""Bureau statistics and settlement, read from sums (never from the raw log).
 
-`verification_daily` (kept by the verification log writer) and `redemption_daily` (kept by
-the redemption view) hold one row per merchant region, Asia/Shanghai day and status or
-benefit; a query reads at most (regions in the subtree) x (days) rows, whatever the size
-of the log behind them. A region's subtree is narrowed in SQL by its code prefix and
-decided exactly with the region table.
+Statistics read the roll-ups of the asked region alone (`redemptions.rollups`): a row per
+day and status, per day, and per benefit and whole month or day at the range's ends, so a
+query costs the same over a county or the nation, a small log or a large one. Settlement,
+an export rather than an interactive query, reads `redemption_daily` (kept by the
+redemption view: a row per merchant region x card region x benefit x Asia/Shanghai day),
+narrowed in SQL by the region's code prefix and decided exactly with the region table.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from cardservice.domain.regions import regions
-from cardservice.storage import Database, Row, Tx
+from cardservice.storage import Database, Tx
 from projections.runner import create_tables
+from redemptions.rollups import migrate_verifications
 from redemptions.views import redemption_views
 
 MAX_DAYS = 366
@@ -47,9 +49,10 @@ VERIFICATION_DAILY_DDL = [
 
 
 def create_stats_tables(db: Database) -> None:
-    """The daily sums and the redemption views, so statistics answer (zeros) on a fresh
-    database before any merchant API ran."""
+    """The daily sums, their roll-ups and the redemption views, so statistics answer
+    (zeros) on a fresh database before any merchant API ran."""
     db.create_tables(VERIFICATION_DAILY_DDL)
+    migrate_verifications(db)
     create_tables(db, redemption_views())
 
 
@@ -73,25 +76,47 @@ class Scope:
         count = (self.end - self.start).days + 1
         return [(self.start + timedelta(days=i)).isoformat() for i in range(count)]
 
+    def _whole(self) -> tuple[date, date] | None:
+        """The first day of the first whole calendar month in the range and the last day
+        of the last one (None when no month lies wholly inside)."""
+        first = self.start if self.start.day == 1 else _next_month(self.start)
+        after = self.end + timedelta(days=1)
+        after = after if after.day == 1 else self.end.replace(day=1)
+        return (first, after - timedelta(days=1)) if first < after else None
+
+    def whole_months(self) -> list[str]:
+        """`YYYY-MM` of every calendar month lying wholly inside the range, in order."""
+        whole = self._whole()
+        months: list[str] = []
+        if whole is not None:
+            month = whole[0]
+            while month <= whole[1]:
+                months.append(month.isoformat()[:7])
+                month = _next_month(month)
+        return months
+
+    def edges(self) -> list[tuple[date, date]]:
+        """The inclusive day ranges of the scope outside its whole months (at most two)."""
+        whole = self._whole()
+        if whole is None:
+            return [(self.start, self.end)]
+        out = []
+        if self.start < whole[0]:
+            out.append((self.start, whole[0] - timedelta(days=1)))
+        if whole[1] < self.end:
+            out.append((whole[1] + timedelta(days=1), self.end))
+        return out
+
+
+def _next_month(day: date) -> date:
+    """The first day of the month after `day`'s."""
+    return date(day.year + day.month // 12, day.month % 12 + 1, 1)
+
 
 def code_prefix(region: str) -> str:
     """A LIKE pattern every code of the subtree matches (a superset; filtered exactly)."""
     level = regions().level(region)
     return {0: "%", 1: region[:2] + "%", 2: region[:4] + "%"}.get(level, region)
-
-
-def _verifications(tx: Tx, scope: Scope) -> list[tuple[str, str, str, int]]:
-    table = regions()
-    rows = tx.all(
-        "SELECT merchant_region, day, status, n FROM verification_daily "
-        "WHERE day >= ? AND day <= ? AND merchant_region LIKE ?",
-        (scope.start.isoformat(), scope.end.isoformat(), code_prefix(scope.region)),
-    )
-    return [
-        (str(r[0]), str(r[1]), str(r[2]), int(r[3]))
-        for r in rows
-        if table.is_within(str(r[0]), scope.region)
-    ]
 
 
 def _redemptions(tx: Tx, scope: Scope) -> list[tuple[str, str, str, str, str, int, int]]:
@@ -108,44 +133,65 @@ def _redemptions(tx: Tx, scope: Scope) -> list[tuple[str, str, str, str, str, in
     ]
 
 
-def _grouped(tx: Tx, scope: Scope, columns: str) -> list[Row]:
-    """Redemption sums grouped in the database by `merchant_region` and `columns` (the
-    rows that come back are few, whatever the size of the daily table)."""
-    table = regions()
-    rows = tx.all(
-        f"SELECT merchant_region, {columns}, SUM(redemptions), SUM(companions) "  # noqa: S608
-        "FROM redemption_daily WHERE day >= ? AND day <= ? AND merchant_region LIKE ? "
-        f"GROUP BY merchant_region, {columns}",
-        (scope.start.isoformat(), scope.end.isoformat(), code_prefix(scope.region)),
-    )
-    return [r for r in rows if table.is_within(str(r[0]), scope.region)]
+def _benefits(tx: Tx, scope: Scope) -> Counter[str]:
+    """Redemptions per `{region}/{id}`: whole months from the monthly roll-up, the days at
+    the range's ends from the daily one (summed in the database: few rows come back)."""
+    by_benefit: Counter[str] = Counter()
+    months = scope.whole_months()
+    queries: list[tuple[str, list[str]]] = []
+    if months:
+        queries.append(
+            (
+                "FROM redemption_benefit_month WHERE region = ? AND month >= ? AND month <= ?",
+                [scope.region, months[0], months[-1]],
+            )
+        )
+    edges = scope.edges()
+    if edges:
+        within = " OR ".join(["(day >= ? AND day <= ?)"] * len(edges))
+        queries.append(
+            (
+                f"FROM redemption_benefit_day WHERE region = ? AND ({within})",
+                [scope.region, *(d.isoformat() for edge in edges for d in edge)],
+            )
+        )
+    for source, params in queries:
+        for benefit_region, benefit_id, n in tx.all(
+            f"SELECT benefit_region, benefit_id, SUM(redemptions) {source} "
+            "GROUP BY benefit_region, benefit_id",
+            params,
+        ):
+            by_benefit[f"{benefit_region}/{benefit_id}"] += int(n)
+    return by_benefit
 
 
 def statistics(tx: Tx, scope: Scope) -> dict[str, Any]:
-    """The contract's stats answer for `scope` (views; may lag)."""
-    table = regions()
+    """The contract's stats answer for `scope` (views; may lag), read from the roll-ups of
+    `scope.region` alone: a row per day (and status), per benefit and month or edge day."""
+    span = (scope.region, scope.start.isoformat(), scope.end.isoformat())
     by_status: Counter[str] = Counter()
     checked: Counter[str] = Counter()
     valid: Counter[str] = Counter()
-    for _, day, status, n in _verifications(tx, scope):
-        by_status[status] += n
-        checked[day] += n
+    for day, status, n in tx.all(
+        "SELECT day, status, n FROM verification_rollup WHERE region = ? AND day >= ? AND day <= ?",
+        span,
+    ):
+        by_status[str(status)] += int(n)
+        checked[str(day)] += int(n)
         if status == "valid":
-            valid[day] += n
+            valid[str(day)] += int(n)
     redeemed: Counter[str] = Counter()
-    total = companions = 0
-    for row in _grouped(tx, scope, "day"):
-        redeemed[str(row[1])] += int(row[2])
-        total += int(row[2])
-        companions += int(row[3])
-    by_benefit: Counter[str] = Counter()
-    for row in _grouped(tx, scope, "benefit_region, benefit_id"):
-        by_benefit[f"{row[1]}/{row[2]}"] += int(row[3])
-    out_of_region = sum(
-        int(row[2])
-        for row in _grouped(tx, scope, "card_region")
-        if not table.is_within(str(row[1]), scope.region)
-    )
+    total = companions = out_of_region = 0
+    for day, n, c, away in tx.all(
+        "SELECT day, redemptions, companions, out_of_region FROM redemption_rollup "
+        "WHERE region = ? AND day >= ? AND day <= ?",
+        span,
+    ):
+        redeemed[str(day)] += int(n)
+        total += int(n)
+        companions += int(c)
+        out_of_region += int(away)
+    by_benefit = _benefits(tx, scope)
     return {
         "region": scope.region,
         "from": scope.start.isoformat(),

@@ -18,6 +18,13 @@ from cardservice.storage import Row, Tx
 from projections.view import Event, ProjectionError, View, chunks, event_name, placeholders
 from projections.view import topics_of as _topics
 from redemptions.domain import Redemption, UsageCounter
+from redemptions.rollups import (
+    REDEMPTION_ROLLUP_DDL,
+    REDEMPTION_ROLLUP_TABLES,
+    RedemptionKey,
+    add_redemptions,
+    backfill_redemptions,
+)
 
 SOURCE = "Redemptions"
 
@@ -81,7 +88,7 @@ class RedemptionLogView(View[RedemptionRow]):
     name = "redemptions"
     source = SOURCE
     topics = _topics(Redemption, ["Recorded"])
-    tables = ("view_redemptions", "redemption_daily")
+    tables = ("view_redemptions", "redemption_daily", *REDEMPTION_ROLLUP_TABLES)
 
     def ddl(self, dialect: str) -> list[str]:
         return [
@@ -117,7 +124,12 @@ class RedemptionLogView(View[RedemptionRow]):
                 PRIMARY KEY ({_DAILY_KEY})
             )""",
             "CREATE INDEX IF NOT EXISTS redemption_daily_day ON redemption_daily (day)",
+            *REDEMPTION_ROLLUP_DDL,
         ]
+
+    def upgrade(self, tx: Tx) -> None:
+        """A daily table made before the roll-ups existed fills them once."""
+        backfill_redemptions(tx)
 
     def apply(self, state: RedemptionRow | None, event: Event) -> RedemptionRow | None:
         return apply_redemption(state, event)
@@ -142,7 +154,7 @@ class RedemptionLogView(View[RedemptionRow]):
             f"VALUES ({placeholders(15)})",
             [astuple(r) for r in new],
         )
-        sums: dict[tuple[str, ...], list[int]] = {}
+        sums: dict[RedemptionKey, list[int]] = {}
         for r in new:
             key = (r.merchant_region, r.card_region, r.benefit_region, r.benefit_id, r.day)
             counts = sums.setdefault(key, [0, 0])
@@ -155,16 +167,15 @@ class RedemptionLogView(View[RedemptionRow]):
             "companions = redemption_daily.companions + excluded.companions",
             [(*k, v[0], v[1]) for k, v in sorted(sums.items())],
         )
+        add_redemptions(tx, sums)
 
     def snapshot(self, tx: Tx) -> list[Row]:
         log = f"SELECT {_R_COLUMNS} FROM view_redemptions ORDER BY redemption_id"  # noqa: S608
-        return tx.all(log) + [
-            ("daily", *r)
-            for r in tx.all(
-                f"SELECT {_DAILY_KEY}, redemptions, companions FROM redemption_daily "  # noqa: S608
-                f"ORDER BY {_DAILY_KEY}"
-            )
-        ]
+        daily = f"SELECT {_DAILY_KEY}, redemptions, companions FROM redemption_daily "  # noqa: S608
+        rows = tx.all(log) + [("daily", *r) for r in tx.all(daily + f"ORDER BY {_DAILY_KEY}")]
+        for table in REDEMPTION_ROLLUP_TABLES:
+            rows += [(table, *r) for r in tx.all(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4")]  # noqa: S608
+        return rows
 
 
 @dataclass(frozen=True)
