@@ -10,6 +10,7 @@ lag plus that (well under the contract's 5 s).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 import threading
@@ -240,6 +241,12 @@ class CardReader:
         loop = asyncio.get_running_loop()
         if self._pool is not None and self._pool_loop is loop:
             return self._pool
+        if self._pool is not None and self._pool_loop is not None and self._pool_loop.is_closed():
+            # The pool of an event loop that has ended (an app served again, as tests do)
+            # can no longer close itself: hang up its connections, or the server's slots
+            # leak one pool at a time.
+            _hang_up(self._pool)
+            self._pool = None
         import psycopg
         from psycopg_pool import AsyncConnectionPool
 
@@ -272,7 +279,11 @@ class CardReader:
             conn.close()
             self._local.conn = None
         pool, loop = self._pool, self._pool_loop
-        if pool is None or loop is None or loop.is_closed():
+        if pool is not None and (loop is None or loop.is_closed()):
+            _hang_up(pool)
+            self._pool = None
+            return
+        if pool is None or loop is None:
             return
         self._pool = None
         try:
@@ -283,6 +294,14 @@ class CardReader:
             loop.create_task(pool.close())
         elif loop.is_running():
             asyncio.run_coroutine_threadsafe(pool.close(), loop)
+
+
+def _hang_up(pool: Any) -> None:
+    """Close the idle connections of a pool whose event loop is gone, at the libpq level
+    (the pool's own close needs that loop)."""
+    for conn in list(getattr(pool, "_pool", ())):
+        with contextlib.suppress(Exception):
+            conn.pgconn.finish()
 
 
 _PG_SELECT_CARD = SELECT_CARD.replace("?", "%s")
