@@ -7,6 +7,7 @@ in the same database so a projection commits both in one transaction.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import re
 import sqlite3
@@ -43,6 +44,9 @@ SIDE_SCHEMA = [
 
 POOL_WAIT_SECONDS = 5.0
 PING_WAIT_SECONDS = 1.0
+# Pings wait here with a deadline; a few workers, so one stuck on a dead socket does not
+# hold up the next probe.
+_PINGS = concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="db-ping")
 
 
 class Cursor(Protocol):
@@ -295,7 +299,18 @@ class Database:
                     conn.autocommit = False
 
     def ping(self) -> bool:
-        """Health: can we reach the database now? Answers within about a second."""
+        """Health: can we reach the database now? Answers within `PING_WAIT_SECONDS`,
+        whatever the server does: a probe that waits for a dead server's timeouts is one
+        the orchestrator gives up on."""
+        if self._pool is None:
+            return self._ping_once()
+        future = _PINGS.submit(self._ping_once)
+        try:
+            return future.result(timeout=PING_WAIT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            return False
+
+    def _ping_once(self) -> bool:
         try:
             if self._pool is not None:
                 with self._pool.connection(timeout=PING_WAIT_SECONDS) as conn:

@@ -48,7 +48,8 @@ def merchant_of(request: Request) -> MerchantRow:
     return found
 
 
-async def merchant(request: Request) -> MerchantRow:
+def merchant(request: Request) -> MerchantRow:
+    """A worker thread's dependency: a cache refill must not stall the event loop."""
     return merchant_of(request)
 
 
@@ -138,9 +139,15 @@ _verify_body = json_body(VerifyIn, digest=False, exempt=frozenset({"qr"}))
 async def verify(request: Request) -> JSONResponse:
     """The hot path takes no FastAPI dependencies: solving them cost a seventh of the
     server's CPU per verification (py-spy). Same steps, same order of refusals."""
-    who = merchant_of(request)
-    body = await _verify_body(request)
     api: MerchantApi = request.app.state.merchant_api
+    token = bearer(request.headers.get("authorization"))
+    if api.answers_from_memory(token):
+        who = api.authenticate(token)
+    else:
+        who = await anyio.to_thread.run_sync(api.warm, token)
+    if who is None:
+        raise unauthorized()
+    body = await _verify_body(request)
     retry = api.rate_limited(who)
     if retry is not None:
         raise ApiError(429, "rate_limited", "too many verifications", {"Retry-After": str(retry)})

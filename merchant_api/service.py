@@ -144,6 +144,29 @@ class MerchantApi:
             return None
         return merchant
 
+    def answers_from_memory(self, token: str | None) -> bool:
+        """Whether authenticating `token` and checking a credential would read only caches.
+        When not, the hot path does that part in a worker thread: a cache refilled from a
+        database that is down waits for the pool's timeout, and on the event loop that wait
+        would stall every request, the probes included."""
+        if not token or len(token) > MAX_TOKEN_LENGTH:
+            return True
+        fresh, merchant = self.merchants.cached(token_hash(token))
+        if not fresh or not self.keys.fresh():
+            return False
+        if merchant is None:
+            return True
+        cached = self._catalogs.get((merchant.region, today_in_shanghai(self.clock)))
+        return cached is not None and time.monotonic() - cached.read_at <= CATALOG_CACHE_SECONDS
+
+    def warm(self, token: str | None) -> MerchantRow | None:
+        """Authenticate and refill the caches the verification reads (blocking)."""
+        merchant = self.authenticate(token)
+        self.keys.current()
+        if merchant is not None:
+            self._catalog_entry(merchant.region, today_in_shanghai(self.clock))
+        return merchant
+
     def rate_limited(self, merchant: MerchantRow) -> int | None:
         return self.limiter.take(str(merchant.merchant_id))
 

@@ -97,6 +97,10 @@ class KeyCache:
                 self._set = self._load()
             return self._set
 
+    def fresh(self) -> bool:
+        """True while `current()` answers from memory, without reading the database."""
+        return self._monotonic() - self._set.loaded_at <= KEY_TTL_SECONDS
+
     def get(self, kid: str, /) -> TrustedKey | None:
         key = self.current().by_kid.get(kid)
         if key is None:
@@ -113,6 +117,15 @@ class MerchantCache:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._entries: OrderedDict[str, tuple[float, MerchantRow | None]] = OrderedDict()
+
+    def cached(self, key_hash: str) -> tuple[bool, MerchantRow | None]:
+        """(fresh, merchant): whether `get` would answer without reading the database."""
+        with self._lock:
+            entry = self._entries.get(key_hash)
+        if entry is None:
+            return False, None
+        ttl = MERCHANT_TTL_SECONDS if entry[1] is not None else UNKNOWN_KEY_TTL_SECONDS
+        return self._monotonic() - entry[0] <= ttl, entry[1]
 
     def get(self, key_hash: str) -> MerchantRow | None:
         now = self._monotonic()
