@@ -27,10 +27,10 @@ from typing import Any
 
 import psycopg
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
 from cardservice.domain.regions import COUNTY, regions
-from cardservice.services import Services
 from cardservice.settings import Settings
 from merchant_api.catalog import decide_benefits
 from projections.catalog import CatalogReader, CatalogView
@@ -63,7 +63,7 @@ def benefits(region: str, version: int, count: int) -> list[dict[str, Any]]:
     return out
 
 
-def build(backend: str, folder: Path) -> tuple[Services, str | None]:
+def build(backend: str, folder: Path) -> tuple[WriteSide, str | None]:
     base: dict[str, Any] = {"data_dir": folder, "secret": "bench-secret", "admin_token": None}
     schema = None
     if backend == "postgres":
@@ -73,7 +73,7 @@ def build(backend: str, folder: Path) -> tuple[Services, str | None]:
         settings = Settings(database_url=PG_URL, postgres_schema=schema, pool_size=4, **base)
     else:
         settings = Settings(database_url=None, **base)
-    return Services.build(settings, FrozenClock(START)), schema
+    return WriteSide.build(settings, FrozenClock(START)), schema
 
 
 def per_call(fn: Callable[[], Any], count: int) -> float:
@@ -101,7 +101,7 @@ def run_backend(backend: str, lookups: int, others: int) -> dict[str, float]:
                 for v in (1, 2):
                     start = TODAY + timedelta(days=30 * (v - 1))
                     svc.catalog.publish_catalog(code, start, benefits(code, v, 10), ACTOR)
-            (runner,) = runners_for(svc, [CatalogView()])
+            (runner,) = runners_for(svc.sources(), [CatalogView()])
             runner.setup()
             runner.catch_up()
 

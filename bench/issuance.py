@@ -22,10 +22,10 @@ import psycopg
 from eventsourcing.domain import Aggregate, event
 
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
 from cardservice.domain.identity import mod11_2_check
-from cardservice.services import Services
 from cardservice.settings import Settings
 
 PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -141,7 +141,7 @@ def rate(count: int, fn: Callable[[], None]) -> float:
     return count / (time.perf_counter() - start)
 
 
-def raw_eventsourcing_rate(svc: Services, count: int, batch: int) -> float:
+def raw_eventsourcing_rate(svc: WriteSide, count: int, batch: int) -> float:
     """The baseline: the same library saving a Holder-like and a Card-like aggregate per
     card (same event fields and sizes), batched like the bulk import: what storing these
     events costs, without validation, digests, sealing or number allocation."""
@@ -188,14 +188,12 @@ def raw_eventsourcing_rate(svc: Services, count: int, batch: int) -> float:
     return rate(count, run)
 
 
-def measure(
-    engine_name: str, cards: int, *, batch: int = 100, rounds: int = 4
-) -> dict[str, float]:
+def measure(engine_name: str, cards: int, *, batch: int = 100, rounds: int = 4) -> dict[str, float]:
     """Single issues, then bulk issuance and the raw baseline in alternating rounds of
     `cards` each (so the machine's drift hits both sides alike), batches of `batch`."""
     engine = Engine(engine_name)
     try:
-        svc = Services.build(engine.settings(), FrozenClock(datetime(2026, 6, 1, tzinfo=UTC)))
+        svc = WriteSide.build(engine.settings(), FrozenClock(datetime(2026, 6, 1, tzinfo=UTC)))
         svc.ledger.keyring()
         single_n = max(50, cards // 10)
         single = rate(

@@ -29,11 +29,11 @@ from fastapi.testclient import TestClient
 from bench.issuance import Engine
 from cardservice.api.app import create_app
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import SystemClock
 from cardservice.domain import regions as region_table
 from cardservice.domain.actors import Actor
 from cardservice.domain.identity import card_number, mod11_2_check
-from cardservice.services import Services
 from projections.service import runners_for
 
 NATIONAL = Actor(kind="admin", id="bench", role="admin", region="000000")
@@ -59,7 +59,7 @@ def synthetic_name(n: int, pool: int) -> str:
 
 
 def fill(
-    svc: Services, cards: int, counties: list[str], rng: random.Random
+    svc: WriteSide, cards: int, counties: list[str], rng: random.Random
 ) -> dict[str, list[str]]:
     """N synthetic rows in both tables; returns samples of what exists, for the queries."""
     pool = max(1000, cards // 20)  # about 20 holders share each name
@@ -111,7 +111,7 @@ def fill(
     return samples
 
 
-def real_cards(svc: Services) -> list[IssueCardRequest]:
+def real_cards(svc: WriteSide) -> list[IssueCardRequest]:
     requests = [
         IssueCardRequest(
             name=synthetic_name(n, 10**9) + "甲",
@@ -122,7 +122,7 @@ def real_cards(svc: Services) -> list[IssueCardRequest]:
         for n in range(REAL_CARDS)
     ]
     svc.ledger.issue_cards_bulk(requests, NATIONAL, source="bench-search")
-    for runner in runners_for(svc):
+    for runner in runners_for(svc.sources()):
         runner.setup()
         runner.catch_up()
     return requests
@@ -137,7 +137,7 @@ def measure(engine_name: str, cards: int, queries: int, seed: int) -> dict[str, 
     rng = random.Random(seed)
     engine = Engine(engine_name)
     settings = engine.settings()
-    svc = Services.build(settings, SystemClock())
+    svc = WriteSide.build(settings, SystemClock())
     try:
         app = create_app(svc, own_services=False)
         admin = {"Authorization": f"Bearer {settings.admin_token}"}
@@ -161,11 +161,17 @@ def measure(engine_name: str, cards: int, queries: int, seed: int) -> dict[str, 
             check({"name": real.name}, 1, local)
             kinds: dict[str, Callable[[], tuple[dict[str, str], dict[str, str]]]] = {
                 "id_number": lambda: ({"id_number": rng.choice(samples["id_number"])}, admin),
-                "id_number_miss": lambda: ({"id_number": id_number(rng.randrange(10**6), "110101")}, admin),  # noqa: E501
+                "id_number_miss": lambda: (
+                    {"id_number": id_number(rng.randrange(10**6), "110101")},
+                    admin,
+                ),
                 "card_number": lambda: ({"card_number": rng.choice(samples["card_number"])}, admin),
                 "name": lambda: ({"name": rng.choice(samples["name"])}, admin),
                 "name_in_province": lambda: ({"name": rng.choice(samples["name"])}, local),
-                "region_list": lambda: ({"region": rng.choice(samples["region"]), "limit": "50"}, admin),  # noqa: E501
+                "region_list": lambda: (
+                    {"region": rng.choice(samples["region"]), "limit": "50"},
+                    admin,
+                ),
                 "region_status": lambda: (
                     {"region": rng.choice(samples["region"])[:2] + "0000", "status": "suspended"},
                     admin,

@@ -19,10 +19,9 @@ from fastapi.testclient import TestClient
 
 from bench.cluster import ADMIN_TOKEN, pg_schema, pg_settings
 from bench.issuance import id_number
-from cardservice.api.app import create_app
-from cardservice.services import Services
+from cardservice.bootstrap.serve import served_app
+from cardservice.bootstrap.write import WriteSide
 from cardservice.settings import Settings
-from merchant_api.app import install
 from projections.service import ProjectionService
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -70,11 +69,11 @@ def main() -> None:
 
 
 def run(settings: Settings, args: argparse.Namespace) -> None:
-    svc = Services.build(settings)
-    projections = ProjectionService(svc)
+    svc = WriteSide.build(settings)
+    projections = ProjectionService(svc.sources())
     projections.start()
     try:
-        app = create_app(svc, extensions=[install], own_services=False)
+        app = served_app(svc, run_projections=False, own=False)
         with TestClient(app) as client:
             lags = sorted(measure(client, n) for n in range(args.cards))
     finally:

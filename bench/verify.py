@@ -20,9 +20,9 @@ from typing import Any
 import httpx
 
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.domain.actors import Actor
 from cardservice.domain.identity import mod11_2_check
-from cardservice.services import Services
 from cardservice.settings import Settings
 
 ACTOR = Actor(kind="admin", id="bench", role="admin", region="000000")
@@ -71,7 +71,7 @@ def seed(settings: Settings, cards: int) -> tuple[list[str], str]:
     """Issue cards and a merchant, project them, return the QR texts and the merchant key."""
     from projections.service import runners_for
 
-    svc = Services.build(settings)
+    svc = WriteSide.build(settings)
     try:
         svc.ledger.keyring()
         qrs: list[str] = []
@@ -95,7 +95,7 @@ def seed(settings: Settings, cards: int) -> tuple[list[str], str]:
             actor=ACTOR,
         )
         assert merchant.api_key is not None
-        for runner in runners_for(svc):
+        for runner in runners_for(svc.sources()):
             runner.setup()
             runner.catch_up()
         return qrs, merchant.api_key

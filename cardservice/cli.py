@@ -20,7 +20,7 @@ from rich.table import Table
 
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import DomainError
-from projections.cli import projections_app
+from cardservice.projections_cli import projections_app
 
 app = typer.Typer(
     help="Electronic preferential-treatment card service.",
@@ -61,9 +61,9 @@ def clean_errors(fn: F) -> F:
 
 
 def build_services() -> Any:
-    from cardservice.services import Services
+    from cardservice.bootstrap.write import WriteSide
 
-    return Services.build()
+    return WriteSide.build()
 
 
 @app.command()
@@ -76,14 +76,12 @@ def serve(
     """Serve everything (admin, holder, merchant API, pages) in one process."""
     import uvicorn
 
-    from cardservice.api.app import create_app
+    from cardservice.bootstrap.serve import served_app
     from cardservice.logs import configure_logging
-    from cardservice.runtime import install_runtime
 
     svc = build_services()
     configure_logging(svc.settings.log_format)
-    install_runtime(svc, run_projections=workers)
-    application = create_app(svc, own_services=True)
+    application = served_app(svc, run_projections=workers)
     console.print(f"cardservice listening on http://{host}:{port}  (docs: /docs)")
     # Access lines come from RequestLogMiddleware (request id, no query string), so
     # uvicorn's own access log stays off; its other loggers go to the same handler.
@@ -257,8 +255,8 @@ def import_cards(
 def worker() -> None:
     """Run the projections as their own process (production); stops on SIGTERM/SIGINT."""
     from cardservice.logs import configure_logging
+    from cardservice.projections_cli import run_worker
     from cardservice.settings import Settings
-    from projections.cli import run_worker
 
     configure_logging(Settings().log_format)
     run_worker()

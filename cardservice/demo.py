@@ -12,11 +12,11 @@ from datetime import date, timedelta
 from typing import Any
 
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.demo_usage import seed_usage
 from cardservice.domain.actors import Actor
 from cardservice.domain.identity import mod11_2_check
 from cardservice.domain.policy import HOLDER_CATEGORIES
-from cardservice.services import Services
 
 DEMO_ACTOR = Actor(kind="admin", id="demo", role="admin", region="000000")
 
@@ -237,7 +237,7 @@ class DemoResult:
     """(verifications, redemptions) of demo history written by this run."""
 
 
-def seed(svc: Services) -> DemoResult:
+def seed(svc: WriteSide) -> DemoResult:
     first_run = svc.db.allocate("demo_runs") == 1
     result = DemoResult(first_run=first_run)
     if first_run and not svc.settings.admin_token:

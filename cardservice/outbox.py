@@ -32,8 +32,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import today_in_shanghai
-from cardservice.services import Services
 from projections.notices import Notice, expiring_notice, insert_outbox, outbox_ddl
 
 log = logging.getLogger("cardservice.outbox")
@@ -71,7 +71,7 @@ class NoticeDelivery:
 
     def __init__(
         self,
-        svc: Services,
+        svc: WriteSide,
         *,
         url: str | None = None,
         now: Callable[[], float] = time.time,
@@ -261,7 +261,7 @@ class NoticeDelivery:
             )
 
 
-def backlog(svc: Services) -> dict[str, Any]:
+def backlog(svc: WriteSide) -> dict[str, Any]:
     """Rows not delivered yet and how long the oldest has waited (for /healthz)."""
     with svc.db.read() as tx:
         row = tx.one(
@@ -279,20 +279,8 @@ def backlog(svc: Services) -> dict[str, Any]:
     }
 
 
-def pending(svc: Services) -> int:
+def pending(svc: WriteSide) -> int:
     """Rows not yet delivered (for health and tests)."""
     with svc.db.read() as tx:
         row = tx.one("SELECT COUNT(*) FROM notice_outbox WHERE delivered_at IS NULL")
     return int(row[0]) if row else 0
-
-
-def install_delivery(svc: Services) -> NoticeDelivery | None:
-    """Start delivery beside the projections when a gateway is configured."""
-    if not svc.settings.notify_url or "notice_delivery" in svc.extras:
-        return None
-    delivery = NoticeDelivery(svc)
-    svc.extras["notice_delivery"] = delivery
-    svc.extras.setdefault("health", {})["notice_delivery"] = lambda: backlog(svc)
-    svc.extras.setdefault("starters", []).append(delivery.start)
-    svc.extras.setdefault("closers", []).insert(0, delivery.stop)
-    return delivery

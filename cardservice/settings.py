@@ -21,6 +21,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from cardservice.domain.policy import CLOCK_SKEW_SECONDS, PRESENTATION_WINDOW_SECONDS
 
+# On SQLite each event-sourced application keeps its own file beside the views' database.
+EVENT_STORE_FILES = {
+    "CardLedger": "events-ledger.sqlite3",
+    "CatalogAdmin": "events-catalog.sqlite3",
+    "Redemptions": "events-redemptions.sqlite3",
+}
+
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
 POSTGRES_DEFAULTS = {
     "host": "127.0.0.1",
@@ -83,6 +90,7 @@ class Settings(BaseSettings):
                 reason = str(exc).split(":")[0]
                 raise ValueError(f"DATABASE_URL is not a valid PostgreSQL URL ({reason})") from None
         return value
+
     # Holder notices to a messaging gateway (optional): POSTed through the outbox, retried
     # with back-off from `notify_backoff_seconds` doubling up to `notify_backoff_max_seconds`.
     notify_url: str | None = None
@@ -127,40 +135,42 @@ class Settings(BaseSettings):
         params = self.postgres_params()
         return make_conninfo(**{k: v for k, v in params.items() if k not in POSTGRES_DEFAULTS})
 
-    def eventsourcing_env(self) -> dict[str, str]:
-        """The eventsourcing library's environment for this deployment."""
-        env = {
+    def eventsourcing_env(self, store: str | None = None) -> dict[str, str]:
+        """The eventsourcing library's environment for the write side's applications: the
+        persistence of `persistence_env` with the event store's cipher."""
+        return {
             "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
             "CIPHER_KEY": base64.b64encode(self.derived_key("event-store-cipher")).decode(),
             "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+            **self.persistence_env(store),
         }
+
+    def persistence_env(self, store: str | None = None) -> dict[str, str]:
+        """Where an event store lives, with no key: what the read side may know. On SQLite
+        each application has its own file (`EVENT_STORE_FILES`); `store` names it."""
         if self.is_postgres:
             pg = self.postgres_params()
-            env.update(
-                {
-                    "PERSISTENCE_MODULE": "cardservice.pgfactory:ConninfoPostgresFactory",
-                    "POSTGRES_CONNINFO_EXTRA": self.postgres_extra_conninfo(),
-                    "POSTGRES_HOST": pg["host"],
-                    "POSTGRES_PORT": pg["port"],
-                    "POSTGRES_USER": pg["user"],
-                    "POSTGRES_PASSWORD": pg["password"],
-                    "POSTGRES_DBNAME": pg["dbname"],
-                    "POSTGRES_POOL_SIZE": str(min(2, self.pool_size)),
-                    "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
-                    "POSTGRES_CONNECT_TIMEOUT": "5",
-                    "POSTGRES_PRE_PING": "y",
-                    "POSTGRES_LOCK_TIMEOUT": "10",
-                }
-            )
+            env = {
+                "PERSISTENCE_MODULE": "cardservice.pgfactory:ConninfoPostgresFactory",
+                "POSTGRES_CONNINFO_EXTRA": self.postgres_extra_conninfo(),
+                "POSTGRES_HOST": pg["host"],
+                "POSTGRES_PORT": pg["port"],
+                "POSTGRES_USER": pg["user"],
+                "POSTGRES_PASSWORD": pg["password"],
+                "POSTGRES_DBNAME": pg["dbname"],
+                "POSTGRES_POOL_SIZE": str(min(2, self.pool_size)),
+                "POSTGRES_MAX_OVERFLOW": str(self.pool_size),
+                "POSTGRES_CONNECT_TIMEOUT": "5",
+                "POSTGRES_PRE_PING": "y",
+                "POSTGRES_LOCK_TIMEOUT": "10",
+            }
             if self.postgres_schema:
                 env["POSTGRES_SCHEMA"] = self.postgres_schema
-        else:
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            env.update(
-                {
-                    "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                    "SQLITE_DBNAME": str(self.sqlite_path),
-                    "SQLITE_LOCK_TIMEOUT": "30",
-                }
-            )
-        return env
+            return env
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        file = EVENT_STORE_FILES.get(store or "")
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": str(self.data_dir / file if file else self.sqlite_path),
+            "SQLITE_LOCK_TIMEOUT": "30",
+        }

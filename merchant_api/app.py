@@ -16,43 +16,25 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from cardservice.api.responses import KeysOut
+from cardservice.bootstrap.read import ReadSide
 from cardservice.http.client import ForwardedPolicy
+from cardservice.http.openapi import install_openapi
 from cardservice.http.openapi_docs import add_examples
+from cardservice.http.probes import install_probes
 from cardservice.http.problems import PROBLEM_SCHEMA, install_problem_handlers
+from cardservice.http.schemas import KeysOut, jwk
 from cardservice.logs import RequestLogMiddleware, configure_logging
-from cardservice.services import Services
 from merchant_api import examples
 from merchant_api.photos import router as photos_router
 from merchant_api.redeem_routes import router as redemption_router
 from merchant_api.routes import ApiDep, metrics_router, router
-from merchant_api.service import MerchantApi
-from projections.health import install_probes
-
-EXTRAS_KEY = "merchant_api"
 
 
-def merchant_api_for(svc: Services) -> MerchantApi:
-    """One MerchantApi per Services (its caches, log writer and metrics), closed with it."""
-    api = svc.extras.get(EXTRAS_KEY)
-    if not isinstance(api, MerchantApi):
-        api = MerchantApi(svc)
-        api.setup()
-        svc.extras[EXTRAS_KEY] = api
-        svc.extras.setdefault("closers", []).append(api.close)
-        svc.extras.setdefault("health", {})["verification_log"] = lambda: _log_health(api)
-    return api
-
-
-def _log_health(api: MerchantApi) -> Any:
-    return {"queue_depth": api.log.depth, "written": api.log.written, "failures": api.log.failures}
-
-
-def install(app: FastAPI, svc: Services) -> None:
-    """Mount the merchant API on an app (the hook `cardservice serve` uses)."""
+def install(app: FastAPI, read: ReadSide) -> None:
+    """Mount the merchant API on an app (`cardservice serve` mounts it on the main app)."""
     if getattr(app.state, "merchant_api", None) is not None:
         return
-    app.state.merchant_api = merchant_api_for(svc)
+    app.state.merchant_api = read.merchant_api
     app.include_router(router)
     app.include_router(photos_router)
     app.include_router(redemption_router)
@@ -61,23 +43,23 @@ def install(app: FastAPI, svc: Services) -> None:
         app.include_router(metrics_router)
 
 
-def create_app(services: Services | None = None) -> FastAPI:
-    """The standalone merchant API (`uvicorn merchant_api.app:create_app --factory`)."""
-    svc = services or Services.build()
-    own = services is None
+def create_app(read: ReadSide | None = None) -> FastAPI:
+    """The standalone merchant API (`uvicorn merchant_api.app:create_app --factory`): its
+    own read side, from `DATABASE_URL` alone, unless given one (which it then leaves open)."""
+    side = read or ReadSide.build()
+    own = read is None
     if own:  # started by uvicorn itself: this is the process's logging set-up
-        configure_logging(svc.settings.log_format)
+        configure_logging(side.settings.log_format)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        side.lifecycle.start()
         yield
-        api = svc.extras.get(EXTRAS_KEY)
-        if isinstance(api, MerchantApi):
-            await api.cards.aclose()
+        await side.merchant_api.cards.aclose()
         if own:
-            svc.close()
-        elif isinstance(api, MerchantApi):
-            api.log.flush()
+            side.close()
+        else:
+            side.merchant_api.log.flush()
 
     app = FastAPI(
         title="Merchant verification API",
@@ -86,31 +68,17 @@ def create_app(services: Services | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.add_middleware(RequestLogMiddleware)
-    app.state.services = svc  # the shared dependencies (body limits, holder tokens) read it
-    app.state.forwarded_policy = ForwardedPolicy.parse(svc.settings.forwarded_allow_ips)
+    app.state.forwarded_policy = ForwardedPolicy.parse(side.settings.forwarded_allow_ips)
+    app.state.max_body_bytes = side.settings.max_body_bytes
     install_problem_handlers(app)
-    install(app, svc)
+    install(app, side)
 
     @app.get("/v1/keys", tags=["public"], response_model=KeysOut)
     def issuer_keys(api: ApiDep) -> dict[str, Any]:
-        return {
-            "keys": [
-                {
-                    "kid": k.kid,
-                    "kty": "OKP",
-                    "crv": "Ed25519",
-                    "x": k.public_key,
-                    "status": k.status,
-                    "not_after": k.not_after,
-                }
-                for k in api.keys.refresh(min_age=1.0).rows
-            ]
-        }
+        rows = api.keys.refresh(min_age=1.0).rows
+        return {"keys": [jwk(k.kid, k.public_key, k.status, k.not_after) for k in rows]}
 
-    install_probes(app, svc)
-
-    from cardservice.api.app import install_openapi
-
+    install_probes(app, side.probes.report)
     install_openapi(app)
     documented = app.openapi
 

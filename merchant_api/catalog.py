@@ -1,12 +1,11 @@
 """The seam to the effective catalog and the eligibility rules (owned by the catalog work).
 
-`catalog_for(extras, region, day)` answers, for a merchant in `region`, the benefits in
+`catalog_for(source, region, day)` answers, for a merchant in `region`, the benefits in
 force on `day` along its chain (the contract's shape: the benefit plus the `region` that
 published it and its `version`), the benefits of versions scheduled after `day` (with their
-`effective_from`), and the catalog version of each contributing region. The catalog view
-registers `catalog_entry` (one precomputed row per region and date range, see
-`projections.catalog`) and the plain `CatalogLookup` `catalog_lookup` in `Services.extras`;
-with neither, the catalog is empty.
+`effective_from`), and the catalog version of each contributing region. The source is the
+catalog view's reader (`projections.catalog.CatalogReader`: one precomputed row per region
+and date range), given to the merchant API by its composition root.
 
 `decide_benefits` applies `cardservice.domain.eligibility` to those dicts: what applies;
 why each other benefit does not, rules in the contract's order; and a benefit that is only
@@ -19,7 +18,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Protocol
 
 from cardservice.domain import eligibility
 from cardservice.domain.catalog import Benefit as DomainBenefit
@@ -32,13 +31,24 @@ Benefit = dict[str, Any]
 CatalogLookup = Callable[[str, date], tuple[list[Benefit], dict[str, int]]]
 
 
-def empty_catalog(region: str, day: date) -> tuple[list[Benefit], dict[str, int]]:
-    return [], {}
+class CatalogEntryLike(Protocol):
+    @property
+    def benefits(self) -> Sequence[Benefit]: ...
+    @property
+    def upcoming(self) -> Sequence[Benefit]: ...
+    @property
+    def versions(self) -> Mapping[str, int]: ...
 
 
-def lookup_from(extras: Mapping[str, Any]) -> CatalogLookup:
-    found = extras.get("catalog_lookup")
-    return found if callable(found) else empty_catalog
+class CatalogSource(Protocol):
+    """The catalog view as the read side sees it."""
+
+    def entry(self, region: str, day: date) -> CatalogEntryLike: ...
+    def lookup(self, region: str, day: date) -> tuple[list[Benefit], dict[str, int]]: ...
+
+
+def lookup_from(source: CatalogSource) -> CatalogLookup:
+    return source.lookup
 
 
 @dataclass(frozen=True)
@@ -51,15 +61,10 @@ class CatalogAnswer:
     versions: dict[str, int]
 
 
-def catalog_for(extras: Mapping[str, Any], region: str, day: date) -> CatalogAnswer:
-    """One read of the catalog view (`catalog_entry`: one precomputed row); with only a
-    plain `catalog_lookup` registered, nothing is known to be upcoming."""
-    entry = extras.get("catalog_entry")
-    if callable(entry):
-        found = entry(region, day)
-        return CatalogAnswer(list(found.benefits), list(found.upcoming), dict(found.versions))
-    benefits, versions = lookup_from(extras)(region, day)
-    return CatalogAnswer(list(benefits), [], dict(versions))
+def catalog_for(source: CatalogSource, region: str, day: date) -> CatalogAnswer:
+    """One read of the catalog view (one precomputed row)."""
+    found = source.entry(region, day)
+    return CatalogAnswer(list(found.benefits), list(found.upcoming), dict(found.versions))
 
 
 @dataclass(frozen=True)

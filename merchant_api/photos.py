@@ -18,7 +18,7 @@ import anyio
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from cardservice.api.errors import ApiError
+from cardservice.http.problems import ApiError
 from cardservice.storage import Database
 from projections.merchants import MerchantRow
 

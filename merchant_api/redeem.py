@@ -139,9 +139,9 @@ def redemption_view(r: Redemption | Any, *, verification: bool = True) -> dict[s
 class RedemptionDesk:
     def __init__(self, api: MerchantApi) -> None:
         self.api = api
-        self.context = RedemptionContext(api.settings, api.svc.db)
+        self.context = RedemptionContext(api.settings, api.db)
         self.app = self.context.app
-        self.counters = CounterReader(api.settings, api.svc.db, api.cards._postgres_pool)
+        self.counters = CounterReader(api.settings, api.db, api.cards._postgres_pool)
         self._recent: OrderedDict[str, vlog.Record] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -174,7 +174,7 @@ class RedemptionDesk:
                 break
             if attempt:
                 time.sleep(vlog.FLUSH_SECONDS * 2)
-            with self.api.svc.db.read() as tx:
+            with self.api.db.read() as tx:
                 record = vlog.find(tx, verification_id)
         if record is None or record.merchant_id != str(merchant.merchant_id):
             raise Refused(404, "unknown_verification", "no such verification of this merchant")
@@ -279,7 +279,7 @@ class RedemptionDesk:
         status = decide(checked, standing, when, policy)
         if status != "valid":
             return refused(status)
-        answer = catalog_for(self.api.svc.extras, merchant.region, at.astimezone(SHANGHAI).date())
+        answer = catalog_for(self.api.catalogs, merchant.region, at.astimezone(SHANGHAI).date())
         chosen = [b for b in answer.benefits if str(b["id"]) == item["benefit_id"]]
         if not chosen:
             return refused("benefit_not_in_chain")
@@ -309,7 +309,7 @@ class RedemptionDesk:
 
     # -- lists -----------------------------------------------------------------------------
     def page(self, column: str, value: str, before: int | None, limit: int) -> dict[str, Any]:
-        with self.api.svc.db.read() as tx:
+        with self.api.db.read() as tx:
             rows, after = _page(tx, column, value, before, limit)
         items = []
         for r in rows:

@@ -19,12 +19,19 @@ from uuid import UUID
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cardservice.clock import today_in_shanghai
+from cardservice.clock import Clock, today_in_shanghai
 from cardservice.security import Sealer, same, token_hash
-from cardservice.services import Services
+from cardservice.settings import Settings
+from cardservice.storage import Database
 from merchant_api import vlog
 from merchant_api.bundle import BundleContent, sign_bundle
-from merchant_api.catalog import CatalogAnswer, catalog_for, decide_benefits, lookup_from
+from merchant_api.catalog import (
+    CatalogAnswer,
+    CatalogSource,
+    catalog_for,
+    decide_benefits,
+    lookup_from,
+)
 from merchant_api.core import (
     Checked,
     Policy,
@@ -42,7 +49,7 @@ from merchant_api.ratelimit import RateLimiter
 from merchant_api.redeem import RedemptionDesk, applied_json, refusals_json, with_remaining
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
-from projections.health import probes_for
+from projections.health import Probes
 from projections.merchants import MerchantRow
 from projections.registry import all_views
 from projections.runner import create_tables
@@ -104,19 +111,30 @@ def signature_memo_size() -> int:
 
 
 class MerchantApi:
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self.settings = svc.settings
-        self.clock = svc.clock
-        self.reader = ViewReader(svc.db)
-        self.cards = CardReader(svc.settings, svc.db)
+    """The read side's use cases. Given its parts, never a service locator: the views'
+    database (also where the verification log and redemptions are written), the catalog
+    view, and the process's probes (for /metrics)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        db: Database,
+        catalog: CatalogSource,
+        probes: Probes,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.db = db
+        self.catalogs = catalog
+        self.reader = ViewReader(db)
+        self.cards = CardReader(settings, db)
         self.verified = VerifiedCards(signature_memo_size())
         self.keys = KeyCache(self.reader)
         self.merchants = MerchantCache(self.reader)
-        self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
-        self.log = vlog.VerificationLog(svc.db)
-        self.photos = PhotoLinks(svc.db)
-        probes = probes_for(svc)
+        self.limiter = RateLimiter(settings.merchant_rate, clock.now)
+        self.log = vlog.VerificationLog(db)
+        self.photos = PhotoLinks(db)
         self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
         self._bundle_lock = threading.Lock()
         self._bundles: dict[str, tuple[float, BundleContent]] = {}
@@ -125,8 +143,8 @@ class MerchantApi:
 
     def setup(self) -> None:
         """Create the tables read here, so a fresh database answers before any worker ran."""
-        create_tables(self.svc.db, all_views())
-        vlog.migrate(self.svc.db)
+        create_tables(self.db, all_views())
+        vlog.migrate(self.db)
         self.desk.setup()
 
     def close(self) -> None:
@@ -205,7 +223,7 @@ class MerchantApi:
         if not self._limited(merchant):
             row, _ = await asyncio.gather(self.cards.aget(pending.card_id), warm)
             return self._finish(merchant, pending, row, None)
-        if self.svc.db.dialect == "postgres":
+        if self.db.dialect == "postgres":
             (row, used), _ = await asyncio.gather(
                 self.desk.counters.card_and_counters(str(pending.card_id)), warm
             )
@@ -322,7 +340,7 @@ class MerchantApi:
         cached = self._catalogs.get(key)
         if cached is not None and now - cached.read_at <= CATALOG_CACHE_SECONDS:
             return cached
-        answer = catalog_for(self.svc.extras, region, today)
+        answer = catalog_for(self.catalogs, region, today)
         cached = _CachedCatalog(now, answer, limited=any(b.get("limit") for b in answer.benefits))
         if len(self._catalogs) > 10_000:
             self._catalogs.clear()
@@ -353,7 +371,7 @@ class MerchantApi:
 
     # -- logs --------------------------------------------------------------------------------
     def merchant_log(self, merchant: MerchantRow, cursor: int | None, limit: int) -> dict[str, Any]:
-        with self.svc.db.read() as tx:
+        with self.db.read() as tx:
             rows, after = vlog.page(
                 tx,
                 column="merchant_id",
@@ -375,7 +393,7 @@ class MerchantApi:
         return {"items": items, "next": str(after) if after is not None else None}
 
     def card_log(self, card_id: UUID, cursor: int | None, limit: int) -> dict[str, Any]:
-        with self.svc.db.read() as tx:
+        with self.db.read() as tx:
             rows, after = vlog.page(
                 tx, column="card_id", value=str(card_id), before=cursor, limit=limit
             )
@@ -401,7 +419,7 @@ class MerchantApi:
         if cached is not None and now - cached[0] <= BUNDLE_CACHE_SECONDS:
             return cached[1]
         today = today_in_shanghai(self.clock)
-        benefits, versions = lookup_from(self.svc.extras)(merchant.region, today)
+        benefits, versions = lookup_from(self.catalogs)(merchant.region, today)
         keys = [
             {
                 "kid": k.kid,

@@ -15,7 +15,8 @@ from uuid import UUID
 
 from fastapi import Depends, Request
 
-from cardservice.api.deps import bearer, parse_id, unauthorized
+from cardservice.http.auth import bearer, unauthorized
+from cardservice.http.fields import parse_id
 from cardservice.security import HolderTokens, token_hash
 from cardservice.storage import Database
 from projections.sessions import select_session_card
@@ -38,7 +39,7 @@ class SessionLookup:
 def session_lookup(request: Request) -> SessionLookup:
     lookup = getattr(request.app.state, "session_lookup", None)
     if not isinstance(lookup, SessionLookup):
-        lookup = SessionLookup(request.app.state.merchant_api.svc.db)
+        lookup = SessionLookup(request.app.state.merchant_api.db)
         request.app.state.session_lookup = lookup
     return lookup
 

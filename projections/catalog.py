@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
@@ -405,19 +405,3 @@ class CatalogReader:
             {**version.to_dict(), "diff": diff.to_dict()}
             for version, diff in versions_with_diffs(history)
         ]
-
-
-READER_KEY = "catalog_reader"
-
-
-def install_reader(extras: dict[str, Any], db: Database) -> CatalogReader:
-    """Register the view-backed catalog for the merchant API (`catalog_lookup`, and
-    `catalog_entry` with the upcoming benefits) and for `/v1/catalog`."""
-    reader = extras.get(READER_KEY)
-    if not isinstance(reader, CatalogReader):
-        reader = CatalogReader(db)
-        extras[READER_KEY] = reader
-    lookup: Callable[[str, date], tuple[list[BenefitDict], dict[str, int]]] = reader.lookup
-    extras.setdefault("catalog_lookup", lookup)
-    extras.setdefault("catalog_entry", reader.entry)
-    return reader

@@ -1,11 +1,12 @@
-"""Liveness, readiness and health: written once, served by both apps (admin and merchant API).
+"""Readiness and health, computed once for both apps (served by `cardservice.http.probes`).
 
 - `GET /livez`: the process answers; no dependency is asked (a database blip must not
   restart every pod).
 - `GET /readyz`: 503 only when the database does not answer. Otherwise 200, with
   `"degraded"` naming every check that is not well: projections lagging over 5 s, events
-  set aside, and any check another part registers with `register_check` (the shared rate
-  limit registers `"redis"`). Status `ok`, `degraded` or `down`.
+  set aside, and any check another part registers with its composition root's lifecycle
+  (`cardservice.bootstrap.lifecycle`; the shared rate limit registers one). Status `ok`,
+  `degraded` or `down`.
 - `GET /healthz`: as /readyz, with each check's detail under `"checks"`.
 
 Lag in seconds is measured without reading any event (the read side holds no key to decode
@@ -18,22 +19,19 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
-
-from cardservice.services import Services
+from cardservice.storage import Database
 from projections import setaside
-from projections.service import runners_for
+from projections.heads import Heads
+from projections.runner import read_positions
+from projections.view import View
 
 log = logging.getLogger("projections.health")
 
 LAG_LIMIT_SECONDS = 5.0
-EXTRAS_KEY = "probes"
-HEALTH_EXTRAS = "health"
 MAX_SIGHTINGS = 256
 
 
@@ -48,11 +46,6 @@ class Check:
 
 CheckFn = Callable[[], Any]
 """Returns a Check (or, for older probes, a dict meaning ok, or the string "ok")."""
-
-
-def register_check(svc: Services, name: str, check: CheckFn) -> None:
-    """Add a readiness check (for example `"redis"`); registering a name again replaces it."""
-    svc.extras.setdefault(HEALTH_EXTRAS, {})[name] = check
 
 
 def as_check(value: Any) -> Check:
@@ -84,35 +77,56 @@ class LagTracker:
 
 
 class Probes:
-    """The checks of one process (one per Services, shared by the apps mounted on it)."""
+    """The checks of one process (one per composition root, shared by the apps on it)."""
 
-    def __init__(self, svc: Services) -> None:
-        self.svc = svc
-        self.runners = runners_for(svc)
-        self.tracker = LagTracker(lambda: svc.clock.now().timestamp())
-        self.views = [v.name for r in self.runners for v in r.views]
+    def __init__(
+        self,
+        db: Database,
+        now: Callable[[], float],
+        heads: Heads,
+        views: Sequence[View[Any]],
+        checks: Mapping[str, CheckFn],
+    ) -> None:
+        self.db = db
+        self.heads = heads
+        self.by_source: dict[str, list[View[Any]]] = {}
+        for view in views:
+            self.by_source.setdefault(view.source, []).append(view)
+        self.tracker = LagTracker(now)
+        self.views = [v.name for v in views]
+        self.checks = checks
+        """The other parts' checks (for example `"rate_limits"`), looked up at each report:
+        a part registers its check with the composition root's lifecycle."""
 
     def lag(self) -> dict[str, dict[str, float]]:
         """Per view: notifications not yet applied and for how long (seconds)."""
+        heads = self.heads()
+        with self.db.read() as tx:
+            positions = {
+                name: position
+                for group in self.by_source.values()
+                for name, position in read_positions(tx, group).items()
+            }
         out: dict[str, dict[str, float]] = {}
-        for runner in self.runners:
-            head = runner.head()
-            for name, position in sorted(runner.positions().items()):
-                out[name] = {
+        for source, group in sorted(self.by_source.items()):
+            head = heads.get(source, 0)
+            for view in sorted(group, key=lambda v: v.name):
+                position = positions.get(view.name, 0)
+                out[view.name] = {
                     "events": max(0, head - position),
-                    "seconds": round(self.tracker.observe(name, position, head), 3),
+                    "seconds": round(self.tracker.observe(view.name, position, head), 3),
                 }
         return out
 
     def set_aside(self) -> dict[str, int]:
         """Per view, events set aside: every view this process knows (0 if none), and any
         other view a worker set events aside for."""
-        with self.svc.db.read() as tx:
+        with self.db.read() as tx:
             return {**dict.fromkeys(self.views, 0), **setaside.counts(tx)}
 
     def report(self) -> tuple[int, dict[str, Any]]:
         """(HTTP status, body with status, degraded and checks)."""
-        if not self.svc.db.ping():
+        if not self.db.ping():
             # The other checks read the database too: with it down they would only wait
             # for their own timeouts, and a probe must answer fast exactly then.
             body = {"status": "down", "degraded": ["database"], "checks": {"database": "down"}}
@@ -120,7 +134,7 @@ class Probes:
         checks: dict[str, Check] = {"database": Check(True, "ok")}
         checks["projection_lag"] = self._guard(self._lag_check)
         checks["projection_set_aside"] = self._guard(self._set_aside_check)
-        for name, check in dict(self.svc.extras.get(HEALTH_EXTRAS, {})).items():
+        for name, check in dict(self.checks).items():
             checks[name] = self._guard(check)
         degraded = sorted(name for name, check in checks.items() if not check.ok)
         return 200, {
@@ -145,33 +159,3 @@ class Probes:
         except Exception as exc:  # a probe answers; a failing check is a degraded check
             log.warning("health check failed: %s", exc)
             return Check(False, f"error: {type(exc).__name__}")
-
-
-def probes_for(svc: Services) -> Probes:
-    probes = svc.extras.get(EXTRAS_KEY)
-    if not isinstance(probes, Probes):
-        probes = Probes(svc)
-        svc.extras[EXTRAS_KEY] = probes
-    return probes
-
-
-def install_probes(app: FastAPI, svc: Services) -> None:
-    """Add /livez, /readyz and /healthz to an app (once, whichever app comes first)."""
-    if any(getattr(route, "path", None) == "/livez" for route in app.routes):
-        return
-    probes = probes_for(svc)
-
-    @app.get("/livez", tags=["operations"], summary="The process answers")
-    def livez() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", tags=["operations"], summary="Ready to serve (503: database down)")
-    def readyz() -> JSONResponse:
-        status, body = probes.report()
-        body.pop("checks")
-        return JSONResponse(body, status_code=status)
-
-    @app.get("/healthz", tags=["operations"], summary="As /readyz, with each check's detail")
-    def healthz() -> JSONResponse:
-        status, body = probes.report()
-        return JSONResponse(body, status_code=status)

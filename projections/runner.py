@@ -28,7 +28,7 @@ from uuid import UUID
 from eventsourcing.application import Application
 
 from cardservice.storage import Database, Tx
-from projections import setaside
+from projections import heads, setaside
 from projections.setaside import SET_ASIDE_DDL, SetAside, describe, retryable
 from projections.view import View
 
@@ -104,7 +104,7 @@ def read_positions(tx: Tx, views: Iterable[AnyView]) -> dict[str, int]:
 
 
 def head_of(app: Application[Any]) -> int:
-    return int(app.recorder.max_notification_id() or 0)
+    return heads.head_of(app.recorder)
 
 
 @dataclass(frozen=True)

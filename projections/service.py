@@ -11,13 +11,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from eventsourcing.application import Application
 
-from cardservice.services import Services
+from cardservice.clock import Clock
+from cardservice.settings import Settings
+from cardservice.storage import Database
 from projections import setaside
 from projections.registry import all_views
 from projections.runner import BatchFailed, PositionMoved, Runner, create_tables, reset
@@ -32,14 +34,21 @@ MAX_BACKOFF_SECONDS = 5.0
 FIRST_BACKOFF_SECONDS = 0.1
 
 
-def source_apps(svc: Services) -> dict[str, Application[Any]]:
-    return {svc.ledger.name: svc.ledger, svc.catalog.name: svc.catalog}
+@dataclass(frozen=True)
+class Sources:
+    """What the runners need: the views' database, the source Applications by name, and
+    the deployment's batch size, poll interval and clock."""
+
+    db: Database
+    apps: Mapping[str, Application[Any]]
+    settings: Settings
+    clock: Clock
 
 
-def runners_for(svc: Services, views: Sequence[View[Any]] | None = None) -> list[Runner]:
+def runners_for(sources: Sources, views: Sequence[View[Any]] | None = None) -> list[Runner]:
     """One runner per source Application, each with all the views that source feeds."""
     views = list(views) if views is not None else all_views()
-    apps = source_apps(svc)
+    apps = sources.apps
     by_source: dict[str, list[View[Any]]] = {}
     for view in views:
         if view.source not in apps:
@@ -47,11 +56,11 @@ def runners_for(svc: Services, views: Sequence[View[Any]] | None = None) -> list
         by_source.setdefault(view.source, []).append(view)
     return [
         Runner(
-            svc.db,
+            sources.db,
             apps[source],
             group,
-            batch_size=svc.settings.projection_batch_size,
-            now=svc.clock.now,
+            batch_size=sources.settings.projection_batch_size,
+            now=sources.clock.now,
         )
         for source, group in sorted(by_source.items())
     ]
@@ -70,22 +79,21 @@ class RunnerHealth:
 class ProjectionService:
     """Keeps every view up to date until stopped."""
 
-    def __init__(self, svc: Services, views: Sequence[View[Any]] | None = None) -> None:
-        self.svc = svc
-        self.runners = runners_for(svc, views)
-        self.poll_seconds = max(0.001, svc.settings.projection_poll_seconds)
+    def __init__(self, sources: Sources, views: Sequence[View[Any]] | None = None) -> None:
+        self.db = sources.db
+        self.runners = runners_for(sources, views)
+        self.poll_seconds = max(0.001, sources.settings.projection_poll_seconds)
         self.health = {r.source: RunnerHealth() for r in self.runners}
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def setup(self) -> None:
-        create_tables(self.svc.db, [v for r in self.runners for v in r.views])
+        create_tables(self.db, [v for r in self.runners for v in r.views])
 
     def start(self) -> None:
         if self._threads:
             return
         self.setup()
-        self.backfill()
         self._stop.clear()
         for runner in self.runners:
             thread = threading.Thread(
@@ -93,17 +101,6 @@ class ProjectionService:
             )
             thread.start()
             self._threads.append(thread)
-
-    def backfill(self) -> None:
-        """Write-side data migrations that need the keys, before the views run: credential
-        digests for cards issued before the ledger recorded them. A failure is logged and
-        retried at the next start; it never keeps the projections from running."""
-        from cardservice.digests import backfill_credential_digests
-
-        try:
-            backfill_credential_digests(self.svc.ledger, self.svc.db)
-        except Exception:
-            log.exception("credential digest backfill failed; verifying those cards by signature")
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
@@ -166,7 +163,7 @@ class ProjectionService:
             try:
                 head = runner.head()
                 positions = runner.positions()
-                with self.svc.db.read() as tx:
+                with self.db.read() as tx:
                     aside = setaside.counts(tx, [v.name for v in runner.views])
             except Exception as exc:
                 for view in runner.views:
@@ -197,10 +194,10 @@ class ProjectionService:
 
 
 def rebuild(
-    svc: Services, view: View[Any], progress: Callable[[int, int], None] | None = None
+    sources: Sources, view: View[Any], progress: Callable[[int, int], None] | None = None
 ) -> None:
     """Empty one view and replay its source's whole log into it."""
-    (runner,) = runners_for(svc, [view])
+    (runner,) = runners_for(sources, [view])
     runner.setup()
-    reset(svc.db, view)
+    reset(sources.db, view)
     runner.catch_up(progress=progress)

@@ -22,19 +22,15 @@ from redemptions.views import redemption_views
 
 log = logging.getLogger("redemptions")
 
-SQLITE_FILE = "events-redemptions.sqlite3"
 MAX_BACKOFF_SECONDS = 5.0
 
 
 def redemptions_env(settings: Settings) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in settings.eventsourcing_env().items()
-        if k not in ("CIPHER_TOPIC", "CIPHER_KEY")
+    """No cipher: the read side holds no key (its events carry no personal data)."""
+    return {
+        "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+        **settings.persistence_env(Redemptions.name),
     }
-    if not settings.is_postgres:
-        env["SQLITE_DBNAME"] = str(settings.data_dir / SQLITE_FILE)
-    return env
 
 
 class RedemptionContext:

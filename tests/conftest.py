@@ -115,9 +115,9 @@ def settings(backend: str, tmp_path: Path) -> Iterator[Settings]:
 
 @pytest.fixture
 def services(settings: Settings, clock: FrozenClock) -> Iterator[Any]:
-    from cardservice.services import Services
+    from cardservice.bootstrap.write import WriteSide
 
-    svc = Services.build(settings, clock)
+    svc = WriteSide.build(settings, clock)
     yield svc
     svc.close()
 

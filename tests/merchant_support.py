@@ -18,9 +18,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cardservice import credentials
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.credentials import cose
-from cardservice.services import Services
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.factories import activated, card_body
 
@@ -64,7 +64,7 @@ def forged_under_real_kid(qr: str, key: Ed25519PrivateKey = FOREIGN_ISSUER) -> s
 
 @dataclass
 class MerchantEnv:
-    svc: Services
+    svc: WriteSide
     client: Any
     clock: FrozenClock
     seq: int = 0
@@ -184,17 +184,16 @@ def build_env(
 ) -> Iterator[MerchantEnv]:
     from fastapi.testclient import TestClient
 
-    from cardservice.api.app import create_app
-    from merchant_api.app import install
+    from cardservice.bootstrap.serve import served_app
     from projections.service import ProjectionService
 
     overrides.setdefault("merchant_rate", 0)
     settings, schema = make_settings(backend, tmp_path, **overrides)
-    svc = Services.build(settings, clock)
-    projections = ProjectionService(svc)
+    svc = WriteSide.build(settings, clock)
+    projections = ProjectionService(svc.sources())
     projections.start()
     try:
-        app = create_app(svc, extensions=[install], own_services=False)
+        app = served_app(svc, run_projections=False, own=False)
         with TestClient(app, raise_server_exceptions=False) as client:
             yield MerchantEnv(svc=svc, client=client, clock=clock)
     finally:

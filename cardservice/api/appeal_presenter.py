@@ -13,13 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import SHANGHAI
 from cardservice.domain import regions as region_table
 from cardservice.domain.appeals import Appeal
 from cardservice.domain.cards import Card
 from cardservice.domain.eligibility import evaluate, not_yet_effective
 from cardservice.domain.errors import InvalidInput, NotFound
-from cardservice.services import Services
 
 NOT_THIS_CARD = "verification_id: not a verification of this card"
 
@@ -32,7 +32,7 @@ def refuse_controls(text: str, what: str) -> str:
     return text
 
 
-def _log_row(svc: Services, verification_id: str) -> tuple[Any, ...] | None:
+def _log_row(svc: WriteSide, verification_id: str) -> tuple[Any, ...] | None:
     try:
         with svc.db.read() as tx:
             row: tuple[Any, ...] | None = tx.one(
@@ -51,7 +51,9 @@ def _event_time(event: Any, default: datetime) -> datetime:
     return found if isinstance(found, datetime) else default
 
 
-def merchant_as_of(svc: Services, merchant_id: str, when: datetime) -> tuple[list[str], int | None]:
+def merchant_as_of(
+    svc: WriteSide, merchant_id: str, when: datetime
+) -> tuple[list[str], int | None]:
     """The merchant's categories and A-level as they were at `when` (its events' `at`)."""
     try:
         mid = UUID(merchant_id)
@@ -67,7 +69,7 @@ def merchant_as_of(svc: Services, merchant_id: str, when: datetime) -> tuple[lis
     return list(past.categories), past.a_level
 
 
-def verdict_as_decided(svc: Services, card: Card, verification_id: str) -> dict[str, Any]:
+def verdict_as_decided(svc: WriteSide, card: Card, verification_id: str) -> dict[str, Any]:
     """The verdict of this card's verification `verification_id`, replayed; 422 otherwise."""
     row = _log_row(svc, verification_id)
     if row is None or row[5] != str(card.id):

@@ -14,9 +14,11 @@ from uuid import UUID
 from fastapi import Depends, Header, Request
 
 from cardservice.api.limits import ClientBuckets, client_key
+from cardservice.bootstrap.write import WriteSide
 from cardservice.domain.actors import Actor
 from cardservice.http.auth import bearer, unauthorized
 from cardservice.http.client import client_host
+from cardservice.http.fields import parse_id
 from cardservice.http.jsonbody import (
     BODY_MODELS,
     DIGEST_PURPOSE,
@@ -29,7 +31,6 @@ from cardservice.http.jsonbody import (
     validation_text,
 )
 from cardservice.http.problems import ApiError
-from cardservice.services import Services
 
 __all__ = [
     "BODY_MODELS",
@@ -41,17 +42,18 @@ __all__ = [
     "digest_of",
     "idempotency_key",
     "json_body",
+    "parse_id",
     "unauthorized",
     "validation_text",
 ]
 
 
-def services(request: Request) -> Services:
-    svc: Services = request.app.state.services
+def services(request: Request) -> WriteSide:
+    svc: WriteSide = request.app.state.services
     return svc
 
 
-ServicesDep = Annotated[Services, Depends(services)]
+ServicesDep = Annotated[WriteSide, Depends(services)]
 
 
 def admin_actor(svc: ServicesDep, authorization: Annotated[str | None, Header()] = None) -> Actor:
@@ -63,13 +65,6 @@ def admin_actor(svc: ServicesDep, authorization: Annotated[str | None, Header()]
 
 
 AdminActor = Annotated[Actor, Depends(admin_actor)]
-
-
-def parse_id(value: str) -> UUID | None:
-    try:
-        return UUID(value)
-    except (ValueError, AttributeError, TypeError):
-        return None
 
 
 def holder_card_id(
@@ -98,20 +93,10 @@ class Attempt:
         self._buckets.give_back(self._key)
 
 
-def activation_buckets(svc: Services) -> ClientBuckets:
-    buckets = svc.extras.get("activation_buckets")
-    if not isinstance(buckets, ClientBuckets):
-        made = ClientBuckets(
-            svc.settings.activation_rate, svc.settings.activation_burst, svc.clock.now
-        )
-        buckets = svc.extras.setdefault("activation_buckets", made)
-    assert isinstance(buckets, ClientBuckets)
-    return buckets
-
-
-def activation_attempt(request: Request, svc: ServicesDep) -> Attempt:
-    """429 with Retry-After once a client address has spent its activation attempts."""
-    buckets = activation_buckets(svc)
+def activation_attempt(request: Request) -> Attempt:
+    """429 with Retry-After once a client address has spent its activation attempts (the
+    app's own buckets: per process, made by `create_app`)."""
+    buckets: ClientBuckets = request.app.state.activation_buckets
     key = client_key(client_host(request))
     wait = buckets.take(key)
     if wait is not None:

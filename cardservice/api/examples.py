@@ -80,16 +80,7 @@ MERCHANT: dict[str, Any] = {
     "require_device_binding": False,
     "active": True,
 }
-KEY = {
-    "kid": "q1w2e3r4t5y6u7i8",
-    "kty": "OKP",
-    "crv": "Ed25519",
-    "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
-    "status": "active",
-    "not_after": None,
-}
 VERSION_ENTRY = {"version": 3, "effective_from": "2026-12-01", "diff": {"added": ["bus-free"]}}
-PROBE = {"status": "ok", "degraded": []}
 APPEAL_ID = "0d1f6c1e-7a53-4b7e-9a55-6c0f0d1e2a3b"
 ANSWERED_APPEAL: dict[str, Any] = {
     "appeal_id": APPEAL_ID,
@@ -115,7 +106,6 @@ NOTICE = {
 }
 
 EXAMPLES: dict[tuple[str, str], Example] = {
-    ("GET", "/v1/keys"): Example({"keys": [KEY]}),
     ("POST", "/v1/admin/cards"): Example(
         request={
             "holder": {
@@ -228,13 +218,6 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         ANSWERED_APPEAL,
         request={"outcome": "upheld", "reply": "已核实，景区将按规定接待。"},
     ),
-    ("GET", "/metrics"): Example(
-        "# TYPE cardservice_verifications_total counter\n"
-        'cardservice_verifications_total{status="valid"} 42.0\n'
-    ),
-    ("GET", "/livez"): Example({"status": "ok"}),
-    ("GET", "/readyz"): Example(PROBE),
-    ("GET", "/healthz"): Example(PROBE | {"checks": {"database": "ok"}}),
 }
 
 PARAMETERS: dict[str, dict[str, Any]] = {

@@ -17,6 +17,7 @@ from cardservice.application import CardLedger
 from cardservice.clock import SHANGHAI
 from cardservice.domain.cards import Card
 from cardservice.domain.keys import IssuerKeyring
+from cardservice.http.schemas import jwk
 
 
 def _iso(when: datetime | None) -> str | None:
@@ -58,17 +59,7 @@ def holder_view(ledger: CardLedger, card: Card) -> dict[str, Any]:
 
 def public_keys(ring: IssuerKeyring) -> list[dict[str, Any]]:
     """The issuer's public keys as Ed25519 JWKs with their status."""
-    return [
-        {
-            "kid": k["kid"],
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": k["public_key"],
-            "status": k["status"],
-            "not_after": k["not_after"],
-        }
-        for k in ring.keys.values()
-    ]
+    return [jwk(k["kid"], k["public_key"], k["status"], k["not_after"]) for k in ring.keys.values()]
 
 
 HIDDEN_FIELDS = frozenset({"token_hash", "token_sha256"})

@@ -85,19 +85,6 @@ class DeviceKeyOut(Out):
     version: int
 
 
-class KeyOut(Out):
-    kid: str
-    kty: Literal["OKP"]
-    crv: Literal["Ed25519"]
-    x: str
-    status: str
-    not_after: str | None
-
-
-class KeysOut(Out):
-    keys: list[KeyOut]
-
-
 class TokenOut(Out):
     token: str
     token_id: str

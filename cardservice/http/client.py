@@ -57,15 +57,13 @@ class ForwardedPolicy:
         return str(_address(hops[0])) if hops else peer
 
 
+NO_PROXIES = ForwardedPolicy.parse("")
+
+
 def forwarded_policy(request: Request) -> ForwardedPolicy:
-    """The app's policy, parsed once from its settings."""
+    """The app's policy (set on its state by the app factory; none trusts no proxy)."""
     policy = getattr(request.app.state, "forwarded_policy", None)
-    if not isinstance(policy, ForwardedPolicy):
-        services = getattr(request.app.state, "services", None)
-        settings = getattr(services, "settings", None)
-        policy = ForwardedPolicy.parse(getattr(settings, "forwarded_allow_ips", ""))
-        request.app.state.forwarded_policy = policy
-    return policy
+    return policy if isinstance(policy, ForwardedPolicy) else NO_PROXIES
 
 
 def client_host(request: Request) -> str | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import unicodedata
 from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import AfterValidator, Field, StrictStr, StringConstraints, WithJsonSchema
 
@@ -127,3 +128,11 @@ RegionCode = Annotated[
 def one_of(values: tuple[str, ...]) -> Any:
     """Document a text field that the domain checks against a fixed list as that enum."""
     return Field(json_schema_extra={"enum": list(values)})
+
+
+def parse_id(value: str) -> UUID | None:
+    """A path's id as a UUID, or None (the caller answers 404 or 401, never 500)."""
+    try:
+        return UUID(value)
+    except (ValueError, AttributeError, TypeError):
+        return None

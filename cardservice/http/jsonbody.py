@@ -25,8 +25,8 @@ BODY_MODELS: dict[str, type[BaseModel]] = {}
 
 
 def _default_limit(request: Request) -> int | None:
-    settings = getattr(getattr(request.app.state, "services", None), "settings", None)
-    limit = getattr(settings, "max_body_bytes", None)
+    """The deployment's body limit (`max_body_bytes` on the app's state)."""
+    limit = getattr(request.app.state, "max_body_bytes", None)
     return limit if isinstance(limit, int) else None
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from cardservice.services import Services
+from cardservice.bootstrap.write import WriteSide
 from cardservice.web.policy import policy_document
 
 HERE = Path(__file__).parent
@@ -185,7 +185,7 @@ def subtree_prefix(region: str) -> str:
     return region
 
 
-def places_in(svc: Services, region: str) -> list[dict[str, Any]]:
+def places_in(svc: WriteSide, region: str) -> list[dict[str, Any]]:
     """Active merchants and scenic sites in a region's subtree, from the merchants view.
 
     Public facts only (name, kind, A-level, categories); never a key hash. The view lags
@@ -224,8 +224,8 @@ def region_names() -> dict[str, str]:
     return {code: table.name(code) for code in table}
 
 
-def install(app: FastAPI, svc: Services) -> None:
-    """App hook (see `cardservice.api.app.EXTENSIONS`): mount the pages and static files."""
+def install(app: FastAPI, svc: WriteSide) -> None:
+    """Mount the pages and static files (`cardservice.bootstrap.serve` does)."""
     app.include_router(router)
 
     @app.get("/web/places/{region}", include_in_schema=False)

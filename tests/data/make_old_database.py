@@ -20,10 +20,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cardservice import credentials
 from cardservice.api import presenters
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
 from cardservice.security import b64u
-from cardservice.services import Services
 from cardservice.settings import Settings
 from tests.conftest import ADMIN_TOKEN, START
 from tests.factories import id_number
@@ -69,7 +69,7 @@ def build(data_dir: Path) -> dict[str, Any]:
     settings = Settings(
         database_url=None, data_dir=data_dir, admin_token=ADMIN_TOKEN, secret=SECRET
     )
-    svc = Services.build(settings, FrozenClock(START))
+    svc = WriteSide.build(settings, FrozenClock(START))
     try:
         ledger, catalog = svc.ledger, svc.catalog
         first = ledger.issue_card(

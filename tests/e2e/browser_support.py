@@ -1,6 +1,6 @@
 """Support for the browser tests: a real server in a thread, Debian's Chromium, fake camera.
 
-The server is exactly what `cardservice serve` runs (install_runtime + create_app) on a
+The server is exactly what `cardservice serve` runs (`served_app`) on a
 fresh SQLite data dir and a free localhost port. Chromium is /usr/bin/chromium driven by
 Playwright for Python; nothing is downloaded at test time.
 """
@@ -144,9 +144,8 @@ class LiveServer:
 def live_server(data_dir: Path) -> Iterator[LiveServer]:
     import uvicorn
 
-    from cardservice.api.app import create_app
-    from cardservice.runtime import install_runtime
-    from cardservice.services import Services
+    from cardservice.bootstrap.serve import served_app
+    from cardservice.bootstrap.write import WriteSide
     from cardservice.settings import Settings
 
     settings = Settings(
@@ -157,9 +156,8 @@ def live_server(data_dir: Path) -> Iterator[LiveServer]:
         projection_poll_seconds=0.02,
         merchant_rate=0,
     )
-    svc = Services.build(settings)
-    install_runtime(svc, run_projections=True)
-    app = create_app(svc, own_services=True)
+    svc = WriteSide.build(settings)
+    app = served_app(svc, run_projections=True)
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.activation import VALID_FOR
-from cardservice.services import Services
 from tests.conftest import make_settings
 from tests.factories import activated, card_body
 from tests.integration.test_activation import race
@@ -198,11 +198,11 @@ def app_with(backend: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Any]:
 
     from cardservice.api.app import create_app
 
-    made: list[tuple[Any, Services, Any]] = []
+    made: list[tuple[Any, WriteSide, Any]] = []
 
     def build(**overrides: Any) -> Any:
         settings, schema = make_settings(backend, tmp_path / str(len(made)), **overrides)
-        svc = Services.build(settings, clock)
+        svc = WriteSide.build(settings, clock)
         client = TestClient(create_app(svc, own_services=False)).__enter__()
         made.append((client, svc, schema))
         return client

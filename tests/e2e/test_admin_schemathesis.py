@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
-from cardservice.services import Services
 from projections.service import runners_for
 from tests.conftest import ADMIN_TOKEN, make_settings
 
@@ -67,9 +67,9 @@ def test_admin_app_openapi(backend: str, tmp_path: Path, clock: FrozenClock) -> 
     config, schema_name = make_settings(
         backend, tmp_path, activation_rate=1000.0, activation_burst=100000
     )
-    svc = Services.build(config, clock)
+    svc = WriteSide.build(config, clock)
     try:
-        for runner in runners_for(svc):  # the views exist before the first request,
+        for runner in runners_for(svc.sources()):  # the views exist before the first request,
             runner.setup()  # as `serve` and `migrate` make them
         app = create_app(svc)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)

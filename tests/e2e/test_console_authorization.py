@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from cardservice.services import Services
+from cardservice.bootstrap.write import WriteSide
 from tests.e2e.test_console_search import catch_up, views
 from tests.factories import id_number
 
@@ -88,7 +88,7 @@ def calls(client: Any, admin: Headers) -> dict[str, Call]:
 
 
 def test_every_console_endpoint_for_every_role_inside_and_outside(
-    client: Any, admin_headers: Headers, services: Services
+    client: Any, admin_headers: Headers, services: WriteSide
 ) -> None:
     tokens = {role: bearer(mint(client, admin_headers, role, TOKEN_REGION)) for role in ROLES}
     minted = client.post(

@@ -7,8 +7,8 @@ import time
 from datetime import timedelta
 from typing import Any
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
-from cardservice.services import Services
 from tests.e2e.test_console_search import catch_up, mint, numbers, search, views
 from tests.factories import id_number
 
@@ -70,7 +70,7 @@ def test_minted_token_never_outlives_its_minter(
 
 
 def test_revocation_reaches_every_token_minted_under(
-    client: Any, admin_headers: Headers, services: Services
+    client: Any, admin_headers: Headers, services: WriteSide
 ) -> None:
     a = mint_full(client, admin_headers, "admin", "500000").json()
     a_headers = {"Authorization": f"Bearer {a['token']}"}
@@ -116,7 +116,7 @@ def register(client: Any, headers: Headers, name: str, region: str, **kw: Any) -
 
 
 def test_merchant_list_filters_and_pages(
-    client: Any, admin_headers: Headers, services: Services
+    client: Any, admin_headers: Headers, services: WriteSide
 ) -> None:
     m1 = register(client, admin_headers, "渝北饭店", "500112")
     m2 = register(client, admin_headers, "缙云山", "500109", kind="scenic_site", a_level=4)
@@ -159,7 +159,7 @@ def test_merchant_list_filters_and_pages(
     assert client.get("/v1/admin/merchants").status_code == 401
 
 
-def test_merchant_patch(client: Any, admin_headers: Headers, services: Services) -> None:
+def test_merchant_patch(client: Any, admin_headers: Headers, services: WriteSide) -> None:
     m = register(client, admin_headers, "渝北饭店", "500112")
     url = f"/v1/admin/merchants/{m['merchant_id']}"
     resp = client.patch(
@@ -220,7 +220,7 @@ def csv_rows(rows: list[tuple[str, str, str, str]]) -> str:
     return HEADER + "".join(",".join(r) + "\n" for r in rows)
 
 
-def test_import_over_http(client: Any, admin_headers: Headers, services: Services) -> None:
+def test_import_over_http(client: Any, admin_headers: Headers, services: WriteSide) -> None:
     issuer = mint(client, admin_headers, "issuer", "500000")
     text = "\ufeff" + csv_rows(
         [
@@ -258,7 +258,7 @@ def test_import_over_http(client: Any, admin_headers: Headers, services: Service
     assert len(numbers(search(client, admin_headers, name="李四"))) == 1
 
 
-def test_import_refusals(client: Any, admin_headers: Headers, services: Services) -> None:
+def test_import_refusals(client: Any, admin_headers: Headers, services: WriteSide) -> None:
     good = csv_rows([("张三明", id_number(1), "veteran", "500112")])
     assert post_csv(client, {}, good).status_code == 401
     assert client.post(

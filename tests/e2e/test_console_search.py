@@ -8,21 +8,21 @@ from typing import Any
 
 import pytest
 
-from cardservice.services import Services
+from cardservice.bootstrap.write import WriteSide
 from projections.service import runners_for
 from tests.factories import card_body, id_number
 
 Headers = dict[str, str]
 
 
-def catch_up(svc: Services) -> None:
-    for runner in runners_for(svc):
+def catch_up(svc: WriteSide) -> None:
+    for runner in runners_for(svc.sources()):
         runner.setup()
         runner.catch_up()
 
 
 @pytest.fixture(autouse=True)
-def views(services: Services) -> None:
+def views(services: WriteSide) -> None:
     """The views exist before the first request, as `serve` and `migrate` make them."""
     catch_up(services)
 
@@ -50,7 +50,7 @@ def numbers(resp: Any) -> list[str]:
 
 
 def test_find_by_id_number_name_and_card_number(
-    client: Any, admin_headers: Headers, services: Services
+    client: Any, admin_headers: Headers, services: WriteSide
 ) -> None:
     a = issue(client, admin_headers, 1, name="张三明")
     b = issue(client, admin_headers, 2, name="李四")
@@ -83,7 +83,7 @@ def test_find_by_id_number_name_and_card_number(
     assert the_id not in body and the_id[:-1] not in body and "张三明" not in body
 
 
-def test_name_matches_after_nfc(client: Any, admin_headers: Headers, services: Services) -> None:
+def test_name_matches_after_nfc(client: Any, admin_headers: Headers, services: WriteSide) -> None:
     composed = unicodedata.normalize("NFC", "阮氏é")
     decomposed = unicodedata.normalize("NFD", composed)
     assert composed != decomposed
@@ -93,7 +93,7 @@ def test_name_matches_after_nfc(client: Any, admin_headers: Headers, services: S
 
 
 def test_scoped_to_the_callers_subtree(
-    client: Any, admin_headers: Headers, services: Services
+    client: Any, admin_headers: Headers, services: WriteSide
 ) -> None:
     inside = issue(client, admin_headers, 1, name="王五", region="500112")
     outside = issue(client, admin_headers, 2, name="王五", region="110101")
@@ -110,7 +110,7 @@ def test_scoped_to_the_callers_subtree(
 
 
 def test_status_filter_and_cursor_paging(
-    client: Any, admin_headers: Headers, services: Services
+    client: Any, admin_headers: Headers, services: WriteSide
 ) -> None:
     cards = [issue(client, admin_headers, seq) for seq in range(1, 6)]
     resp = client.post(
@@ -133,7 +133,7 @@ def test_status_filter_and_cursor_paging(
     assert seen == sorted(c["card_number"] for c in cards)
 
 
-def test_refusals(client: Any, admin_headers: Headers, services: Services) -> None:
+def test_refusals(client: Any, admin_headers: Headers, services: WriteSide) -> None:
     assert client.get("/v1/admin/cards").status_code == 401
     assert search(client, {"Authorization": "Bearer nope"}).status_code == 401
     bad = [
@@ -158,7 +158,7 @@ def test_refusals(client: Any, admin_headers: Headers, services: Services) -> No
 
 
 def test_erasure_removes_the_hashes(
-    client: Any, admin_headers: Headers, services: Services
+    client: Any, admin_headers: Headers, services: WriteSide
 ) -> None:
     from cardservice.domain.actors import Actor
 
@@ -179,7 +179,9 @@ def test_erasure_removes_the_hashes(
     assert [i["status"] for i in found] == ["revoked"]
 
 
-def test_bulk_import_is_searchable(client: Any, admin_headers: Headers, services: Services) -> None:
+def test_bulk_import_is_searchable(
+    client: Any, admin_headers: Headers, services: WriteSide
+) -> None:
     from cardservice.application import IssueCardRequest
     from cardservice.domain.actors import Actor
 
@@ -194,7 +196,7 @@ def test_bulk_import_is_searchable(client: Any, admin_headers: Headers, services
 
 
 def test_reindex_restores_hashes_of_holders_not_erased(
-    client: Any, admin_headers: Headers, services: Services
+    client: Any, admin_headers: Headers, services: WriteSide
 ) -> None:
     card = issue(client, admin_headers, 8, name="孙九")
     catch_up(services)

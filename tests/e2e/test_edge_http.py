@@ -19,9 +19,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cardservice.api.app import create_app
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.http.problems import PROBLEM_MEDIA_TYPE, install_problem_handlers
-from cardservice.services import Services
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.factories import card_body, id_number
 from tests.integration.test_projections import NATIONAL
@@ -31,7 +31,7 @@ PROBLEM_KEYS = {"type", "title", "status", "detail", "error"}
 POISON = ["\x00", "\u200b", "\u202e", "\ufeff", "\x07", "\u2066"]
 
 
-def stored(svc: Services) -> tuple[int, int]:
+def stored(svc: WriteSide) -> tuple[int, int]:
     """How many events both stores hold: a refused command must not add one."""
     return (
         svc.ledger.recorder.max_notification_id() or 0,
@@ -63,7 +63,7 @@ def issue(client: Any, seq: int = 1, **kw: Any) -> dict[str, Any]:
 
 @pytest.mark.parametrize("poison", POISON)
 def test_poisoned_holder_names_are_422_and_store_nothing(
-    client: Any, services: Services, poison: str
+    client: Any, services: WriteSide, poison: str
 ) -> None:
     before = stored(services)
     for name in [poison + "张三明", "张三" + poison + "明", "张三明" + poison]:
@@ -87,7 +87,7 @@ def test_holder_name_rules(client: Any) -> None:
 
 @pytest.mark.parametrize("poison", ["\x00", "\u200b", "\u202e"])
 def test_poisoned_reasons_are_422_and_change_nothing(
-    client: Any, services: Services, poison: str
+    client: Any, services: WriteSide, poison: str
 ) -> None:
     card = issue(client)
     url = f"/v1/admin/cards/{card['card_id']}"
@@ -104,7 +104,7 @@ def test_poisoned_reasons_are_422_and_change_nothing(
 
 @pytest.mark.parametrize("poison", ["\x00", "\u200b", "\u202e"])
 def test_poisoned_merchant_names_and_fields_are_422(
-    client: Any, services: Services, poison: str
+    client: Any, services: WriteSide, poison: str
 ) -> None:
     good = {
         "name": "洪崖洞景区",
@@ -125,7 +125,7 @@ def test_poisoned_merchant_names_and_fields_are_422(
     assert client.post("/v1/admin/merchants", json=good, headers=ADMIN).status_code == 201
 
 
-def test_poison_in_catalog_titles_and_unknown_fields(client: Any, services: Services) -> None:
+def test_poison_in_catalog_titles_and_unknown_fields(client: Any, services: WriteSide) -> None:
     benefit = {
         "id": "free-entry",
         "title": "免费\u202e入园",
@@ -144,7 +144,7 @@ def test_poison_in_catalog_titles_and_unknown_fields(client: Any, services: Serv
     assert stored(services) == before
 
 
-def test_poisoned_query_parameters_are_422(client: Any, services: Services) -> None:
+def test_poisoned_query_parameters_are_422(client: Any, services: WriteSide) -> None:
     for query in ["at=2026-06-01%00", "at=%E2%80%8B2026-06-01", "x%00=1", "at=%ff"]:
         assert_problem(client.get(f"/v1/catalog/500112?{query}"), 422, "invalid")
         url = f"/v1/admin/regions/500112/catalog?{query}"
@@ -158,7 +158,7 @@ def test_poisoned_query_parameters_are_422(client: Any, services: Services) -> N
         json={"name": "店", "region": "500112", "kind": "merchant", "categories": []},
         headers=ADMIN,
     ).json()["api_key"]
-    with TestClient(merchant_app(services), raise_server_exceptions=False) as c:
+    with TestClient(merchant_app(services.read), raise_server_exceptions=False) as c:
         headers = {"Authorization": f"Bearer {key}"}
         assert_problem(c.get("/v1/verifications?cursor=1%00", headers=headers), 422)
 
@@ -166,7 +166,7 @@ def test_poisoned_query_parameters_are_422(client: Any, services: Services) -> N
 # -- ID numbers --------------------------------------------------------------------------
 
 
-def test_id_numbers_are_ascii_and_x_is_x(client: Any, services: Services) -> None:
+def test_id_numbers_are_ascii_and_x_is_x(client: Any, services: WriteSide) -> None:
     ascii_id = id_number(7)
     arabic = ascii_id[:17].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")) + ascii_id[17]
     fullwidth = ascii_id.translate(str.maketrans("0123456789X", "０１２３４５６７８９Ｘ"))
@@ -188,7 +188,7 @@ def test_id_numbers_are_ascii_and_x_is_x(client: Any, services: Services) -> Non
 # -- media types -------------------------------------------------------------------------
 
 
-def test_json_endpoints_take_only_application_json(client: Any, services: Services) -> None:
+def test_json_endpoints_take_only_application_json(client: Any, services: WriteSide) -> None:
     body = json.dumps(card_body(1)).encode()
     before = stored(services)
     for content_type in [
@@ -235,11 +235,11 @@ def test_json_endpoints_take_only_application_json(client: Any, services: Servic
 
 
 @pytest.fixture
-def proxied(backend: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Services]:
+def proxied(backend: str, tmp_path: Path, clock: FrozenClock) -> Iterator[WriteSide]:
     settings, schema = make_settings(
         backend, tmp_path, activation_burst=2, forwarded_allow_ips="10.0.0.0/8, 192.0.2.7"
     )
-    svc = Services.build(settings, clock)
+    svc = WriteSide.build(settings, clock)
     yield svc
     svc.close()
     if schema is not None:
@@ -256,7 +256,7 @@ def guesses(client: TestClient, forwarded: list[str | None]) -> list[int]:
     return codes
 
 
-def test_forwarded_for_from_an_untrusted_peer_is_ignored(proxied: Services) -> None:
+def test_forwarded_for_from_an_untrusted_peer_is_ignored(proxied: WriteSide) -> None:
     app = create_app(proxied, own_services=False)
     with TestClient(app, client=("203.0.113.9", 5000), raise_server_exceptions=False) as c:
         # Rotating the header buys nothing: the peer's bucket pays for every guess.
@@ -267,7 +267,7 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(proxied: Services) -> N
         assert guesses(c, ["198.51.100.1", "198.51.100.2", "198.51.100.3"]) == [404, 404, 429]
 
 
-def test_forwarded_for_from_an_allowed_proxy_is_honoured(proxied: Services) -> None:
+def test_forwarded_for_from_an_allowed_proxy_is_honoured(proxied: WriteSide) -> None:
     app = create_app(proxied, own_services=False)
     with TestClient(app, client=("10.1.2.3", 5000), raise_server_exceptions=False) as c:
         # Each client behind the proxy has its own bucket...
@@ -332,7 +332,7 @@ def test_issuance_keys_are_scoped_too(client: Any) -> None:
 # -- no unkeyed digest of personal data --------------------------------------------------
 
 
-def test_history_shows_no_digest_of_the_issuance_request(client: Any, services: Services) -> None:
+def test_history_shows_no_digest_of_the_issuance_request(client: Any, services: WriteSide) -> None:
     body = card_body(5)
     resp = client.post("/v1/admin/cards", json=body, headers={**ADMIN, "Idempotency-Key": "d"})
     card_id = resp.json()["card_id"]
@@ -386,10 +386,10 @@ def test_admin_app_answers_problems(client: Any) -> None:
     assert_problem(client.post("/v1/activate", json=big), 413, "payload_too_large")
 
 
-def test_merchant_app_answers_problems(services: Services) -> None:
+def test_merchant_app_answers_problems(services: WriteSide) -> None:
     from merchant_api.app import create_app as merchant_app
 
-    with TestClient(merchant_app(services), raise_server_exceptions=False) as c:
+    with TestClient(merchant_app(services.read), raise_server_exceptions=False) as c:
         assert_problem(c.post("/v1/verify", json={"qr": "x"}), 401, "unauthorized")
         assert_problem(c.get("/v1/verifications"), 401)
         assert_problem(c.get("/v1/nothing-here"), 404, "not_found")

@@ -136,7 +136,7 @@ def test_the_write_side_runs_the_backfill_at_start(env: MerchantEnv) -> None:
     key = env.merchant()
     card_id, qr = _old_card(env)
     env.wait_status(qr, key, "valid")
-    again = ProjectionService(env.svc)  # what `serve` and `worker` start
+    again = ProjectionService(env.svc.sources())  # what `serve` and `worker` start
     again.start()
     again.stop()
     assert env.svc.ledger.card(uuid.UUID(card_id)).credential_digest != ""
@@ -144,16 +144,18 @@ def test_the_write_side_runs_the_backfill_at_start(env: MerchantEnv) -> None:
 
 
 def test_a_view_made_before_the_digest_gains_its_column(backend: str, tmp_path: Path) -> None:
-    from cardservice.services import Services
+    from cardservice.bootstrap.write import WriteSide
     from projections.cards import CardStatusView
     from projections.runner import create_tables
     from tests.conftest import make_settings
 
     settings, schema = make_settings(backend, tmp_path)
-    svc = Services.build(settings)
+    svc = WriteSide.build(settings)
     try:
-        old_ddl = CardStatusView().ddl(svc.db.dialect)[0].replace(
-            ",\n                credential_digest TEXT NOT NULL DEFAULT ''", ""
+        old_ddl = (
+            CardStatusView()
+            .ddl(svc.db.dialect)[0]
+            .replace(",\n                credential_digest TEXT NOT NULL DEFAULT ''", "")
         )
         assert "credential_digest" not in old_ddl
         svc.db.create_tables([old_ddl])

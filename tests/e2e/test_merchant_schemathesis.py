@@ -12,8 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
-from cardservice.services import Services
 from tests.conftest import make_settings
 from tests.integration.test_projections import NATIONAL
 
@@ -34,8 +34,8 @@ def test_merchant_api_openapi(backend: str, tmp_path: Path, clock: FrozenClock) 
     from projections.service import ProjectionService
 
     config, schema_name = make_settings(backend, tmp_path, merchant_rate=0)
-    svc = Services.build(config, clock)
-    projections = ProjectionService(svc)
+    svc = WriteSide.build(config, clock)
+    projections = ProjectionService(svc.sources())
     projections.start()
     try:
         merchant = svc.catalog.register_merchant(
@@ -48,7 +48,7 @@ def test_merchant_api_openapi(backend: str, tmp_path: Path, clock: FrozenClock) 
             actor=NATIONAL,
         )
         svc.ledger.keyring()  # the first issuer key (the admin app creates it on start)
-        app = create_app(svc)
+        app = create_app(svc.read)
         api = app.state.merchant_api
         deadline = time.monotonic() + 10
         while api.authenticate(merchant.api_key) is None or not api.keys.refresh(0).rows:

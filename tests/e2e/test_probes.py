@@ -21,11 +21,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
-from cardservice.services import Services
 from cardservice.settings import Settings
-from projections.health import LAG_LIMIT_SECONDS, Check, register_check
+from projections.health import LAG_LIMIT_SECONDS, Check
 from projections.service import runners_for
 from tests.conftest import ADMIN_TOKEN, PG_URL, make_settings, require_postgres
 from tests.factories import id_number
@@ -34,17 +34,16 @@ NATIONAL = Actor(kind="admin", id="test", role="admin", region="000000")
 METRICS_TOKEN = "mtr_test_scrape_token_0123456789"
 
 
-def admin_app(svc: Services) -> FastAPI:
-    from cardservice.api.app import create_app
-    from merchant_api.app import install
+def admin_app(svc: WriteSide) -> FastAPI:
+    from cardservice.bootstrap.serve import served_app
 
-    return create_app(svc, extensions=[install], own_services=False)
+    return served_app(svc, run_projections=False, own=False)
 
 
-def merchant_app(svc: Services) -> FastAPI:
+def merchant_app(svc: WriteSide) -> FastAPI:
     from merchant_api.app import create_app
 
-    return create_app(svc)
+    return create_app(svc.read)
 
 
 APPS = {"admin": admin_app, "merchant": merchant_app}
@@ -56,25 +55,25 @@ def which(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def probe(services: Services, which: str) -> Iterator[TestClient]:
+def probe(services: WriteSide, which: str) -> Iterator[TestClient]:
     with TestClient(APPS[which](services), raise_server_exceptions=False) as client:
         yield client
 
 
-def issue(svc: Services, seq: int) -> None:
+def issue(svc: WriteSide, seq: int) -> None:
     request = IssueCardRequest(
         name="王五六", id_number=id_number(seq), category="veteran", region="500112"
     )
     svc.ledger.issue_cards_bulk([request], NATIONAL, source=f"probe{seq}")
 
 
-def catch_up(svc: Services) -> None:
-    for runner in runners_for(svc):
+def catch_up(svc: WriteSide) -> None:
+    for runner in runners_for(svc.sources()):
         runner.setup()
         runner.catch_up()
 
 
-def test_ok_when_everything_is(probe: TestClient, services: Services) -> None:
+def test_ok_when_everything_is(probe: TestClient, services: WriteSide) -> None:
     catch_up(services)
     assert probe.get("/livez").json() == {"status": "ok"}
     ready = probe.get("/readyz")
@@ -89,7 +88,7 @@ def test_ok_when_everything_is(probe: TestClient, services: Services) -> None:
 
 
 def test_lag_over_five_seconds_is_degraded_not_down(
-    probe: TestClient, services: Services, clock: FrozenClock
+    probe: TestClient, services: WriteSide, clock: FrozenClock
 ) -> None:
     catch_up(services)
     issue(services, 1)  # no runner: the views now lag
@@ -108,10 +107,10 @@ def test_lag_over_five_seconds_is_degraded_not_down(
 
 
 def test_registered_checks_degrade_and_a_failing_check_never_answers_5xx(
-    probe: TestClient, services: Services
+    probe: TestClient, services: WriteSide
 ) -> None:
     catch_up(services)
-    register_check(services, "redis", lambda: Check(False, "unreachable: limits per process"))
+    services.lifecycle.checks["redis"] = lambda: Check(False, "unreachable: limits per process")
     body = probe.get("/readyz").json()
     assert body == {"status": "degraded", "degraded": ["redis"]}
     assert probe.get("/healthz").json()["checks"]["redis"] == "unreachable: limits per process"
@@ -119,11 +118,11 @@ def test_registered_checks_degrade_and_a_failing_check_never_answers_5xx(
     def broken() -> Check:
         raise RuntimeError("boom")
 
-    register_check(services, "redis", broken)
+    services.lifecycle.checks["redis"] = broken
     resp = probe.get("/healthz")
     assert resp.status_code == 200
     assert resp.json()["checks"]["redis"] == "error: RuntimeError"
-    register_check(services, "redis", lambda: Check(True, "ok"))
+    services.lifecycle.checks["redis"] = lambda: Check(True, "ok")
     assert probe.get("/readyz").json()["degraded"] == []
 
 
@@ -135,7 +134,7 @@ def test_the_probes_are_documented(probe: TestClient) -> None:
 
 
 @pytest.fixture
-def own_database(tmp_path: Path, clock: FrozenClock) -> Iterator[tuple[Services, str]]:
+def own_database(tmp_path: Path, clock: FrozenClock) -> Iterator[tuple[WriteSide, str]]:
     """A PostgreSQL database of this test's own, so it can vanish under the app."""
     require_postgres()
     name = "probe_" + uuid.uuid4().hex[:12]
@@ -149,7 +148,7 @@ def own_database(tmp_path: Path, clock: FrozenClock) -> Iterator[tuple[Services,
         secret="test-master-secret",
         pool_size=2,
     )
-    svc = Services.build(settings, clock)
+    svc = WriteSide.build(settings, clock)
     try:
         yield svc, name
     finally:
@@ -160,7 +159,7 @@ def own_database(tmp_path: Path, clock: FrozenClock) -> Iterator[tuple[Services,
 
 @pytest.mark.parametrize("app_name", sorted(APPS))
 def test_database_gone_is_503_and_livez_still_answers(
-    own_database: tuple[Services, str], app_name: str
+    own_database: tuple[WriteSide, str], app_name: str
 ) -> None:
     svc, name = own_database
     with TestClient(APPS[app_name](svc), raise_server_exceptions=False) as client:
@@ -179,7 +178,7 @@ def test_database_gone_is_503_and_livez_still_answers(
 @pytest.fixture
 def guarded(backend: str, tmp_path: Path, clock: FrozenClock, which: str) -> Iterator[TestClient]:
     settings, schema = make_settings(backend, tmp_path, metrics_token=METRICS_TOKEN)
-    svc = Services.build(settings, clock)
+    svc = WriteSide.build(settings, clock)
     try:
         with TestClient(APPS[which](svc), raise_server_exceptions=False) as client:
             yield client

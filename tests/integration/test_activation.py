@@ -12,6 +12,7 @@ import pytest
 
 from cardservice.api import presenters
 from cardservice.application import IdempotencyMismatch, IssueCardRequest, command_uuid
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.activation import (
     VALID_FOR,
@@ -25,7 +26,6 @@ from cardservice.domain.activation import (
 )
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import Forbidden, InvalidInput, NotFound
-from cardservice.services import Services
 from tests.factories import id_number
 
 NATIONAL = Actor(kind="admin", id="test", role="admin", region="000000")
@@ -42,11 +42,11 @@ def request(seq: int = 1, **kw: Any) -> IssueCardRequest:
     return IssueCardRequest(**base)
 
 
-def types(services: Services, card_id: Any) -> list[str]:
+def types(services: WriteSide, card_id: Any) -> list[str]:
     return [h["type"] for h in presenters.history(services.ledger, card_id)]
 
 
-def test_issuance_gives_a_one_time_code(services: Services, clock: FrozenClock) -> None:
+def test_issuance_gives_a_one_time_code(services: WriteSide, clock: FrozenClock) -> None:
     issued = services.ledger.issue_card(request(), NATIONAL)
     grant = issued.activation
     assert grant is not None and grant.serial == 1
@@ -72,7 +72,7 @@ def test_issuance_gives_a_one_time_code(services: Services, clock: FrozenClock) 
     assert view["activation"]["state"] == "used"
 
 
-def test_an_idempotent_issuance_replay_answers_the_same_code(services: Services) -> None:
+def test_an_idempotent_issuance_replay_answers_the_same_code(services: WriteSide) -> None:
     first = services.ledger.issue_card(request(), NATIONAL, command_id="k1", request_digest="d")
     again = services.ledger.issue_card(request(), NATIONAL, command_id="k1", request_digest="d")
     assert again.replayed and first.activation == again.activation
@@ -84,7 +84,9 @@ def test_an_idempotent_issuance_replay_answers_the_same_code(services: Services)
     assert later.activation == first.activation
 
 
-def test_codes_expire_after_seven_days_on_the_clock(services: Services, clock: FrozenClock) -> None:
+def test_codes_expire_after_seven_days_on_the_clock(
+    services: WriteSide, clock: FrozenClock
+) -> None:
     early = services.ledger.issue_card(request(1), NATIONAL).activation
     late = services.ledger.issue_card(request(2), NATIONAL).activation
     assert early is not None and late is not None
@@ -99,7 +101,7 @@ def test_codes_expire_after_seven_days_on_the_clock(services: Services, clock: F
     services.ledger.activate(fresh.code)
 
 
-def test_a_new_code_supersedes_the_old_one(services: Services) -> None:
+def test_a_new_code_supersedes_the_old_one(services: WriteSide) -> None:
     issued = services.ledger.issue_card(request(), NATIONAL)
     assert issued.activation is not None
     new = services.ledger.new_activation_code(issued.card.id, NATIONAL, "lost the paper")
@@ -118,7 +120,7 @@ def test_a_new_code_supersedes_the_old_one(services: Services) -> None:
     ]
 
 
-def test_a_new_code_command_is_idempotent_per_caller(services: Services) -> None:
+def test_a_new_code_command_is_idempotent_per_caller(services: WriteSide) -> None:
     card = services.ledger.issue_card(request(), NATIONAL).card
     first = services.ledger.new_activation_code(card.id, NATIONAL, "lost", command_id="n1")
     again = services.ledger.new_activation_code(card.id, NATIONAL, "lost", command_id="n1")
@@ -130,7 +132,7 @@ def test_a_new_code_command_is_idempotent_per_caller(services: Services) -> None
     assert not third.replayed and third.grant.serial == 3
 
 
-def test_the_new_code_command_is_scoped(services: Services) -> None:
+def test_the_new_code_command_is_scoped(services: WriteSide) -> None:
     card = services.ledger.issue_card(request(), NATIONAL).card
     yubei = Actor(kind="admin", id="i", role="issuer", region="500112")
     chongqing = Actor(kind="admin", id="a", role="admin", region="500000")
@@ -146,7 +148,7 @@ def test_the_new_code_command_is_scoped(services: Services) -> None:
         services.ledger.new_activation_code(card.holder_id, NATIONAL)
 
 
-def test_a_revoked_card_takes_no_code(services: Services) -> None:
+def test_a_revoked_card_takes_no_code(services: WriteSide) -> None:
     issued = services.ledger.issue_card(request(), NATIONAL)
     assert issued.activation is not None
     services.ledger.change_status(issued.card.id, "revoke", "deceased", NATIONAL)
@@ -156,7 +158,7 @@ def test_a_revoked_card_takes_no_code(services: Services) -> None:
         services.ledger.new_activation_code(issued.card.id, NATIONAL)
 
 
-def test_unknown_and_malformed_codes(services: Services) -> None:
+def test_unknown_and_malformed_codes(services: WriteSide) -> None:
     services.ledger.issue_card(request(), NATIONAL)
     with pytest.raises(UnknownCode):
         services.ledger.activate("ZZZZZ-ZZZZZ")
@@ -184,7 +186,7 @@ def race(attempt: Any, phones: int) -> list[str]:
     return outcomes
 
 
-def test_two_phones_redeeming_one_code_at_once_one_wins(services: Services) -> None:
+def test_two_phones_redeeming_one_code_at_once_one_wins(services: WriteSide) -> None:
     """The event store's version check decides; every loser reads the code as used."""
     phones = 6
     for round_ in range(3):
@@ -203,7 +205,9 @@ def test_two_phones_redeeming_one_code_at_once_one_wins(services: Services) -> N
         assert types(services, grant.card_id).count("Activated") == 1
 
 
-def test_the_same_request_retried_is_answered_again(services: Services, clock: FrozenClock) -> None:
+def test_the_same_request_retried_is_answered_again(
+    services: WriteSide, clock: FrozenClock
+) -> None:
     grant = services.ledger.issue_card(request(), NATIONAL).activation
     assert grant is not None
     first = services.ledger.activate(grant.code, command_id="phone-attempt-1")
@@ -217,7 +221,7 @@ def test_the_same_request_retried_is_answered_again(services: Services, clock: F
     assert types(services, grant.card_id).count("Activated") == 1
 
 
-def test_a_code_held_by_another_card_moves_on_to_the_next_serial(services: Services) -> None:
+def test_a_code_held_by_another_card_moves_on_to_the_next_serial(services: WriteSide) -> None:
     """Two cards can never share a code: the pointer's id is the code's hash."""
     card_id = command_uuid(NATIONAL, "clash", "issue")
     codes = services.ledger.activation_codes
@@ -237,7 +241,7 @@ def test_a_code_held_by_another_card_moves_on_to_the_next_serial(services: Servi
     assert services.ledger.activate(issued.activation.code).card.id == card_id
 
 
-def test_imported_cards_get_codes_on_request(services: Services) -> None:
+def test_imported_cards_get_codes_on_request(services: WriteSide) -> None:
     [outcome] = services.ledger.issue_cards_bulk([request()], NATIONAL)
     assert outcome.result == "issued" and outcome.card_id is not None
     view = presenters.card_view(services.ledger.card(outcome.card_id), services.ledger.now())

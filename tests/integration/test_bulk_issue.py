@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 
 from cardservice.application import IssueCardRequest
-from cardservice.services import Services
+from cardservice.bootstrap.write import WriteSide
 from tests.factories import id_number
 from tests.integration.test_projections import NATIONAL
 
@@ -25,7 +25,7 @@ def rows(start: int, count: int, region: str) -> list[IssueCardRequest]:
     ]
 
 
-def test_concurrent_batches_get_unique_numbers(services: Services) -> None:
+def test_concurrent_batches_get_unique_numbers(services: WriteSide) -> None:
     results: list[list[object]] = []
     errors: list[BaseException] = []
     regions = ["500112", "500103", "110101", "500112"]
@@ -56,7 +56,7 @@ def test_concurrent_batches_get_unique_numbers(services: Services) -> None:
     assert {o.result for o in again} == {"exists"}
 
 
-def test_next_batch_uses_the_key_after_a_rotation_or_compromise(services: Services) -> None:
+def test_next_batch_uses_the_key_after_a_rotation_or_compromise(services: WriteSide) -> None:
     ledger = services.ledger
     first = ledger.issue_cards_bulk(rows(0, 3, "500112"), NATIONAL)
     old_kid = ledger.card(first[0].card_id).kid  # type: ignore[arg-type]

@@ -7,12 +7,12 @@ import asyncio
 import random
 import uuid
 
-from cardservice.services import Services
+from cardservice.bootstrap.write import WriteSide
 from merchant_api.store import CardReader
 from tests.integration.test_projections import catch_up, issue_many
 
 
-def test_concurrent_lookups_each_get_their_own_row(services: Services) -> None:
+def test_concurrent_lookups_each_get_their_own_row(services: WriteSide) -> None:
     cards = issue_many(services, 60)
     catch_up(services)
     reader = CardReader(services.settings, services.db)

@@ -21,11 +21,11 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
 from cardservice.domain.catalog import effective_benefits, versions_in_force
 from cardservice.domain.regions import regions
-from cardservice.services import Services
 from projections.catalog import CatalogReader, CatalogView
 from projections.service import runners_for
 from tests.conftest import make_settings
@@ -107,8 +107,8 @@ def make_machine(backend: str, tmp_path: Path) -> type[RuleBasedStateMachine]:
             super().__init__()
             self.settings, self.schema = make_settings(backend, tmp_path / uuid.uuid4().hex)
             self.clock = FrozenClock(START)
-            self.svc = Services.build(self.settings, self.clock)
-            (self.runner,) = runners_for(self.svc, [CatalogView()])
+            self.svc = WriteSide.build(self.settings, self.clock)
+            (self.runner,) = runners_for(self.svc.sources(), [CatalogView()])
             self.runner.setup()
             self.reader = CatalogReader(self.svc.db)
             self.published: list[Published] = []

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.domain.actors import Actor
 from cardservice.importer import import_csv, write_rejects
-from cardservice.services import Services
 from tests.factories import id_number
 
 ACTOR = Actor(kind="admin", id="cli", role="admin", region="000000")
@@ -19,7 +19,7 @@ def write_csv(
     return path
 
 
-def test_import_reports_rejects_and_is_idempotent(services: Services, tmp_path: Path) -> None:
+def test_import_reports_rejects_and_is_idempotent(services: WriteSide, tmp_path: Path) -> None:
     rows = [
         f"张三明,{id_number(1)},veteran,500112,13800138000",
         f"李四,{id_number(2)},martyr_family,110101,",
@@ -50,7 +50,7 @@ def test_import_reports_rejects_and_is_idempotent(services: Services, tmp_path: 
     assert services.ledger.recorder.max_notification_id() == before
 
 
-def test_bad_header_is_refused(services: Services, tmp_path: Path) -> None:
+def test_bad_header_is_refused(services: WriteSide, tmp_path: Path) -> None:
     import pytest
 
     path = write_csv(tmp_path / "x.csv", ["a,b"], header="who,what")
@@ -58,7 +58,7 @@ def test_bad_header_is_refused(services: Services, tmp_path: Path) -> None:
         import_csv(services.ledger, path, ACTOR)
 
 
-def test_import_applies_text_hygiene_and_ignores_a_bom(services: Services, tmp_path: Path) -> None:
+def test_import_applies_text_hygiene_and_ignores_a_bom(services: WriteSide, tmp_path: Path) -> None:
     arabic = id_number(13)[:17].translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
     rows = [
         f"张三明,{id_number(11)},veteran,500112,",

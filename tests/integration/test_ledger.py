@@ -9,10 +9,10 @@ import pytest
 
 from cardservice.api import presenters
 from cardservice.application import IdempotencyMismatch, IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import Conflict, Forbidden, InvalidInput, InvalidTransition
 from cardservice.domain.identity import is_valid_card_number
-from cardservice.services import Services
 from tests.factories import id_number
 
 NATIONAL = Actor(kind="admin", id="test", role="admin", region="000000")
@@ -29,7 +29,7 @@ def request(seq: int = 1, **kw: Any) -> IssueCardRequest:
     return IssueCardRequest(**base)
 
 
-def test_issue_and_life_cycle(services: Services) -> None:
+def test_issue_and_life_cycle(services: WriteSide) -> None:
     card = services.ledger.issue_card(request(), NATIONAL).card
     assert is_valid_card_number(card.card_number)
     assert card.card_number.startswith("5001122026")
@@ -43,13 +43,13 @@ def test_issue_and_life_cycle(services: Services) -> None:
     assert all(h["actor"]["id"] == "test" for h in presenters.history(services.ledger, card.id))
 
 
-def test_card_numbers_and_status_indexes_are_unique(services: Services) -> None:
+def test_card_numbers_and_status_indexes_are_unique(services: WriteSide) -> None:
     cards = [services.ledger.issue_card(request(i), NATIONAL).card for i in range(10)]
     assert len({c.card_number for c in cards}) == 10
     assert len({c.status_index for c in cards}) == 10
 
 
-def test_second_card_same_category_conflicts_until_revoked(services: Services) -> None:
+def test_second_card_same_category_conflicts_until_revoked(services: WriteSide) -> None:
     first = services.ledger.issue_card(request(), NATIONAL).card
     with pytest.raises(Conflict):
         services.ledger.issue_card(request(), NATIONAL)
@@ -60,7 +60,7 @@ def test_second_card_same_category_conflicts_until_revoked(services: Services) -
     assert again.id != first.id
 
 
-def test_refused_commands_write_nothing(services: Services) -> None:
+def test_refused_commands_write_nothing(services: WriteSide) -> None:
     before = services.ledger.recorder.max_notification_id() or 0
     for bad in [
         request(id_number="110105194912310021"),
@@ -77,7 +77,7 @@ def test_refused_commands_write_nothing(services: Services) -> None:
     assert (services.ledger.recorder.max_notification_id() or 0) == before
 
 
-def test_idempotent_retry_returns_the_first_card(services: Services) -> None:
+def test_idempotent_retry_returns_the_first_card(services: WriteSide) -> None:
     first = services.ledger.issue_card(request(), NATIONAL, command_id="k1", request_digest="d")
     again = services.ledger.issue_card(request(), NATIONAL, command_id="k1", request_digest="d")
     assert again.replayed and again.card.id == first.card.id
@@ -86,7 +86,7 @@ def test_idempotent_retry_returns_the_first_card(services: Services) -> None:
         services.ledger.issue_card(request(), NATIONAL, command_id="k1", request_digest="other")
 
 
-def test_twenty_concurrent_issues_for_one_person_make_one_card(services: Services) -> None:
+def test_twenty_concurrent_issues_for_one_person_make_one_card(services: WriteSide) -> None:
     services.ledger.keyring()
     results: list[str] = []
     lock = threading.Lock()
@@ -110,7 +110,7 @@ def test_twenty_concurrent_issues_for_one_person_make_one_card(services: Service
     assert sorted(results) == ["conflict"] * 19 + ["created"]
 
 
-def test_erasure_shreds_personal_data_and_revokes(services: Services) -> None:
+def test_erasure_shreds_personal_data_and_revokes(services: WriteSide) -> None:
     card = services.ledger.issue_card(request(phone="13800138000"), NATIONAL).card
     personal = services.ledger.holder_personal(card.holder_id)
     assert personal == {"name": "张三明", "id_number": id_number(1), "phone": "13800138000"}
@@ -124,12 +124,12 @@ def test_erasure_shreds_personal_data_and_revokes(services: Services) -> None:
 
 
 def test_state_survives_a_restart(settings: Any, clock: Any) -> None:
-    first = Services.build(settings, clock)
+    first = WriteSide.build(settings, clock)
     card = first.ledger.issue_card(request(), NATIONAL).card
     kid = first.ledger.active_kid()
     qr = first.ledger.credential_for(card)
     first.close()
-    second = Services.build(settings, clock)
+    second = WriteSide.build(settings, clock)
     try:
         again = second.ledger.card(card.id)
         assert again.card_number == card.card_number
@@ -139,7 +139,7 @@ def test_state_survives_a_restart(settings: Any, clock: Any) -> None:
         second.close()
 
 
-def test_key_rotation_and_compromise(services: Services) -> None:
+def test_key_rotation_and_compromise(services: WriteSide) -> None:
     card = services.ledger.issue_card(request(), NATIONAL).card
     old = services.ledger.active_kid()
     new = services.ledger.rotate_key(NATIONAL)

@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.outbox import NoticeDelivery, backlog, pending
-from cardservice.services import Services
 from projections.service import ProjectionService
 from tests.conftest import make_settings
 from tests.factories import activated
@@ -157,8 +157,8 @@ def test_delivery_survives_a_restart(backend: str, tmp_path: Path, clock: Frozen
         notify_backoff_max_seconds=0.05,
     )
     try:
-        svc = Services.build(settings, clock)
-        projections = ProjectionService(svc)
+        svc = WriteSide.build(settings, clock)
+        projections = ProjectionService(svc.sources())
         projections.start()
         delivery = NoticeDelivery(svc, poll_seconds=0.01)
         delivery.start()
@@ -178,7 +178,7 @@ def test_delivery_survives_a_restart(backend: str, tmp_path: Path, clock: Frozen
         assert receiver.delivered_keys() == []
 
         receiver.behaviour = lambda n, body, key: 200
-        svc = Services.build(settings, clock)
+        svc = WriteSide.build(settings, clock)
         delivery = NoticeDelivery(svc, poll_seconds=0.01)
         delivery.start()
         try:
@@ -206,7 +206,7 @@ def test_a_rebuilt_inbox_sends_nothing_twice(env: MerchantEnv) -> None:
         delivery.start()
         try:
             wait(lambda: len(receiver.requests) == 1, "one delivery")
-            rebuild(env.svc, NoticesView())
+            rebuild(env.svc.sources(), NoticesView())
             assert inbox(env, card) == before
             time.sleep(0.3)
         finally:

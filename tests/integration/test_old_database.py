@@ -25,10 +25,10 @@ from eventsourcing.utils import resolve_topic
 
 from cardservice.api import presenters
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import InvalidTransition
-from cardservice.services import Services
 from tests.conftest import make_settings
 from tests.factories import id_number
 
@@ -52,9 +52,9 @@ def _stored(log: list[dict[str, Any]]) -> list[StoredEvent]:
 
 
 @pytest.fixture
-def old(backend: str, tmp_path: Path) -> Iterator[Services]:
+def old(backend: str, tmp_path: Path) -> Iterator[WriteSide]:
     settings, schema = make_settings(backend, tmp_path, secret=FIXTURE["secret"])
-    svc = Services.build(settings, FrozenClock(datetime.fromisoformat(FIXTURE["now"])))
+    svc = WriteSide.build(settings, FrozenClock(datetime.fromisoformat(FIXTURE["now"])))
     try:
         svc.ledger.recorder.insert_events(_stored(FIXTURE["ledger_log"]))
         svc.catalog.recorder.insert_events(_stored(FIXTURE["catalog_log"]))
@@ -81,7 +81,7 @@ def test_topics_name_the_domain_modules() -> None:
         assert resolve_topic(topic).__qualname__ == topic.split(":")[1]
 
 
-def test_the_stores_are_where_the_old_code_wrote_them(old: Services, backend: str) -> None:
+def test_the_stores_are_where_the_old_code_wrote_them(old: WriteSide, backend: str) -> None:
     """The application names key the stores (PostgreSQL tables, environment prefixes): a
     renamed application would start from an empty store beside the old one."""
     assert (old.ledger.name, old.catalog.name) == ("CardLedger", "CatalogAdmin")
@@ -93,7 +93,7 @@ def test_the_stores_are_where_the_old_code_wrote_them(old: Services, backend: st
     assert tables == (expected if backend == "postgres" else {"stored_events"})
 
 
-def test_cards_holders_and_credentials_read_back(old: Services) -> None:
+def test_cards_holders_and_credentials_read_back(old: WriteSide) -> None:
     for card_id, expected in EXPECTED["cards"].items():
         card = old.ledger.card(UUID(card_id))
         assert presenters.card_view(card, old.ledger.now()) == expected["view"]
@@ -103,7 +103,7 @@ def test_cards_holders_and_credentials_read_back(old: Services) -> None:
     assert presenters.public_keys(old.ledger.keyring()) == EXPECTED["keys"]
 
 
-def test_catalogs_merchants_and_tokens_read_back(old: Services) -> None:
+def test_catalogs_merchants_and_tokens_read_back(old: WriteSide) -> None:
     for region, numbers in EXPECTED["catalog_versions"].items():
         assert [v.number for v in old.catalog.catalog_history(region)] == numbers
     effective = old.catalog.effective_catalog("500112").benefits
@@ -121,7 +121,7 @@ def test_catalogs_merchants_and_tokens_read_back(old: Services) -> None:
     assert old.catalog.authenticate(EXPECTED["tokens"]["revoked"][0]) is None
 
 
-def test_new_writes_continue_the_old_history(old: Services) -> None:
+def test_new_writes_continue_the_old_history(old: WriteSide) -> None:
     old_cards = [old.ledger.card(UUID(c)) for c in EXPECTED["cards"]]
     fresh = old.ledger.issue_card(
         IssueCardRequest("王五", id_number(3), "veteran", "500112"), NATIONAL

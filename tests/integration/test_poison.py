@@ -23,10 +23,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
-from cardservice.services import Services
 from cardservice.storage import Row, Tx
 from projections.cards import CARD_EVENTS, CardStatusView
 from projections.registry import all_views
@@ -90,7 +90,7 @@ class NotesView(View[str]):
         return tx.all("SELECT card_id, note FROM test_notes ORDER BY card_id")
 
 
-def issue(svc: Services, seq: int, name: str = "王五六") -> UUID:
+def issue(svc: WriteSide, seq: int, name: str = "王五六") -> UUID:
     request = IssueCardRequest(
         name=name, id_number=id_number(seq), category="veteran", region="500112"
     )
@@ -99,13 +99,13 @@ def issue(svc: Services, seq: int, name: str = "王五六") -> UUID:
     return outcome.card_id
 
 
-def ledger_runner(svc: Services, views: Sequence[View[Any]]) -> Runner:
-    (runner,) = [r for r in runners_for(svc, views) if r.source == "CardLedger"]
+def ledger_runner(svc: WriteSide, views: Sequence[View[Any]]) -> Runner:
+    (runner,) = [r for r in runners_for(svc.sources(), views) if r.source == "CardLedger"]
     runner.setup()
     return runner
 
 
-def test_poison_in_a_batch_is_set_aside_and_the_rest_applied(services: Services) -> None:
+def test_poison_in_a_batch_is_set_aside_and_the_rest_applied(services: WriteSide) -> None:
     before = issue(services, 1)
     poison = issue(services, 2, POISON_NAME)
     after = issue(services, 3)
@@ -143,14 +143,14 @@ def test_poison_in_a_batch_is_set_aside_and_the_rest_applied(services: Services)
         assert notes.load(tx, [poison]) == {poison: "Card.Suspended"}
     # A rebuild forgets the entries and tries the events again: both fail again (each
     # alone, as the window is retried event by event), the others are all applied.
-    rebuild(services, notes)
+    rebuild(services.sources(), notes)
     with services.db.read() as tx:
         assert counts(tx, ["test_notes"]) == {"test_notes": 2}
         assert notes.load(tx, [poison]) == {poison: "Card.Suspended"}
         assert len(notes.load(tx, everyone)) == 4
 
 
-def test_a_missing_table_is_retried_never_set_aside(services: Services) -> None:
+def test_a_missing_table_is_retried_never_set_aside(services: WriteSide) -> None:
     issue(services, 1)
     issue(services, 2)
     NotesView.table_exists = False
@@ -185,7 +185,7 @@ class DroppingView(NotesView):
         super().store(tx, changes)
 
 
-def test_a_lost_connection_is_retried_never_set_aside(services: Services) -> None:
+def test_a_lost_connection_is_retried_never_set_aside(services: WriteSide) -> None:
     if services.db.dialect != "postgres":
         pytest.skip("terminating a backend is PostgreSQL's")
     issue(services, 1)
@@ -205,15 +205,14 @@ def test_a_lost_connection_is_retried_never_set_aside(services: Services) -> Non
 
 @pytest.fixture
 def env(backend: str, tmp_path: Path, clock: FrozenClock) -> Iterator[MerchantEnv]:
-    from cardservice.api.app import create_app
-    from merchant_api.app import install
+    from cardservice.bootstrap.serve import served_app
 
     settings, schema = make_settings(backend, tmp_path, merchant_rate=0)
-    svc = Services.build(settings, clock)
-    service = ProjectionService(svc, [*all_views(), NotesView()])
+    svc = WriteSide.build(settings, clock)
+    service = ProjectionService(svc.sources(), [*all_views(), NotesView()])
     service.start()
     try:
-        app = create_app(svc, extensions=[install], own_services=False)
+        app = served_app(svc, run_projections=False, own=False)
         with TestClient(app, raise_server_exceptions=False) as client:
             yield MerchantEnv(svc=svc, client=client, clock=clock)
     finally:
@@ -266,7 +265,7 @@ def test_cards_and_revocations_after_the_poison_reach_verification(env: Merchant
 
 
 def test_projections_status_shows_what_was_set_aside(
-    services: Services, monkeypatch: pytest.MonkeyPatch
+    services: WriteSide, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from typer.testing import CliRunner
 

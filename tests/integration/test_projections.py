@@ -15,8 +15,8 @@ import pytest
 
 from cardservice import credentials
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.domain.actors import Actor
-from cardservice.services import Services
 from projections import CardStatusView, PositionMoved, Runner, all_views, view_named
 from projections.cards import CardRow
 from projections.runner import create_tables
@@ -26,7 +26,7 @@ from tests.factories import id_number
 NATIONAL = Actor(kind="admin", id="test", role="admin", region="000000")
 
 
-def issue_many(svc: Services, count: int, start: int = 0) -> list[UUID]:
+def issue_many(svc: WriteSide, count: int, start: int = 0) -> list[UUID]:
     requests = [
         IssueCardRequest(name="王五六", id_number=id_number(i), category="veteran", region="500112")
         for i in range(start, start + count)
@@ -35,7 +35,7 @@ def issue_many(svc: Services, count: int, start: int = 0) -> list[UUID]:
     return [o.card_id for o in outcomes if o.card_id is not None]
 
 
-def churn(svc: Services, cards: list[UUID]) -> None:
+def churn(svc: WriteSide, cards: list[UUID]) -> None:
     """Every kind of card event: suspensions, reinstatements, revocations, reissues."""
     device = credentials.DeviceKey.from_jwk(
         {
@@ -56,18 +56,18 @@ def churn(svc: Services, cards: list[UUID]) -> None:
             svc.ledger.change_status(card_id, "revoke", "gone", NATIONAL)
 
 
-def snapshots(svc: Services) -> dict[str, list[Any]]:
+def snapshots(svc: WriteSide) -> dict[str, list[Any]]:
     with svc.db.read() as tx:
         return {view.name: view.snapshot(tx) for view in all_views()}
 
 
-def catch_up(svc: Services) -> None:
-    for runner in runners_for(svc):
+def catch_up(svc: WriteSide) -> None:
+    for runner in runners_for(svc.sources()):
         runner.setup()
         runner.catch_up()
 
 
-def test_views_match_the_aggregates(services: Services) -> None:
+def test_views_match_the_aggregates(services: WriteSide) -> None:
     cards = issue_many(services, 40)
     churn(services, cards)
     catch_up(services)
@@ -102,7 +102,7 @@ def test_views_match_the_aggregates(services: Services) -> None:
     assert [k[0] for k in keys] == [services.ledger.active_kid()]
 
 
-def test_merchants_view(services: Services) -> None:
+def test_merchants_view(services: WriteSide) -> None:
     reg = services.catalog.register_merchant(
         name="一号店",
         region="500112",
@@ -127,9 +127,9 @@ def test_merchants_view(services: Services) -> None:
     assert not row.active and row.require_device_binding and row.categories == ("dining",)
 
 
-def test_batches_and_positions(services: Services) -> None:
+def test_batches_and_positions(services: WriteSide) -> None:
     issue_many(services, 30)
-    (runner,) = [r for r in runners_for(services) if r.source == "CardLedger"]
+    (runner,) = [r for r in runners_for(services.sources()) if r.source == "CardLedger"]
     runner.batch_size = 7
     runner.setup()
     head = runner.head()
@@ -145,9 +145,9 @@ def test_batches_and_positions(services: Services) -> None:
     assert runner.lag() == dict.fromkeys(runner.positions(), 0)
 
 
-def test_compare_and_set_refuses_a_stale_runner(services: Services) -> None:
+def test_compare_and_set_refuses_a_stale_runner(services: WriteSide) -> None:
     issue_many(services, 5)
-    (runner,) = [r for r in runners_for(services) if r.source == "CardLedger"]
+    (runner,) = [r for r in runners_for(services.sources()) if r.source == "CardLedger"]
     runner.setup()
     positions = runner.positions()
     runner.catch_up()
@@ -155,7 +155,7 @@ def test_compare_and_set_refuses_a_stale_runner(services: Services) -> None:
         runner._advance(tx, runner.views[0], positions[runner.views[0].name], 999_999)
 
 
-def test_two_runners_race_and_equal_a_rebuild(services: Services) -> None:
+def test_two_runners_race_and_equal_a_rebuild(services: WriteSide) -> None:
     cards = issue_many(services, 60)
     create_tables(services.db, all_views())
     errors: list[BaseException] = []
@@ -174,7 +174,7 @@ def test_two_runners_race_and_equal_a_rebuild(services: Services) -> None:
 
     threads = []
     for _ in range(2):
-        for runner in runners_for(services):
+        for runner in runners_for(services.sources()):
             runner.batch_size = 5
             threads.append(threading.Thread(target=run, args=(runner,)))
     for t in threads:
@@ -183,7 +183,7 @@ def test_two_runners_race_and_equal_a_rebuild(services: Services) -> None:
         churn(services, cards)
         cards += issue_many(services, 20, start=100)
         deadline = time.monotonic() + 60
-        while any(max(r.lag().values()) for r in runners_for(services)):
+        while any(max(r.lag().values()) for r in runners_for(services.sources())):
             assert time.monotonic() < deadline
             time.sleep(0.05)
     finally:
@@ -194,7 +194,7 @@ def test_two_runners_race_and_equal_a_rebuild(services: Services) -> None:
     before = snapshots(services)
     assert len(before["cards"]) == 80
     for view in all_views():
-        rebuild(services, view)
+        rebuild(services.sources(), view)
     assert snapshots(services) == before
 
 
@@ -210,12 +210,12 @@ class FlakyCardView(CardStatusView):
 
 
 def test_a_view_bug_sets_the_event_aside_and_a_rebuild_tries_it_again(
-    services: Services, caplog: pytest.LogCaptureFixture
+    services: WriteSide, caplog: pytest.LogCaptureFixture
 ) -> None:
     cards = issue_many(services, 10)
     flaky = FlakyCardView()
     FlakyCardView.failing = cards[4]
-    service = ProjectionService(services, [flaky])
+    service = ProjectionService(services.sources(), [flaky])
     caplog.set_level(logging.ERROR, logger="projections")
     service.start()
     try:
@@ -234,15 +234,15 @@ def test_a_view_bug_sets_the_event_aside_and_a_rebuild_tries_it_again(
     finally:
         service.stop()
     FlakyCardView.failing = None  # the fix is deployed: a rebuild applies the event
-    rebuild(services, flaky)
+    rebuild(services.sources(), flaky)
     with services.db.read() as tx:
         assert len(flaky.load(tx, cards)) == 10
-    assert ProjectionService(services, [flaky]).status()["cards"]["set_aside"] == 0
+    assert ProjectionService(services.sources(), [flaky]).status()["cards"]["set_aside"] == 0
 
 
-def test_rebuild_while_the_service_runs(services: Services) -> None:
+def test_rebuild_while_the_service_runs(services: WriteSide) -> None:
     cards = issue_many(services, 30)
-    service = ProjectionService(services)
+    service = ProjectionService(services.sources())
     service.start()
     try:
         churn(services, cards)
@@ -252,7 +252,11 @@ def test_rebuild_while_the_service_runs(services: Services) -> None:
             time.sleep(0.05)
         before = snapshots(services)
         progress: list[tuple[int, int]] = []
-        rebuild(services, view_named("cards"), lambda done, total: progress.append((done, total)))
+        rebuild(
+            services.sources(),
+            view_named("cards"),
+            lambda done, total: progress.append((done, total)),
+        )
         assert progress[-1][0] == progress[-1][1]
         deadline = time.monotonic() + 30
         while any(v["lag"] for v in service.status().values()):

@@ -6,26 +6,26 @@ from __future__ import annotations
 
 from uuid import UUID
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.demo import seed
 from cardservice.security import token_hash
-from cardservice.services import Services
 from projections.service import rebuild, runners_for
 from projections.sessions import HolderSessionView, select_session_card
 from tests.integration.test_projections import NATIONAL, issue_many
 
 
-def catch_up(svc: Services) -> None:
-    for runner in runners_for(svc):
+def catch_up(svc: WriteSide) -> None:
+    for runner in runners_for(svc.sources()):
         runner.setup()
         runner.catch_up()
 
 
-def activate(svc: Services, card_id: UUID) -> str:
+def activate(svc: WriteSide, card_id: UUID) -> str:
     grant = svc.ledger.new_activation_code(card_id, NATIONAL, "new phone").grant
     return svc.ledger.activate(grant.code).holder_token
 
 
-def test_the_view_holds_only_live_sessions(services: Services) -> None:
+def test_the_view_holds_only_live_sessions(services: WriteSide) -> None:
     cards = issue_many(services, 6)
     lost = {card_id: activate(services, card_id) for card_id in cards}
     current = {card_id: activate(services, card_id) for card_id in cards[:4]}  # new phones
@@ -48,7 +48,7 @@ def test_the_view_holds_only_live_sessions(services: Services) -> None:
     # A rebuild reproduces the view exactly.
     with services.db.read() as tx:
         before = HolderSessionView().snapshot(tx)
-    rebuild(services, HolderSessionView())
+    rebuild(services.sources(), HolderSessionView())
     with services.db.read() as tx:
         assert HolderSessionView().snapshot(tx) == before
     # No token is stored anywhere in the event store: only hashes of them.
@@ -58,7 +58,7 @@ def test_the_view_holds_only_live_sessions(services: Services) -> None:
         assert current.get(card_id, "ht_none") not in stored
 
 
-def test_demo_prints_activation_links_and_never_a_token(services: Services) -> None:
+def test_demo_prints_activation_links_and_never_a_token(services: WriteSide) -> None:
     first = seed(services)
     assert first.cards
     for card in first.cards:

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import SHANGHAI
 from cardservice.domain.regions import regions
-from cardservice.services import Services
 from merchant_api import vlog
 from projections.runner import reset
 from redemptions.application import Grant
@@ -108,7 +108,7 @@ def random_day(rng: random.Random) -> date:
     return FIRST + timedelta(days=rng.randrange((LAST - FIRST).days + 1))
 
 
-def write_log(svc: Services, seen: Seen, rng: random.Random, count: int) -> None:
+def write_log(svc: WriteSide, seen: Seen, rng: random.Random, count: int) -> None:
     """Verifications through the log's writer, in batches of mixed days."""
     records = []
     for n in range(count):
@@ -133,7 +133,7 @@ def write_log(svc: Services, seen: Seen, rng: random.Random, count: int) -> None
         records = records[size:]
 
 
-def write_redemptions(svc: Services, seen: Seen, rng: random.Random, count: int) -> None:
+def write_redemptions(svc: WriteSide, seen: Seen, rng: random.Random, count: int) -> None:
     """Redemptions through the view's store (as its runner calls it), in batches."""
     view = RedemptionLogView()
     rows = []
@@ -157,14 +157,14 @@ def write_redemptions(svc: Services, seen: Seen, rng: random.Random, count: int)
         rows = rows[size:]
 
 
-def assert_answers(svc: Services, seen: Seen, all_scopes: list[Scope]) -> None:
+def assert_answers(svc: WriteSide, seen: Seen, all_scopes: list[Scope]) -> None:
     with svc.db.read() as tx:
         for scope in all_scopes:
             assert statistics(tx, scope) == seen.stats(scope), scope
             assert settlement_rows(tx, scope) == seen.settlement(scope), scope
 
 
-def test_stats_equal_a_fold_of_what_was_written(services: Services) -> None:
+def test_stats_equal_a_fold_of_what_was_written(services: WriteSide) -> None:
     rng = random.Random(13)
     vlog.migrate(services.db)
     create_stats_tables(services.db)
@@ -180,12 +180,12 @@ def test_stats_equal_a_fold_of_what_was_written(services: Services) -> None:
     assert seen.stats(Scope("429004", FIRST, FIRST + timedelta(days=365)))["redemptions"]["total"]
 
 
-def migrate(svc: Services) -> None:
+def migrate(svc: WriteSide) -> None:
     vlog.migrate(svc.db)
     create_stats_tables(svc.db)
 
 
-def test_an_older_database_fills_its_rollups_once(services: Services) -> None:
+def test_an_older_database_fills_its_rollups_once(services: WriteSide) -> None:
     """Daily tables written before the roll-ups existed: migrating fills the roll-ups from
     them, and migrating again (another replica starting) adds nothing twice."""
     rng = random.Random(14)
@@ -224,7 +224,7 @@ def test_an_older_database_fills_its_rollups_once(services: Services) -> None:
     assert_answers(services, seen, scopes(rng)[::7])
 
 
-def test_a_rebuild_refills_the_rollups_from_the_events(services: Services) -> None:
+def test_a_rebuild_refills_the_rollups_from_the_events(services: WriteSide) -> None:
     context = RedemptionContext(services.settings, services.db)
     try:
         context.setup()

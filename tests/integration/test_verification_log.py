@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable
 
-from cardservice.services import Services
+from cardservice.bootstrap.write import WriteSide
 from merchant_api import vlog
 
 
@@ -28,13 +28,13 @@ def record(i: int) -> vlog.Record:
     )
 
 
-def count(svc: Services) -> int:
+def count(svc: WriteSide) -> int:
     with svc.db.read() as tx:
         row = tx.one("SELECT COUNT(*) FROM verification_log")
     return int(row[0]) if row else 0
 
 
-def test_large_batches_are_written(services: Services) -> None:
+def test_large_batches_are_written(services: WriteSide) -> None:
     """Batches past the COPY threshold (PostgreSQL) land whole, like small ones."""
     services.db.create_tables(vlog.ddl(services.db.dialect))
     with services.db.transaction() as tx:
@@ -50,7 +50,7 @@ def test_large_batches_are_written(services: Services) -> None:
     assert log.failures == 0
 
 
-def test_back_pressure_instead_of_drops(services: Services) -> None:
+def test_back_pressure_instead_of_drops(services: WriteSide) -> None:
     services.db.create_tables(vlog.ddl(services.db.dialect))
     log = vlog.VerificationLog(services.db, maxsize=5)
     total = 200
@@ -77,7 +77,7 @@ def test_back_pressure_instead_of_drops(services: Services) -> None:
     assert count(services) == total
 
 
-def hold_write_lock(services: Services) -> Callable[[], None]:
+def hold_write_lock(services: WriteSide) -> Callable[[], None]:
     """Another connection blocks writes to the log until the returned function is called."""
     if services.db.dialect == "sqlite":
         conn = sqlite3.connect(services.db.path, isolation_level=None)

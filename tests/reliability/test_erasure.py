@@ -17,7 +17,7 @@ import psycopg
 
 from cardservice.api import presenters
 from cardservice.application import IssueCardRequest
-from cardservice.services import Services
+from cardservice.bootstrap.write import WriteSide
 from projections import all_views
 from projections.service import rebuild
 from tests.conftest import PG_URL
@@ -78,14 +78,14 @@ def postgres_hits(schema: str, needles: dict[str, bytes]) -> list[str]:
     return hits
 
 
-def hits(services: Services, needles: dict[str, bytes]) -> list[str]:
+def hits(services: WriteSide, needles: dict[str, bytes]) -> list[str]:
     settings = services.settings
     if settings.is_postgres:
         return postgres_hits(settings.postgres_schema, needles)
     return sqlite_hits(settings.data_dir, needles)
 
 
-def test_erased_holder_leaves_no_readable_personal_data(services: Services) -> None:
+def test_erased_holder_leaves_no_readable_personal_data(services: WriteSide) -> None:
     ledger = services.ledger
     issue_many(services, 30)
     target = ledger.issue_card(
@@ -136,7 +136,7 @@ def test_erased_holder_leaves_no_readable_personal_data(services: Services) -> N
     assert [h["type"] for h in presenters.history(ledger, holder_id)][-1] == "Erased"
     before = snapshots(services)
     for view in all_views():
-        rebuild(services, view)
+        rebuild(services.sources(), view)
     after = snapshots(services)
     assert after == before
     card_rows = {row[0]: row for row in after["cards"]}
@@ -147,8 +147,8 @@ def test_erased_holder_leaves_no_readable_personal_data(services: Services) -> N
     assert hits(services, text_needles()) == []
 
 
-def test_erasure_survives_a_restart(services: Services, settings: Any, clock: Any) -> None:
-    """A fresh process (new Services on the same store) replays the erased holder too."""
+def test_erasure_survives_a_restart(services: WriteSide, settings: Any, clock: Any) -> None:
+    """A fresh process (new WriteSide on the same store) replays the erased holder too."""
     card = services.ledger.issue_card(
         IssueCardRequest(
             name=NAME, id_number=ID_NUMBER, category="veteran", region="500103", phone=PHONE
@@ -156,7 +156,7 @@ def test_erasure_survives_a_restart(services: Services, settings: Any, clock: An
         NATIONAL,
     ).card
     services.ledger.erase_holder(card.holder_id, "request", NATIONAL)
-    again = Services.build(settings, clock)
+    again = WriteSide.build(settings, clock)
     try:
         assert again.ledger.holder_personal(card.holder_id) is None
         assert again.ledger.card(card.id).status == "revoked"

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
-from cardservice.services import Services
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.factories import activated, card_body
 
@@ -45,14 +45,12 @@ def engine(request: pytest.FixtureRequest, long_mode: bool) -> str:
 def whole_app(engine: str, tmp_path: Path, clock: FrozenClock) -> Iterator[Any]:
     from fastapi.testclient import TestClient
 
-    from cardservice.api.app import create_app
-    from cardservice.runtime import install_runtime
+    from cardservice.bootstrap.serve import served_app
 
     config, schema = make_settings(engine, tmp_path, merchant_rate=0)
-    svc = Services.build(config, clock)
-    install_runtime(svc, run_projections=True)
+    svc = WriteSide.build(config, clock)
     try:
-        app = create_app(svc, own_services=False)
+        app = served_app(svc, run_projections=True, own=False)
         with TestClient(app, raise_server_exceptions=False):  # runs the lifespan
             yield app
     finally:

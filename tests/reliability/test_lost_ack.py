@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from cardservice.api import presenters
-from cardservice.services import Services
+from cardservice.bootstrap.write import WriteSide
 from tests.factories import card_body
 from tests.reliability.support import DroppingProxy, served
 
@@ -37,7 +37,7 @@ CATALOG = {
 
 
 @pytest.fixture
-def proxy(services: Services) -> Iterator[DroppingProxy]:
+def proxy(services: WriteSide) -> Iterator[DroppingProxy]:
     from cardservice.api.app import create_app
 
     app = create_app(services, own_services=False)
@@ -63,14 +63,14 @@ def send_until_answered(
             assert failures <= 5, "the proxy kept dropping"
 
 
-def events_of(services: Services, app: str, suffix: str) -> list[Any]:
+def events_of(services: WriteSide, app: str, suffix: str) -> list[Any]:
     application = services.ledger if app == "ledger" else services.catalog
     notes = application.recorder.select_notifications(1, limit=10_000)
     return [n for n in notes if n.topic.endswith(suffix)]
 
 
 def test_issue_revoke_catalog_merchant_survive_a_lost_reply(
-    services: Services, proxy: DroppingProxy, admin_headers: dict[str, str]
+    services: WriteSide, proxy: DroppingProxy, admin_headers: dict[str, str]
 ) -> None:
     # Issue: the first reply is lost after COMMIT; the retry returns the same card.
     headers = {**admin_headers, "Idempotency-Key": "issue-0001"}
@@ -133,7 +133,7 @@ def test_issue_revoke_catalog_merchant_survive_a_lost_reply(
 
 
 def test_without_a_key_a_lost_reply_is_not_applied_twice_either(
-    services: Services, proxy: DroppingProxy, admin_headers: dict[str, str]
+    services: WriteSide, proxy: DroppingProxy, admin_headers: dict[str, str]
 ) -> None:
     """No Idempotency-Key: the retry cannot return the first answer, but the domain still
     refuses the duplicate (409: one active card per person and category)."""

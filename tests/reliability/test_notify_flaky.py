@@ -15,10 +15,10 @@ from collections import Counter
 from pathlib import Path
 
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
 from cardservice.outbox import NoticeDelivery, pending
-from cardservice.services import Services
 from projections.service import ProjectionService
 from tests.conftest import make_settings
 from tests.factories import id_number
@@ -45,8 +45,8 @@ def test_half_failing_gateway_gets_every_notice(
 
     receiver = Receiver(flaky).start()
     settings, schema = make_settings(backend, tmp_path)
-    svc = Services.build(settings, clock)
-    projections = ProjectionService(svc)
+    svc = WriteSide.build(settings, clock)
+    projections = ProjectionService(svc.sources())
     projections.start()
     try:
         requests = [

@@ -18,8 +18,8 @@ import pytest
 
 from cardservice.api import presenters
 from cardservice.application import IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import SystemClock
-from cardservice.services import Services
 from tests.conftest import ADMIN_TOKEN, make_settings
 from tests.factories import card_body, id_number
 from tests.integration.test_projections import NATIONAL
@@ -96,7 +96,7 @@ def poll_status(url: str, key: str, qr: str, status: str, timeout: float = 20) -
 
 def test_two_replicas_and_a_worker_on_one_postgres(tmp_path: Path, procs: Procs) -> None:
     settings, schema = make_settings("postgres", tmp_path)
-    svc = Services.build(settings, SystemClock())
+    svc = WriteSide.build(settings, SystemClock())
     try:
         env = process_env(settings)
         procs.start("worker", [*CLI, "worker"], env)

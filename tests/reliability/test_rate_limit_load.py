@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import SystemClock
-from cardservice.services import Services
 from tests.conftest import make_settings
 from tests.integration.test_projections import NATIONAL, catch_up
 from tests.reliability.support import free_port
@@ -30,7 +30,7 @@ FLOOD_SECONDS = 3.0
 
 def test_a_flooding_merchant_is_limited_and_others_are_not(tmp_path: Path) -> None:
     settings, _ = make_settings("sqlite", tmp_path)
-    svc = Services.build(settings, SystemClock())
+    svc = WriteSide.build(settings, SystemClock())
     try:
         keys = []
         for name in ("洪水商户", "正常商户"):

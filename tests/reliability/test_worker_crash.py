@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
-from cardservice.services import Services
 from cardservice.settings import Settings
 from projections import all_views
 from projections.service import rebuild, runners_for
@@ -58,14 +58,14 @@ def start_worker(settings: Settings, log: Path) -> subprocess.Popen[bytes]:
         )
 
 
-def lag(svc: Services) -> int:
-    return max(max(r.lag().values()) for r in runners_for(svc))
+def lag(svc: WriteSide) -> int:
+    return max(max(r.lag().values()) for r in runners_for(svc.sources()))
 
 
 @pytest.fixture
 def crash_services(backend: str, tmp_path: Path, clock: FrozenClock) -> Any:
     settings, schema = make_settings(backend, tmp_path)
-    svc = Services.build(settings, clock)
+    svc = WriteSide.build(settings, clock)
     yield svc
     svc.close()
     if schema is not None:
@@ -73,7 +73,7 @@ def crash_services(backend: str, tmp_path: Path, clock: FrozenClock) -> Any:
 
 
 def test_kill_9_worker_then_views_equal_a_rebuild(
-    crash_services: Services, tmp_path: Path, long_mode: bool
+    crash_services: WriteSide, tmp_path: Path, long_mode: bool
 ) -> None:
     svc = crash_services
     kills_wanted = LONG_KILLS if long_mode else KILLS
@@ -98,8 +98,8 @@ def test_kill_9_worker_then_views_equal_a_rebuild(
     log = tmp_path / "worker.log"
     kills = 0
     progressed = 0  # kills of a worker that had applied events and still lagged
-    (ledger_runner,) = [r for r in runners_for(svc) if r.source == "CardLedger"]
-    for runner in runners_for(svc):
+    (ledger_runner,) = [r for r in runners_for(svc.sources()) if r.source == "CardLedger"]
+    for runner in runners_for(svc.sources()):
         runner.setup()
     try:
         while kills < kills_wanted:
@@ -138,6 +138,6 @@ def test_kill_9_worker_then_views_equal_a_rebuild(
         row = next(r for r in before["cards"] if r[0] == str(card_id))
         assert (row[2], row[3], row[4]) == (card.status, card.card_version, card.status_index)
     for view in all_views():
-        rebuild(svc, view)
+        rebuild(svc.sources(), view)
     assert snapshots(svc) == before
     print(f"\n{len(issued)} cards, {kills} kills ({progressed} mid-stream)")

@@ -230,13 +230,29 @@ def test_scheduled_benefits_are_not_yet_effective_unless_a_rule_fails_first() ->
     assert "2026-07-01" in later["message"] and "2026-07-01" in later["message_en"]
 
 
-def test_the_seam_prefers_the_view_entry_and_falls_back_to_a_plain_lookup() -> None:
-    entry = CatalogEntry([placed(benefit("a"), "000000")], [], {"000000": 3})
-    answer = catalog_for({"catalog_entry": lambda r, d: entry}, "500112", DAY0)
-    assert (answer.benefits, answer.versions) == (entry.benefits, {"000000": 3})
-    plain = catalog_for({"catalog_lookup": lambda r, d: ([], {"500000": 1})}, "500112", DAY0)
-    assert (plain.benefits, plain.upcoming, plain.versions) == ([], [], {"500000": 1})
-    none = catalog_for({}, "500112", DAY0)
+class OneEntry:
+    """A catalog source answering one entry (the view's reader has the same two reads)."""
+
+    def __init__(self, entry: CatalogEntry) -> None:
+        self._entry = entry
+
+    def entry(self, region: str, day: date) -> CatalogEntry:
+        return self._entry
+
+    def lookup(self, region: str, day: date) -> tuple[list[Any], dict[str, int]]:
+        return self._entry.benefits, self._entry.versions
+
+
+def test_the_seam_reads_one_view_entry_with_its_upcoming_benefits() -> None:
+    later = {**placed(benefit("b"), "500000"), "effective_from": "2026-07-01"}
+    entry = CatalogEntry([placed(benefit("a"), "000000")], [later], {"000000": 3})
+    answer = catalog_for(OneEntry(entry), "500112", DAY0)
+    assert (answer.benefits, answer.upcoming, answer.versions) == (
+        entry.benefits,
+        [later],
+        {"000000": 3},
+    )
+    none = catalog_for(OneEntry(EMPTY_ENTRY), "500112", DAY0)
     assert (none.benefits, none.upcoming, none.versions) == ([], [], {})
     assert EMPTY_ENTRY.benefits == []
 

@@ -13,22 +13,17 @@ from cardservice.api import responses as out
 from cardservice.api.deps import AdminActor, ServicesDep
 from cardservice.api.params import parse_instant, parse_uuid
 from cardservice.application import require_region, require_scope
+from cardservice.bootstrap.write import WriteSide
 from cardservice.domain.errors import InvalidInput
-from cardservice.services import Services
 from projections.audit import MAX_LIMIT, AuditQuery, AuditReader, BadCursor
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: audit"])
 
-READER_KEY = "audit_reader"
 DEFAULT_LIMIT = 100
 
 
-def audit_reader(svc: Services) -> AuditReader:
-    reader = svc.extras.get(READER_KEY)
-    if not isinstance(reader, AuditReader):
-        reader = AuditReader(svc.db)
-        svc.extras[READER_KEY] = reader
-    return reader
+def audit_reader(svc: WriteSide) -> AuditReader:
+    return svc.audit
 
 
 def _limit(value: str | None) -> int:

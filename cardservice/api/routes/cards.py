@@ -21,10 +21,10 @@ from cardservice.api.deps import (
 )
 from cardservice.api.schemas import IssueCardIn, ReasonIn, RequiredReasonIn
 from cardservice.application import ActivationGrant, IssueCardRequest
+from cardservice.bootstrap.write import WriteSide
 from cardservice.domain.actors import Actor
 from cardservice.domain.cards import Card
 from cardservice.domain.errors import NotFound
-from cardservice.services import Services
 
 router = APIRouter(prefix="/v1/admin/cards", tags=["admin: cards"])
 
@@ -48,7 +48,7 @@ def activation_response(grant: ActivationGrant | None) -> dict[str, Any]:
 
 
 def issued_response(
-    svc: Services, card: Card, activation: ActivationGrant | None = None
+    svc: WriteSide, card: Card, activation: ActivationGrant | None = None
 ) -> dict[str, Any]:
     return {
         "card_id": str(card.id),
@@ -122,7 +122,7 @@ def new_activation_code(
 
 
 def _change(
-    svc: Services, card_id: str, action: str, reason: str, actor: Actor, key: str | None
+    svc: WriteSide, card_id: str, action: str, reason: str, actor: Actor, key: str | None
 ) -> dict[str, Any]:
     card = svc.ledger.change_status(load_card_id(card_id), action, reason, actor, key or "")
     return presenters.card_view(card, svc.ledger.now())

@@ -17,19 +17,19 @@ from cardservice.api.deps import AdminActor, ScopedIdempotencyKey, ServicesDep, 
 from cardservice.api.params import parse_day, parse_instant
 from cardservice.api.schemas import CatalogIn
 from cardservice.application import CatalogAt, require_region, require_scope
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import today_in_shanghai
 from cardservice.http.body import BodyKind
-from cardservice.services import Services
-from projections.catalog import CatalogEntry, CatalogReader, install_reader
+from projections.catalog import CatalogEntry, CatalogReader
 
 router = APIRouter(tags=["catalog"])
 
 
-def catalog_reader(svc: Services) -> CatalogReader:
-    return install_reader(svc.extras, svc.db)
+def catalog_reader(svc: WriteSide) -> CatalogReader:
+    return svc.catalog_reader
 
 
-def _day(svc: Services, at: str | None) -> date:
+def _day(svc: WriteSide, at: str | None) -> date:
     return today_in_shanghai(svc.clock) if at is None else parse_day(at, "at")
 
 

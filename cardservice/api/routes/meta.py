@@ -7,12 +7,12 @@ from typing import Any
 from fastapi import APIRouter
 
 from cardservice.api import presenters
-from cardservice.api import responses as out
 from cardservice.api.deps import ServicesDep
+from cardservice.http.schemas import KeysOut
 
 router = APIRouter(tags=["public"])
 
 
-@router.get("/v1/keys", response_model=out.KeysOut)
+@router.get("/v1/keys", response_model=KeysOut)
 def issuer_keys(svc: ServicesDep) -> dict[str, Any]:
     return {"keys": presenters.public_keys(svc.ledger.keyring())}

@@ -14,8 +14,8 @@ from cardservice.api import responses as out
 from cardservice.api.deps import AdminActor, ServicesDep
 from cardservice.api.routes.console_examples import SEARCH as SEARCH_EXAMPLE
 from cardservice.application.search import normal_card_number
+from cardservice.bootstrap.write import WriteSide
 from cardservice.domain.errors import InvalidInput
-from cardservice.services import Services
 from projections.admin_cards import (
     MAX_LIMIT,
     STATUSES,
@@ -27,17 +27,12 @@ from projections.admin_cards import (
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: console"])
 
-READER_KEY = "admin_card_reader"
 DEFAULT_LIMIT = 50
 MAX_PARAM = 200
 
 
-def card_reader(svc: Services) -> AdminCardReader:
-    reader = svc.extras.get(READER_KEY)
-    if not isinstance(reader, AdminCardReader):
-        reader = svc.extras.setdefault(READER_KEY, AdminCardReader(svc.db))
-    assert isinstance(reader, AdminCardReader)
-    return reader
+def card_reader(svc: WriteSide) -> AdminCardReader:
+    return svc.admin_cards
 
 
 def page_limit(value: str | None, default: int = DEFAULT_LIMIT, top: int = MAX_LIMIT) -> int:

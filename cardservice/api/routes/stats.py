@@ -14,18 +14,18 @@ from fastapi.responses import Response
 from cardservice.api import responses as out
 from cardservice.api.deps import AdminActor, ServicesDep
 from cardservice.api.params import parse_day
+from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import today_in_shanghai
 from cardservice.domain.actors import Actor
 from cardservice.domain.errors import Forbidden, InvalidInput
 from cardservice.domain.regions import is_well_formed, regions
-from cardservice.services import Services
 from redemptions.stats import RangeInvalid, Scope, settlement_csv, settlement_rows, statistics
 
 router = APIRouter(prefix="/v1/admin", tags=["admin: statistics"])
 
 
 def _scope(
-    actor: Actor, svc: Services, region: str | None, start: str | None, end: str | None
+    actor: Actor, svc: WriteSide, region: str | None, start: str | None, end: str | None
 ) -> Scope:
     code = actor.region if region is None else region
     if not is_well_formed(code) or not regions().exists(code):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from cardservice.bootstrap.write import WriteSide
 
 projections_app = typer.Typer(help="Read models (views) and their positions.", no_args_is_help=True)
 
@@ -19,39 +22,31 @@ console = Console()
 err = Console(stderr=True)
 
 
-def _services() -> Any:
-    from cardservice.services import Services
+def _services() -> WriteSide:
+    from cardservice.bootstrap.write import WriteSide
 
-    return Services.build()
+    return WriteSide.build()
 
 
 def run_worker(stop: threading.Event | None = None) -> None:
-    """Run every projection until SIGTERM/SIGINT, then stop cleanly."""
-    from projections.service import ProjectionService
+    """Run every projection (and the notice delivery) until SIGTERM/SIGINT, then stop."""
+    from cardservice.bootstrap.serve import add_background
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = stop or threading.Event()
     svc = _services()
-    service = ProjectionService(svc)
+    service = add_background(svc)
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    service.start()
-    from cardservice.outbox import install_delivery
-
-    delivery = install_delivery(svc)
-    if delivery is not None:
-        delivery.start()
-    names = ", ".join(v.name for r in service.runners for v in r.views)
-    console.print(f"projection worker running: {names}")
     try:
+        svc.lifecycle.start()
+        names = ", ".join(v.name for r in service.runners for v in r.views)
+        console.print(f"projection worker running: {names}")
         while not stop.wait(1.0):
             if not service.running:
                 err.print("[red]projection threads stopped unexpectedly[/red]")
                 raise typer.Exit(1)
     finally:
-        if delivery is not None:
-            delivery.stop()
-        service.stop()
         svc.close()
 
 
@@ -63,7 +58,7 @@ def status() -> None:
 
     svc = _services()
     try:
-        service = ProjectionService(svc)
+        service = ProjectionService(svc.sources())
         service.setup()
         table = Table("view", "source", "position", "head", "lag", "set aside")
         for name, row in service.status().items():
@@ -130,7 +125,7 @@ def rebuild(
             def progress(done: int, target: int) -> None:
                 bar.update(task, completed=done, total=max(target, 1))
 
-            rebuild_view(svc, views[name], progress)
+            rebuild_view(svc.sources(), views[name], progress)
         console.print(f"view {name} rebuilt")
     finally:
         svc.close()

@@ -1,0 +1,70 @@
+"""The read side's composition root: the merchant API over the views, and nothing secret.
+
+Built from `DATABASE_URL` alone: no master secret, no private key, no write-side
+Application. Inside `cardservice serve` the write side builds it on its own database and
+probes (`WriteSide.read`); alone (`merchant_api.app:create_app`) it opens its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cardservice.bootstrap.lifecycle import Lifecycle
+from cardservice.clock import Clock, SystemClock
+from cardservice.settings import Settings
+from cardservice.storage import Database
+from merchant_api.service import MerchantApi
+from projections.catalog import CatalogReader
+from projections.heads import EventStoreHeads
+from projections.health import Probes
+from projections.registry import all_views
+
+
+@dataclass
+class ReadSide:
+    settings: Settings
+    clock: Clock
+    db: Database
+    catalog: CatalogReader
+    probes: Probes
+    merchant_api: MerchantApi
+    lifecycle: Lifecycle
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings | None = None,
+        clock: Clock | None = None,
+        *,
+        db: Database | None = None,
+        probes: Probes | None = None,
+        lifecycle: Lifecycle | None = None,
+    ) -> ReadSide:
+        """Given `db`, `probes` and `lifecycle`, the read side shares them (and closes none
+        of what it was given); else it opens its own."""
+        settings = settings or Settings()
+        clock = clock or SystemClock()
+        lifecycle = lifecycle or Lifecycle()
+        if db is None:
+            db = Database(settings)
+            lifecycle.add("read database", stop=db.close)
+        if probes is None:
+            heads = EventStoreHeads(settings, {view.source for view in all_views()})
+            lifecycle.add("event store heads", stop=heads.close)
+            probes = Probes(
+                db, lambda: clock.now().timestamp(), heads, all_views(), lifecycle.checks
+            )
+        catalog = CatalogReader(db)
+        api = MerchantApi(settings, clock, db, catalog, probes)
+        api.setup()
+        lifecycle.add("merchant api", stop=api.close, check=lambda: log_health(api))
+        return cls(settings, clock, db, catalog, probes, api, lifecycle)
+
+    def close(self) -> None:
+        self.lifecycle.stop()
+
+
+def log_health(api: MerchantApi) -> dict[str, Any]:
+    """The verification log writer (a detail; a full queue shows as back-pressure)."""
+    return {"queue_depth": api.log.depth, "written": api.log.written, "failures": api.log.failures}
