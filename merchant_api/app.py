@@ -41,6 +41,7 @@ def merchant_api_for(svc: Services) -> MerchantApi:
         svc.extras[EXTRAS_KEY] = api
         svc.extras.setdefault("closers", []).append(api.close)
         svc.extras.setdefault("health", {})["verification_log"] = lambda: _log_health(api)
+        svc.extras.setdefault("health", {})["rate_limits"] = api.limiter.health
     return api
 
 
