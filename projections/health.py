@@ -5,7 +5,7 @@
 - `GET /readyz`: 503 only when the database does not answer. Otherwise 200, with
   `"degraded"` naming every check that is not well: projections lagging over 5 s, events
   set aside, and any check another part registers with `register_check` (the shared rate
-  limit registers `"redis"`). Status `ok`, `degraded` or `down`.
+  limit registers `"rate_limits"`). Status `ok`, `degraded` or `down`.
 - `GET /healthz`: as /readyz, with each check's detail under `"checks"`.
 
 Lag in seconds is measured without reading any event (the read side holds no key to decode
