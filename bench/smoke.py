@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import catalog, importer, inprocess, issuance, scale, suite, topology
+from bench import catalog, importer, inprocess, issuance, scale, shared_limit, suite, topology
 from bench import verify as verify_http
 
 
@@ -65,6 +65,13 @@ def _topology() -> Any:
     return topology.run(seconds=0.5, cards=5, log=_quiet)
 
 
+def _shared_limit() -> Any:
+    # The limit phase only (shared and per process, 1 and 2 replicas): the throughput
+    # phase starts two more clusters and would double the smoke's share of a minute.
+    args = ["--only", "limit", "--seconds", "0.3", "--warmup", "0.2", "--cards", "5"]
+    return shared_limit.run(shared_limit.options([*args, "--concurrency", "2"]), log=_quiet)
+
+
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "qr_versions": _qr,
     "inprocess": _inprocess,
@@ -74,6 +81,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "verify_http": _verify_http,
     "scale": _scale,
     "topology": _topology,
+    "shared_limit": _shared_limit,
 }
 
 

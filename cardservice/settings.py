@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # every replica shares it.
     secret: str | None = None
     merchant_rate: float = 20.0
+    # Redis (redis://[:password@]host:port/db) shares the per-merchant buckets across
+    # replicas; unset, each process keeps its own. Redis down: per process until it answers.
+    redis_url: str | None = None
     # Activation-code attempts per client address (IPv6: per /64): a token bucket of
     # `activation_burst` refilled at `activation_rate` per second; a successful activation
     # is given back, so only failed guesses count. `activation_rate = 0` disables it.

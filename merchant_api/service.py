@@ -45,8 +45,8 @@ from merchant_api.core import (
 from merchant_api.counters import Used
 from merchant_api.metrics import Metrics
 from merchant_api.photos import PhotoLinks
-from merchant_api.ratelimit import RateLimiter
 from merchant_api.redeem import RedemptionDesk, applied_json, refusals_json, with_remaining
+from merchant_api.shared_limit import limiter_for
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
 from projections.health import Probes
@@ -132,7 +132,7 @@ class MerchantApi:
         self.verified = VerifiedCards(signature_memo_size())
         self.keys = KeyCache(self.reader)
         self.merchants = MerchantCache(self.reader)
-        self.limiter = RateLimiter(settings.merchant_rate, clock.now)
+        self.limiter = limiter_for(settings, clock.now)
         self.log = vlog.VerificationLog(db)
         self.photos = PhotoLinks(db)
         self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
@@ -151,6 +151,7 @@ class MerchantApi:
         self.desk.close()
         self.log.close()
         self.cards.close()
+        self.limiter.close()
 
     # -- authentication --------------------------------------------------------------------
     def authenticate(self, token: str | None) -> MerchantRow | None:

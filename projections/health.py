@@ -5,8 +5,8 @@
 - `GET /readyz`: 503 only when the database does not answer. Otherwise 200, with
   `"degraded"` naming every check that is not well: projections lagging over 5 s, events
   set aside, and any check another part registers with its composition root's lifecycle
-  (`cardservice.bootstrap.lifecycle`; the shared rate limit registers one). Status `ok`,
-  `degraded` or `down`.
+  (`cardservice.bootstrap.lifecycle`; the shared rate limit registers `"rate_limits"`).
+  Status `ok`, `degraded` or `down`.
 - `GET /healthz`: as /readyz, with each check's detail under `"checks"`.
 
 Lag in seconds is measured without reading any event (the read side holds no key to decode

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh "test,bench"
 ./scripts/ensure_postgres.sh
+./scripts/ensure_redis.sh
 if [ -x scripts/setup_browser.sh ]; then ./scripts/setup_browser.sh; fi
 ./scripts/setup_print.sh
 echo "== ruff"; .venv/bin/ruff check .

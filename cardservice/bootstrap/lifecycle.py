@@ -53,6 +53,10 @@ class Lifecycle:
         if self._running:
             self._start(part)
 
+    def add_check(self, name: str, check: Action) -> None:
+        """A readiness check with no start or stop of its own (registering again replaces)."""
+        self.checks[name] = check
+
     def has(self, name: str) -> bool:
         return any(part.name == name for part in self._parts)
 

@@ -58,7 +58,8 @@ class ReadSide:
         catalog = CatalogReader(db)
         api = MerchantApi(settings, clock, db, catalog, probes)
         api.setup()
-        lifecycle.add("merchant api", stop=api.close, check=lambda: log_health(api))
+        lifecycle.add("verification_log", stop=api.close, check=lambda: log_health(api))
+        lifecycle.add_check("rate_limits", api.limiter.health)
         return cls(settings, clock, db, catalog, probes, api, lifecycle)
 
     def close(self) -> None:
