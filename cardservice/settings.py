@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Redis (redis://[:password@]host:port/db) shares the per-merchant buckets across
     # replicas; unset, each process keeps its own. Redis down: per process until it answers.
     redis_url: str | None = None
+    # The merchant API's view reads from a PostgreSQL hot standby (optional); its writes
+    # (verification log, redemptions) and the reads that must see them stay on DATABASE_URL.
+    read_database_url: str | None = None
     # Activation-code attempts per client address (IPv6: per /64): a token bucket of
     # `activation_burst` refilled at `activation_rate` per second; a successful activation
     # is given back, so only failed guesses count. `activation_rate = 0` disables it.
@@ -81,7 +84,7 @@ class Settings(BaseSettings):
     # Logs on stderr: "text" for people, "json" for collectors (one object a line).
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("database_url")
+    @field_validator("database_url", "read_database_url")
     @classmethod
     def _parse_database_url(cls, value: str | None) -> str | None:
         """A PostgreSQL URL libpq cannot parse fails at start (the message omits the URL,
@@ -93,6 +96,14 @@ class Settings(BaseSettings):
                 reason = str(exc).split(":")[0]
                 raise ValueError(f"DATABASE_URL is not a valid PostgreSQL URL ({reason})") from None
         return value
+
+    def for_view_reads(self) -> Settings | None:
+        """These settings pointed at the hot standby, or None where there is none."""
+        if not self.read_database_url:
+            return None
+        if not self.is_postgres or not self.read_database_url.startswith(POSTGRES_SCHEMES):
+            raise ValueError("CARDSERVICE_READ_DATABASE_URL needs PostgreSQL on both sides")
+        return self.model_copy(update={"database_url": self.read_database_url})
 
     # Holder notices to a messaging gateway (optional): POSTed through the outbox, retried
     # with back-off from `notify_backoff_seconds` doubling up to `notify_backoff_max_seconds`.

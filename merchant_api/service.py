@@ -111,9 +111,10 @@ def signature_memo_size() -> int:
 
 
 class MerchantApi:
-    """The read side's use cases. Given its parts, never a service locator: the views'
-    database (also where the verification log and redemptions are written), the catalog
-    view, and the process's probes (for /metrics)."""
+    """The read side's use cases. Given its parts, never a service locator: the primary
+    database (the verification log and redemptions are written there, and the reads that
+    must see those writes go there), the views' database (the primary or a hot standby),
+    the catalog view, and the process's probes (for /metrics)."""
 
     def __init__(
         self,
@@ -122,13 +123,16 @@ class MerchantApi:
         db: Database,
         catalog: CatalogSource,
         probes: Probes,
+        views: Database | None = None,
     ) -> None:
+        """`views`: where the views are read (a hot standby), if not from `db`."""
         self.settings = settings
         self.clock = clock
         self.db = db
+        self.views = views or db
         self.catalogs = catalog
-        self.reader = ViewReader(db)
-        self.cards = CardReader(settings, db)
+        self.reader = ViewReader(self.views)
+        self.cards = CardReader(self.views.settings, self.views)
         self.verified = VerifiedCards(signature_memo_size())
         self.keys = KeyCache(self.reader)
         self.merchants = MerchantCache(self.reader)

@@ -356,9 +356,10 @@ class CatalogReader:
     slightly, by contract). Creates the view's tables on first use, so a fresh database
     answers an empty catalog rather than an error before any runner has started."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, create: bool = True) -> None:
+        """`create` False: the tables are known to exist (a hot standby cannot create)."""
         self.db = db
-        self._ready = False
+        self._ready = not create
         self._lock = threading.Lock()
 
     def _ensure_tables(self) -> None:

@@ -49,14 +49,19 @@ class ReadSide:
         if db is None:
             db = Database(settings)
             lifecycle.add("read database", stop=db.close)
-        if probes is None:
+        views = db
+        standby = settings.for_view_reads()
+        if standby is not None:
+            views = Database(standby)
+            lifecycle.add("standby", stop=views.close)
+        if probes is None or views is not db:
             heads = EventStoreHeads(settings, {view.source for view in all_views()})
             lifecycle.add("event store heads", stop=heads.close)
             probes = Probes(
-                db, lambda: clock.now().timestamp(), heads, all_views(), lifecycle.checks
+                views, lambda: clock.now().timestamp(), heads, all_views(), lifecycle.checks
             )
-        catalog = CatalogReader(db)
-        api = MerchantApi(settings, clock, db, catalog, probes)
+        catalog = CatalogReader(views, create=views is db)
+        api = MerchantApi(settings, clock, db, catalog, probes, views)
         api.setup()
         lifecycle.add("verification_log", stop=api.close, check=lambda: log_health(api))
         lifecycle.add_check("rate_limits", api.limiter.health)
