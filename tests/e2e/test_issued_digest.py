@@ -14,13 +14,13 @@ from typing import Any
 import pytest
 
 from cardservice import credentials
+from cardservice.bootstrap.serve import add_background
 from cardservice.clock import FrozenClock
 from cardservice.digests import backfill_credential_digests
 from cardservice.domain.cards import Card
 from cardservice.domain.identity import card_number
 from cardservice.security import b64u
 from projections.cards import select_card
-from projections.service import ProjectionService
 from tests.merchant_support import PHONE, MerchantEnv, build_env, ptp1
 
 
@@ -136,8 +136,8 @@ def test_the_write_side_runs_the_backfill_at_start(env: MerchantEnv) -> None:
     key = env.merchant()
     card_id, qr = _old_card(env)
     env.wait_status(qr, key, "valid")
-    again = ProjectionService(env.svc.sources())  # what `serve` and `worker` start
-    again.start()
+    again = add_background(env.svc)  # what `serve` and `worker` start
+    env.svc.lifecycle.start()
     again.stop()
     assert env.svc.ledger.card(uuid.UUID(card_id)).credential_digest != ""
     env.wait_status(minted(env, qr, masked_name="钱*七"), key, "not_issued")
