@@ -100,6 +100,7 @@ def create_app(services: Services | None = None) -> FastAPI:
                     "kty": "OKP",
                     "crv": "Ed25519",
                     "x": k.public_key,
+                    "use": k.use,
                     "status": k.status,
                     "not_after": k.not_after,
                 }

@@ -85,6 +85,7 @@ KEY = {
     "kty": "OKP",
     "crv": "Ed25519",
     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+    "use": "card",
     "status": "active",
     "not_after": None,
 }
@@ -115,7 +116,19 @@ NOTICE = {
 }
 
 EXAMPLES: dict[tuple[str, str], Example] = {
-    ("GET", "/v1/keys"): Example({"keys": [KEY]}),
+    ("GET", "/v1/keys"): Example(
+        {
+            "keys": [
+                KEY,
+                {
+                    **KEY,
+                    "kid": "b9n8m7v6c5x4z3a2",
+                    "x": "Hs3tK0bqg1yXQ4l2wP9d8mZc7vR6uN5eA1oT0iJ3kLs",
+                    "use": "bundle",
+                },
+            ]
+        }
+    ),
     ("POST", "/v1/admin/cards"): Example(
         request={
             "holder": {

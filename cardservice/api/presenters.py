@@ -57,13 +57,14 @@ def holder_view(ledger: CardLedger, card: Card) -> dict[str, Any]:
 
 
 def public_keys(ring: IssuerKeyring) -> list[dict[str, Any]]:
-    """The issuer's public keys as Ed25519 JWKs with their status."""
+    """The issuer's public keys as Ed25519 JWKs with their use and status."""
     return [
         {
             "kid": k["kid"],
             "kty": "OKP",
             "crv": "Ed25519",
             "x": k["public_key"],
+            "use": k.get("use", "card"),
             "status": k["status"],
             "not_after": k["not_after"],
         }

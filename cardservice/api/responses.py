@@ -90,7 +90,9 @@ class KeyOut(Out):
     kty: Literal["OKP"]
     crv: Literal["Ed25519"]
     x: str
-    status: str
+    use: Literal["card", "bundle"]
+    """`card` keys sign cards, `bundle` keys sign offline bundles; never the other."""
+    status: Literal["active", "retired", "compromised"]
     not_after: str | None
 
 
