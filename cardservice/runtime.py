@@ -42,6 +42,8 @@ def _add_merchant_api_and_projections(svc: Services, *, run_projections: bool) -
         svc.extras["closers"].append(service.stop)
         svc.extras["health"]["projections"] = service.health_probe
     if run_projections:
+        from cardservice.bundles import install_signer
         from cardservice.outbox import install_delivery
 
         install_delivery(svc)
+        install_signer(svc)

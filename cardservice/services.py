@@ -25,7 +25,9 @@ class Services:
         settings = settings or Settings()
         clock = clock or SystemClock()
         db = Database(settings)
-        db.create_tables(SIDE_SCHEMA)
+        from cardservice.bundles import OFFLINE_BUNDLES_SCHEMA
+
+        db.create_tables([*SIDE_SCHEMA, *OFFLINE_BUNDLES_SCHEMA])
         base_env = settings.eventsourcing_env()
 
         def env_for(app_file: str) -> dict[str, str]:

@@ -47,6 +47,11 @@ class Settings(BaseSettings):
     # every replica shares it.
     secret: str | None = None
     merchant_rate: float = 20.0
+    # Offline-bundle downloads per merchant key (a 304 counts too): a token bucket of
+    # `bundle_burst` refilled at `bundle_rate_per_minute`; `bundle_rate_per_minute = 0`
+    # disables it.
+    bundle_rate_per_minute: float = 6.0
+    bundle_burst: int = 10
     # Activation-code attempts per client address (IPv6: per /64): a token bucket of
     # `activation_burst` refilled at `activation_rate` per second; a successful activation
     # is given back, so only failed guesses count. `activation_rate = 0` disables it.
@@ -83,6 +88,7 @@ class Settings(BaseSettings):
                 reason = str(exc).split(":")[0]
                 raise ValueError(f"DATABASE_URL is not a valid PostgreSQL URL ({reason})") from None
         return value
+
     # Holder notices to a messaging gateway (optional): POSTed through the outbox, retried
     # with back-off from `notify_backoff_seconds` doubling up to `notify_backoff_max_seconds`.
     notify_url: str | None = None

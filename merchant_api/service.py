@@ -7,9 +7,8 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 from __future__ import annotations
 
 import asyncio
-import base64
+import json
 import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,14 +16,12 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
+from cardservice.bundles import OFFLINE_BUNDLES_SCHEMA, StoredBundle, stored_bundle, stored_etag
 from cardservice.clock import today_in_shanghai
-from cardservice.security import Sealer, same, token_hash
+from cardservice.security import same, token_hash
 from cardservice.services import Services
 from merchant_api import vlog
-from merchant_api.bundle import BundleContent, sign_bundle
-from merchant_api.catalog import CatalogAnswer, catalog_for, decide_benefits, lookup_from
+from merchant_api.catalog import CatalogAnswer, catalog_for, decide_benefits
 from merchant_api.core import (
     Checked,
     Policy,
@@ -41,14 +38,13 @@ from merchant_api.photos import PhotoLinks
 from merchant_api.ratelimit import RateLimiter
 from merchant_api.redeem import RedemptionDesk, applied_json, refusals_json, with_remaining
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
-from projections.cards import CardRow, status_list_bytes
+from projections.cards import CardRow
 from projections.health import probes_for
 from projections.merchants import MerchantRow
 from projections.registry import all_views
 from projections.runner import create_tables
 
 SIGNATURE_MEMO_ENV = "CARDSERVICE_SIGNATURE_MEMO"
-BUNDLE_CACHE_SECONDS = 5.0
 CATALOG_CACHE_SECONDS = 1.0
 DECISIONS_PER_CATALOG = 4096
 MAX_TOKEN_LENGTH = 200
@@ -114,18 +110,22 @@ class MerchantApi:
         self.keys = KeyCache(self.reader)
         self.merchants = MerchantCache(self.reader)
         self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
+        self.bundle_limiter = RateLimiter(
+            svc.settings.bundle_rate_per_minute / 60.0,
+            svc.clock.now,
+            burst=svc.settings.bundle_burst,
+        )
         self.log = vlog.VerificationLog(svc.db)
         self.photos = PhotoLinks(svc.db)
         probes = probes_for(svc)
         self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
-        self._bundle_lock = threading.Lock()
-        self._bundles: dict[str, tuple[float, BundleContent]] = {}
         self._catalogs: dict[tuple[str, date], _CachedCatalog] = {}
         self.desk = RedemptionDesk(self)
 
     def setup(self) -> None:
         """Create the tables read here, so a fresh database answers before any worker ran."""
         create_tables(self.svc.db, all_views())
+        self.svc.db.create_tables(OFFLINE_BUNDLES_SCHEMA)
         vlog.migrate(self.svc.db)
         self.desk.setup()
 
@@ -393,60 +393,32 @@ class MerchantApi:
         return {"items": items, "next": str(after) if after is not None else None}
 
     # -- offline bundle -----------------------------------------------------------------------
-    def bundle_content(self, merchant: MerchantRow) -> BundleContent:
-        key = f"{merchant.region}|{merchant.merchant_id}"
-        now = time.monotonic()
-        with self._bundle_lock:
-            cached = self._bundles.get(key)
-        if cached is not None and now - cached[0] <= BUNDLE_CACHE_SECONDS:
-            return cached[1]
-        today = today_in_shanghai(self.clock)
-        benefits, versions = lookup_from(self.svc.extras)(merchant.region, today)
-        keys = [
+    # Signed and stored by the write side (`cardservice.bundles`); served here as stored.
+    def bundle_rate_limited(self, merchant: MerchantRow) -> int | None:
+        return self.bundle_limiter.take(str(merchant.merchant_id))
+
+    def bundle_etag(self, merchant: MerchantRow) -> str | None:
+        """The stored bundle's ETag for the merchant's region: one indexed read."""
+        with self.svc.db.read() as tx:
+            return stored_etag(tx, merchant.region)
+
+    def stored_bundle(self, merchant: MerchantRow) -> StoredBundle | None:
+        with self.svc.db.read() as tx:
+            return stored_bundle(tx, merchant.region)
+
+    @staticmethod
+    def merchant_policy(merchant: MerchantRow) -> str:
+        """The `Merchant-Policy` header: the merchant's own rules for offline checks, beside
+        the signed bundle (compact JSON, ASCII)."""
+        return json.dumps(
             {
-                "kid": k.kid,
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": k.public_key,
-                "status": k.status,
-                "not_after": k.not_after,
-            }
-            for k in self.keys.refresh(min_age=0).rows
-        ]
-        content = BundleContent(
-            keys=keys,
-            status_list=status_list_bytes(self.reader.status_entries()),
-            catalog={
-                "region": merchant.region,
-                "at": today.isoformat(),
-                "benefits": benefits,
-                "versions": versions,
-            },
-            merchant_region=merchant.region,
-            merchant={
                 "kind": merchant.kind,
                 "categories": list(merchant.categories),
                 "a_level": merchant.a_level,
                 "require_device_binding": merchant.require_device_binding,
             },
+            separators=(",", ":"),
         )
-        with self._bundle_lock:
-            self._bundles[key] = (now, content)
-        return content
-
-    def signing_key(self) -> Ed25519PrivateKey:
-        active = [k for k in self.keys.refresh(min_age=1.0).rows if k.status == "active"]
-        if not active:
-            raise Unavailable("no active issuer key is projected yet")
-        key = active[-1]
-        sealer = Sealer(self.settings.derived_key("issuer-key-wrapping"))
-        raw = sealer.unseal(base64.b64decode(key.sealed_private_key), key.kid.encode())
-        return Ed25519PrivateKey.from_private_bytes(raw)
-
-    def signed_bundle(self, content: BundleContent) -> bytes:
-        issued_at = int(self.clock.now().timestamp())
-        expires = issued_at + self.settings.bundle_hours * 3600
-        return sign_bundle(content, self.signing_key(), issued_at, expires)
 
 
 def now_iso(moment: datetime) -> str:

@@ -41,6 +41,10 @@ def run_worker(stop: threading.Event | None = None) -> None:
     delivery = install_delivery(svc)
     if delivery is not None:
         delivery.start()
+    from cardservice.bundles import install_signer
+
+    signer = install_signer(svc)
+    signer.start()
     names = ", ".join(v.name for r in service.runners for v in r.views)
     console.print(f"projection worker running: {names}")
     try:
@@ -49,6 +53,7 @@ def run_worker(stop: threading.Event | None = None) -> None:
                 err.print("[red]projection threads stopped unexpectedly[/red]")
                 raise typer.Exit(1)
     finally:
+        signer.stop()
         if delivery is not None:
             delivery.stop()
         service.stop()

@@ -185,19 +185,24 @@ def build_env(
     from fastapi.testclient import TestClient
 
     from cardservice.api.app import create_app
+    from cardservice.bundles import install_signer
     from merchant_api.app import install
     from projections.service import ProjectionService
 
     overrides.setdefault("merchant_rate", 0)
+    overrides.setdefault("bundle_rate_per_minute", 0)
     settings, schema = make_settings(backend, tmp_path, **overrides)
     svc = Services.build(settings, clock)
     projections = ProjectionService(svc)
     projections.start()
+    signer = install_signer(svc)  # as `serve` and `worker` run it beside the projections
+    signer.start()
     try:
         app = create_app(svc, extensions=[install], own_services=False)
         with TestClient(app, raise_server_exceptions=False) as client:
             yield MerchantEnv(svc=svc, client=client, clock=clock)
     finally:
+        signer.stop()
         projections.stop()
         svc.close()
         if schema is not None:

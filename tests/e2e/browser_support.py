@@ -156,6 +156,7 @@ def live_server(data_dir: Path) -> Iterator[LiveServer]:
         secret="pages-test-secret",
         projection_poll_seconds=0.02,
         merchant_rate=0,
+        bundle_rate_per_minute=0,
     )
     svc = Services.build(settings)
     install_runtime(svc, run_projections=True)
