@@ -152,8 +152,10 @@ def test_a_view_made_before_the_digest_gains_its_column(backend: str, tmp_path: 
     settings, schema = make_settings(backend, tmp_path)
     svc = Services.build(settings)
     try:
-        old_ddl = CardStatusView().ddl(svc.db.dialect)[0].replace(
-            ",\n                credential_digest TEXT NOT NULL DEFAULT ''", ""
+        old_ddl = (
+            CardStatusView()
+            .ddl(svc.db.dialect)[0]
+            .replace(",\n                credential_digest TEXT NOT NULL DEFAULT ''", "")
         )
         assert "credential_digest" not in old_ddl
         svc.db.create_tables([old_ddl])
