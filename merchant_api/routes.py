@@ -212,15 +212,15 @@ def offline_bundle(
 ) -> Response:
     """Serves stored bytes: nothing is built, signed or scanned here (a 304 reads the
     stored ETag alone). Rate-limited per merchant, 304s included."""
-    retry = api.bundle_rate_limited(who)
+    retry = api.bundles.rate_limited(who)
     if retry is not None:
         raise ApiError(
             429, "rate_limited", "too many bundle downloads", {"Retry-After": str(retry)}
         )
-    etag = api.bundle_etag(who) if if_none_match else None
+    etag = api.bundles.etag(who) if if_none_match else None
     if etag is not None and _etag_matches(if_none_match, etag):
         return Response(status_code=304, headers=_bundle_headers(etag, who, api))
-    stored = api.stored_bundle(who)
+    stored = api.bundles.stored(who)
     if stored is None:
         raise ApiError(
             503, "unavailable", "no bundle is signed for this region yet", {"Retry-After": "5"}
@@ -232,7 +232,11 @@ def offline_bundle(
 
 
 def _bundle_headers(etag: str, who: MerchantRow, api: MerchantApi) -> dict[str, str]:
-    return {"ETag": etag, "Cache-Control": "no-cache", "Merchant-Policy": api.merchant_policy(who)}
+    return {
+        "ETag": etag,
+        "Cache-Control": "no-cache",
+        "Merchant-Policy": api.bundles.merchant_policy(who),
+    }
 
 
 metrics_router = APIRouter(tags=["operations"])

@@ -7,7 +7,6 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import time
 import uuid
@@ -16,11 +15,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from cardservice.bundles import OFFLINE_BUNDLES_SCHEMA, StoredBundle, stored_bundle, stored_etag
 from cardservice.clock import today_in_shanghai
 from cardservice.security import same, token_hash
 from cardservice.services import Services
 from merchant_api import vlog
+from merchant_api.bundles_served import ServedBundles
 from merchant_api.catalog import CatalogAnswer, catalog_for, decide_benefits
 from merchant_api.core import (
     Checked,
@@ -110,11 +109,7 @@ class MerchantApi:
         self.keys = KeyCache(self.reader)
         self.merchants = MerchantCache(self.reader)
         self.limiter = RateLimiter(svc.settings.merchant_rate, svc.clock.now)
-        self.bundle_limiter = RateLimiter(
-            svc.settings.bundle_rate_per_minute / 60.0,
-            svc.clock.now,
-            burst=svc.settings.bundle_burst,
-        )
+        self.bundles = ServedBundles(svc.db, svc.settings, svc.clock)
         self.log = vlog.VerificationLog(svc.db)
         self.photos = PhotoLinks(svc.db)
         probes = probes_for(svc)
@@ -125,7 +120,7 @@ class MerchantApi:
     def setup(self) -> None:
         """Create the tables read here, so a fresh database answers before any worker ran."""
         create_tables(self.svc.db, all_views())
-        self.svc.db.create_tables(OFFLINE_BUNDLES_SCHEMA)
+        self.bundles.setup()
         vlog.migrate(self.svc.db)
         self.desk.setup()
 
@@ -391,34 +386,6 @@ class MerchantApi:
             for r in rows
         ]
         return {"items": items, "next": str(after) if after is not None else None}
-
-    # -- offline bundle -----------------------------------------------------------------------
-    # Signed and stored by the write side (`cardservice.bundles`); served here as stored.
-    def bundle_rate_limited(self, merchant: MerchantRow) -> int | None:
-        return self.bundle_limiter.take(str(merchant.merchant_id))
-
-    def bundle_etag(self, merchant: MerchantRow) -> str | None:
-        """The stored bundle's ETag for the merchant's region: one indexed read."""
-        with self.svc.db.read() as tx:
-            return stored_etag(tx, merchant.region)
-
-    def stored_bundle(self, merchant: MerchantRow) -> StoredBundle | None:
-        with self.svc.db.read() as tx:
-            return stored_bundle(tx, merchant.region)
-
-    @staticmethod
-    def merchant_policy(merchant: MerchantRow) -> str:
-        """The `Merchant-Policy` header: the merchant's own rules for offline checks, beside
-        the signed bundle (compact JSON, ASCII)."""
-        return json.dumps(
-            {
-                "kind": merchant.kind,
-                "categories": list(merchant.categories),
-                "a_level": merchant.a_level,
-                "require_device_binding": merchant.require_device_binding,
-            },
-            separators=(",", ":"),
-        )
 
 
 def now_iso(moment: datetime) -> str:

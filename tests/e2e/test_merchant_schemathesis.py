@@ -30,10 +30,9 @@ def test_merchant_api_openapi(backend: str, tmp_path: Path, clock: FrozenClock) 
         response_schema_conformance,
     )
 
+    from cardservice.bundles import BundleSigner
     from merchant_api.app import create_app
     from projections.service import ProjectionService
-
-    from cardservice.bundles import BundleSigner
 
     config, schema_name = make_settings(
         backend, tmp_path, merchant_rate=0, bundle_rate_per_minute=0
