@@ -108,21 +108,25 @@ def keys_list() -> None:
     from cardservice.credentials import fingerprint
     from cardservice.security import b64u_decode
 
-    table = Table("kid", "status", "not_after", "fingerprint")
+    table = Table("kid", "use", "status", "not_after", "fingerprint")
     for key in presenters.public_keys(svc.ledger.keyring()):
         shown = fingerprint(b64u_decode(key["x"]))
-        table.add_row(key["kid"], key["status"], key["not_after"] or "", shown)
+        table.add_row(key["kid"], key["use"], key["status"], key["not_after"] or "", shown)
     console.print(table)
 
 
 @keys_app.command("rotate")
 @clean_errors
-def keys_rotate() -> None:
-    """Activate a new issuer key; the old one retires but still verifies."""
+def keys_rotate(
+    use: Annotated[
+        str, typer.Option(help="card (signs cards) or bundle (signs offline bundles).")
+    ] = "card",
+) -> None:
+    """Activate a new issuer key of a use; the old one of that use retires but verifies."""
     svc = build_services()
     svc.ledger.keyring()
-    kid = svc.ledger.rotate_key(CLI_ACTOR)
-    console.print(f"new active key: {kid}")
+    kid = svc.ledger.rotate_key(CLI_ACTOR, use)
+    console.print(f"new active {use} key: {kid}")
 
 
 @keys_app.command("compromise")
@@ -134,7 +138,7 @@ def keys_compromise(
     """Mark a key compromised: everything it signed verifies as key_compromised."""
     svc = build_services()
     svc.ledger.compromise_key(kid, reason, CLI_ACTOR)
-    console.print(f"key {kid} marked compromised; active key: {svc.ledger.active_kid()}")
+    console.print(f"key {kid} marked compromised; active card key: {svc.ledger.active_kid()}")
 
 
 @holders_app.command("erase")

@@ -35,7 +35,7 @@ def run_worker(stop: threading.Event | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     stop = stop or threading.Event()
     svc = _services()
-    service = add_background(svc)
+    service = add_background(svc).projections
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     try:

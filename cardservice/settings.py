@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     # The merchant API's view reads from a PostgreSQL hot standby (optional); its writes
     # (verification log, redemptions) and the reads that must see them stay on DATABASE_URL.
     read_database_url: str | None = None
+    # Offline-bundle downloads per merchant key (a 304 counts too): a token bucket of
+    # `bundle_burst` refilled at `bundle_rate_per_minute`; `bundle_rate_per_minute = 0`
+    # disables it.
+    bundle_rate_per_minute: float = 6.0
+    bundle_burst: int = 10
     # Activation-code attempts per client address (IPv6: per /64): a token bucket of
     # `activation_burst` refilled at `activation_rate` per second; a successful activation
     # is given back, so only failed guesses count. `activation_rate = 0` disables it.

@@ -76,7 +76,7 @@ def create_app(read: ReadSide | None = None) -> FastAPI:
     @app.get("/v1/keys", tags=["public"], response_model=KeysOut)
     def issuer_keys(api: ApiDep) -> dict[str, Any]:
         rows = api.keys.refresh(min_age=1.0).rows
-        return {"keys": [jwk(k.kid, k.public_key, k.status, k.not_after) for k in rows]}
+        return {"keys": [jwk(k.kid, k.public_key, k.use, k.status, k.not_after) for k in rows]}
 
     install_probes(app, side.probes.report)
     install_openapi(app)

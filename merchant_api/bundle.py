@@ -1,10 +1,17 @@
 """The offline bundle: issuer keys, the status list and the merchant region's catalog, signed.
 
-A tagged COSE_Sign1 (the cards' own shape) by an active issuer key over CBOR
+A tagged COSE_Sign1 (the cards' own shape) by an active `bundle` key over CBOR
 `{"keys", "status_list", "catalog", "merchant_region", "issued_at", "expires"}`;
-`status_list` is zlib of 2 bits per status index (index 0 in the top bits of byte 0). The
-ETag hashes everything but the two times, so a client re-downloads only on real change.
-Pure: building, signing, opening and verifying do no I/O.
+`status_list` is zlib of 2 bits per status index (index 0 in the top bits of byte 0). One
+bundle per merchant region, signed on the write side (`cardservice.bundles`) and stored;
+the ETag is the hash of the signed bytes. The merchant's own policy is not in it (it
+travels beside it, in the `Merchant-Policy` header). Pure: building, signing, opening and
+verifying do no I/O.
+
+Trust: the signer must be a trusted `bundle` key (pinned, from a saved /v1/keys answer) and
+not compromised; the keys the bundle lists then update the trusted set (the newer word on
+statuses, a compromised key staying compromised; a key listed for the first time is vouched
+for by the signer), and cards verify only under `card` keys of that set.
 """
 
 from __future__ import annotations
@@ -23,6 +30,9 @@ from cardservice import credentials
 from cardservice.credentials import MalformedCredential
 from cardservice.security import b64u, b64u_decode
 from merchant_api.core import (
+    BUNDLE_USE,
+    CARD_USE,
+    COMPROMISED,
     STANDING_BY_CODE,
     Checked,
     Policy,
@@ -39,7 +49,8 @@ MAX_PAYLOAD_DEPTH = 16
 
 
 class BundleRefused(Exception):
-    """The bundle cannot be trusted or used: bad signature, unknown signer, expired, unreadable."""
+    """The bundle cannot be trusted or used: bad signature, unknown or wrong-use signer,
+    expired, unreadable."""
 
 
 @dataclass(frozen=True)
@@ -48,24 +59,21 @@ class BundleContent:
     status_list: bytes  # uncompressed 2-bit list
     catalog: dict[str, Any]
     merchant_region: str
-    merchant: dict[str, Any]
-    """The merchant's policy (kind, categories, A-level, device binding): offline
-    eligibility and `static_not_allowed` need it. An addition to the contract's keys."""
 
-    def etag(self) -> str:
-        digest = hashlib.sha256(
-            cbor2.dumps(
-                {
-                    "keys": self.keys,
-                    "status_list": self.status_list,
-                    "catalog": self.catalog,
-                    "merchant_region": self.merchant_region,
-                    "merchant": self.merchant,
-                },
-                canonical=True,
-            )
-        ).hexdigest()
-        return f'"{digest[:32]}"'
+    def digest(self) -> str:
+        """What the bundle says, without its times: the signer re-signs when this changes."""
+        body = {
+            "keys": self.keys,
+            "status_list": self.status_list,
+            "catalog": self.catalog,
+            "merchant_region": self.merchant_region,
+        }
+        return hashlib.sha256(cbor2.dumps(body, canonical=True)).hexdigest()
+
+
+def bundle_etag(signed: bytes) -> str:
+    """The ETag of a signed bundle: the hash of its bytes (quoted, as HTTP writes it)."""
+    return f'"{hashlib.sha256(signed).hexdigest()[:32]}"'
 
 
 def sign_bundle(
@@ -77,7 +85,6 @@ def sign_bundle(
             "status_list": zlib.compress(content.status_list, 9),
             "catalog": content.catalog,
             "merchant_region": content.merchant_region,
-            "merchant": content.merchant,
             "issued_at": issued_at,
             "expires": expires,
         },
@@ -93,13 +100,13 @@ class Bundle:
     status_list: bytes
     catalog: Mapping[str, Any]
     merchant_region: str
-    merchant: Mapping[str, Any]
     issued_at: int
     expires: int
 
 
 def pinned_keys(keys_json: Mapping[str, Any]) -> dict[str, TrustedKey]:
-    """Trusted keys from a saved `/v1/keys` answer; each kid must match its key."""
+    """Trusted keys from a saved `/v1/keys` answer; each kid must match its key. A key
+    listed without a `use` (an answer from before keys had one) is a card key."""
     found: dict[str, TrustedKey] = {}
     entries = keys_json.get("keys") if isinstance(keys_json, Mapping) else None
     if not isinstance(entries, Sequence):
@@ -112,8 +119,28 @@ def pinned_keys(keys_json: Mapping[str, Any]) -> dict[str, TrustedKey]:
             raise BundleRefused("trust file: a key entry is not an Ed25519 key") from None
         if entry.get("kid") != kid:
             raise BundleRefused(f"trust file: kid {entry.get('kid')} does not match its key")
-        found[kid] = TrustedKey(kid, raw, str(entry.get("status", "active")))
+        use = entry.get("use", CARD_USE)
+        if use not in (CARD_USE, BUNDLE_USE):
+            raise BundleRefused(f"trust file: key {kid} has no known use ({use!r})")
+        found[kid] = TrustedKey(kid, raw, str(entry.get("status", "active")), str(use))
     return found
+
+
+def merged_trust(
+    trusted: Mapping[str, TrustedKey], listed: Mapping[str, TrustedKey]
+) -> dict[str, TrustedKey]:
+    """The trusted keys after a verified bundle's word on them: its statuses win, except
+    that a compromised key stays compromised; a key keeps the use it was trusted for; a
+    key listed for the first time is trusted as listed (its signer vouches for it)."""
+    out = dict(trusted)
+    for kid, key in listed.items():
+        known = out.get(kid)
+        if known is None:
+            out[kid] = key
+        else:
+            status = COMPROMISED if known.status == COMPROMISED else key.status
+            out[kid] = TrustedKey(kid, known.raw, status, known.use)
+    return out
 
 
 def _check_shape(data: bytes) -> None:
@@ -181,7 +208,9 @@ def open_bundle(data: bytes, trusted: Mapping[str, TrustedKey], now: int) -> Bun
     key = trusted.get(signer)
     if key is None:
         raise BundleRefused(f"unknown signer {signer}: not among the pinned issuer keys")
-    if key.status == "compromised":
+    if key.use != BUNDLE_USE:
+        raise BundleRefused(f"wrong-use signer {signer}: a {key.use} key signs no bundles")
+    if key.status == COMPROMISED:
         raise BundleRefused(f"signer {signer} is a compromised key")
     if not credentials.verify_sign1(message, key.raw):
         raise BundleRefused("bad signature")
@@ -195,17 +224,17 @@ def open_bundle(data: bytes, trusted: Mapping[str, TrustedKey], now: int) -> Bun
             raise BundleRefused(
                 f"status list over {MAX_STATUS_LIST_BYTES} bytes uncompressed, or truncated"
             )
-        keys = {k.kid: k for k in pinned_keys({"keys": list(body["keys"])}).values()}
+        listed = pinned_keys({"keys": list(body["keys"])})
         catalog = body.get("catalog") or {}
         region = str(body["merchant_region"])
-        merchant = body.get("merchant") or {}
     except BundleRefused:
         raise
     except (KeyError, TypeError, ValueError, zlib.error) as exc:
         raise BundleRefused(f"unreadable bundle payload: {exc}") from None
     if now > expires:
         raise BundleRefused("expired bundle: download a new one")
-    return Bundle(signer, keys, bits, catalog, region, merchant, issued_at, expires)
+    keys = merged_trust(trusted, listed)
+    return Bundle(signer, keys, bits, catalog, region, issued_at, expires)
 
 
 def verify_offline(text: str, bundle: Bundle, now: int, policy: Policy) -> tuple[str, Checked]:

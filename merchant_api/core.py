@@ -56,6 +56,8 @@ Standing = Literal["active", "suspended", "revoked", "superseded", "not_issued"]
 """A card version's standing as the status source sees it."""
 
 COMPROMISED = "compromised"
+CARD_USE = "card"
+BUNDLE_USE = "bundle"
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class TrustedKey:
     kid: str
     raw: bytes
     status: str  # active | retired | compromised
+    use: str = "card"  # card | bundle: only a card key vouches for a card
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,8 @@ def read_credential(
     keys: KeyLookup | Mapping[str, TrustedKey],
     memo: VerifiedCards | None = None,
 ) -> Checked:
-    """malformed → unknown_key → key_compromised: the stage before any signature.
+    """malformed → unknown_key → key_compromised: the stage before any signature. A kid
+    that names a bundle key is as unknown as one never listed: bundle keys sign no cards.
 
     The parsed claims are not trusted yet; the online path uses the card id in them only to
     look the card up, and the issued digest found there decides whether the issuer
@@ -171,7 +175,7 @@ def read_credential(
         if memo is not None:
             memo.remember_parsed(text, parsed)
     key = keys.get(kid_text(parsed.kid))
-    if key is None:
+    if key is None or key.use != CARD_USE:
         return Checked("unknown_key", parsed)
     if key.status == COMPROMISED:
         return Checked("key_compromised", parsed, key)

@@ -1,7 +1,12 @@
 """`cardservice verify --bundle FILE --trust KEYS.json QR`: verification with no network.
 
 Exit codes: 0 valid, 1 not valid (the status is printed), 2 bundle refused (bad signature,
-unknown signer, expired, unreadable; also an unreadable trust file).
+unknown or wrong-use signer, expired, unreadable; also an unreadable trust file).
+
+KEYS.json pins the keys: the bundle's signer must be one of its `bundle` keys; the keys the
+bundle lists then have the newer word on statuses (and vouch for new keys), and the card's
+signer must be a `card` key. The merchant's policy is not in the bundle: a device-binding
+merchant passes `--require-device-binding`.
 """
 
 from __future__ import annotations
@@ -54,8 +59,7 @@ def run(
     policy = Policy(
         clock_skew_seconds=clock_skew_seconds,
         presentation_window_seconds=presentation_window_seconds,
-        require_device_binding=require_device_binding
-        or bool(bundle.merchant.get("require_device_binding")),
+        require_device_binding=require_device_binding,
     )
     status, checked = verify_offline(qr, bundle, now, policy)
     verdict: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""Per-merchant token buckets: `rate` verifications per second, bursts of twice that.
+"""Per-merchant token buckets: `rate` requests per second, bursts of twice that (or `burst`).
 
 Time comes from the injected clock (tests freeze and move it). Each replica keeps its own
 buckets, so N replicas behind a balancer allow up to N times the rate: size it per replica.
@@ -13,9 +13,11 @@ from datetime import datetime
 
 
 class RateLimiter:
-    def __init__(self, rate: float, now: Callable[[], datetime]) -> None:
+    def __init__(
+        self, rate: float, now: Callable[[], datetime], *, burst: float | None = None
+    ) -> None:
         self.rate = max(0.0, float(rate))
-        self.burst = 2.0 * self.rate
+        self.burst = 2.0 * self.rate if burst is None else max(1.0, float(burst))
         self._now = now
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}

@@ -17,7 +17,7 @@ from cardservice.http.jsonbody import body_doc, json_body
 from cardservice.http.problems import PROBLEM_MEDIA_TYPE, ApiError
 from merchant_api.core import STATUSES
 from merchant_api.metrics import scrape_allowed
-from merchant_api.service import MerchantApi, Unavailable
+from merchant_api.service import MerchantApi
 from merchant_api.sessions import SessionCardId
 from projections.merchants import MerchantRow
 
@@ -178,13 +178,31 @@ def _etag_matches(header: str | None, etag: str) -> bool:
     return "*" in tags or etag in tags
 
 
+MERCHANT_POLICY_DOC = {
+    "description": "The merchant's own policy for offline checks, beside the signed bundle "
+    '(compact JSON): `{"kind", "categories", "a_level", "require_device_binding"}`',
+    "schema": {"type": "string"},
+    "example": '{"kind":"merchant","categories":["dining"],"a_level":null,'
+    '"require_device_binding":false}',
+}
+ETAG_DOC = {"description": "The hash of the signed bytes", "schema": {"type": "string"}}
+
+
 @router.get(
     "/v1/offline-bundle",
     response_class=Response,
     responses={
-        200: {"content": {COSE_MEDIA_TYPE: {}}, "description": "Signed bundle (COSE_Sign1)"},
-        304: {"description": "Not modified (If-None-Match)"},
-        **errors(401, 503),
+        200: {
+            "content": {COSE_MEDIA_TYPE: {}},
+            "description": "The bundle of the merchant's region as the write side signed "
+            "and stored it (COSE_Sign1 by an active `bundle` key)",
+            "headers": {"ETag": ETAG_DOC, "Merchant-Policy": MERCHANT_POLICY_DOC},
+        },
+        304: {
+            "description": "Not modified (If-None-Match names the stored bundle's ETag)",
+            "headers": {"ETag": ETAG_DOC, "Merchant-Policy": MERCHANT_POLICY_DOC},
+        },
+        **errors(401, 429, 503),
     },
 )
 def offline_bundle(
@@ -192,16 +210,33 @@ def offline_bundle(
     api: ApiDep,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    content = api.bundle_content(who)
-    etag = content.etag()
-    headers = {"ETag": etag, "Cache-Control": "no-cache"}
-    if _etag_matches(if_none_match, etag):
+    """Serves stored bytes: nothing is built, signed or scanned here (a 304 reads the
+    stored ETag alone). Rate-limited per merchant, 304s included."""
+    retry = api.bundles.rate_limited(who)
+    if retry is not None:
+        raise ApiError(
+            429, "rate_limited", "too many bundle downloads", {"Retry-After": str(retry)}
+        )
+    etag = api.bundles.etag(who) if if_none_match else None
+    if etag is not None and _etag_matches(if_none_match, etag):
+        return Response(status_code=304, headers=_bundle_headers(etag, who, api))
+    stored = api.bundles.stored(who)
+    if stored is None:
+        raise ApiError(
+            503, "unavailable", "no bundle is signed for this region yet", {"Retry-After": "5"}
+        )
+    headers = _bundle_headers(stored.etag, who, api)
+    if _etag_matches(if_none_match, stored.etag):  # re-signed between the two reads
         return Response(status_code=304, headers=headers)
-    try:
-        data = api.signed_bundle(content)
-    except Unavailable as exc:
-        raise ApiError(503, "unavailable", str(exc), {"Retry-After": "1"}) from None
-    return Response(data, media_type=COSE_MEDIA_TYPE, headers=headers)
+    return Response(stored.bundle, media_type=COSE_MEDIA_TYPE, headers=headers)
+
+
+def _bundle_headers(etag: str, who: MerchantRow, api: MerchantApi) -> dict[str, str]:
+    return {
+        "ETag": etag,
+        "Cache-Control": "no-cache",
+        "Merchant-Policy": api.bundles.merchant_policy(who),
+    }
 
 
 metrics_router = APIRouter(tags=["operations"])

@@ -7,9 +7,7 @@ from one indexed lookup of the card status view, benefits from one catalog looku
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
-import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,20 +15,17 @@ from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from cardservice.clock import Clock, today_in_shanghai
-from cardservice.security import Sealer, same, token_hash
+from cardservice.security import same, token_hash
 from cardservice.settings import Settings
 from cardservice.storage import Database
 from merchant_api import vlog
-from merchant_api.bundle import BundleContent, sign_bundle
+from merchant_api.bundles_served import ServedBundles
 from merchant_api.catalog import (
     CatalogAnswer,
     CatalogSource,
     catalog_for,
     decide_benefits,
-    lookup_from,
 )
 from merchant_api.core import (
     Checked,
@@ -48,14 +43,13 @@ from merchant_api.photos import PhotoLinks
 from merchant_api.redeem import RedemptionDesk, applied_json, refusals_json, with_remaining
 from merchant_api.shared_limit import limiter_for
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
-from projections.cards import CardRow, status_list_bytes
+from projections.cards import CardRow
 from projections.health import Probes
 from projections.merchants import MerchantRow
 from projections.registry import all_views
 from projections.runner import create_tables
 
 SIGNATURE_MEMO_ENV = "CARDSERVICE_SIGNATURE_MEMO"
-BUNDLE_CACHE_SECONDS = 5.0
 CATALOG_CACHE_SECONDS = 1.0
 DECISIONS_PER_CATALOG = 4096
 MAX_TOKEN_LENGTH = 200
@@ -137,17 +131,17 @@ class MerchantApi:
         self.keys = KeyCache(self.reader)
         self.merchants = MerchantCache(self.reader)
         self.limiter = limiter_for(settings, clock.now)
+        self.bundles = ServedBundles(db, settings, clock)
         self.log = vlog.VerificationLog(db)
         self.photos = PhotoLinks(db)
         self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
-        self._bundle_lock = threading.Lock()
-        self._bundles: dict[str, tuple[float, BundleContent]] = {}
         self._catalogs: dict[tuple[str, date], _CachedCatalog] = {}
         self.desk = RedemptionDesk(self)
 
     def setup(self) -> None:
         """Create the tables read here, so a fresh database answers before any worker ran."""
         create_tables(self.db, all_views())
+        self.bundles.setup()
         vlog.migrate(self.db)
         self.desk.setup()
 
@@ -414,62 +408,6 @@ class MerchantApi:
             for r in rows
         ]
         return {"items": items, "next": str(after) if after is not None else None}
-
-    # -- offline bundle -----------------------------------------------------------------------
-    def bundle_content(self, merchant: MerchantRow) -> BundleContent:
-        key = f"{merchant.region}|{merchant.merchant_id}"
-        now = time.monotonic()
-        with self._bundle_lock:
-            cached = self._bundles.get(key)
-        if cached is not None and now - cached[0] <= BUNDLE_CACHE_SECONDS:
-            return cached[1]
-        today = today_in_shanghai(self.clock)
-        benefits, versions = lookup_from(self.catalogs)(merchant.region, today)
-        keys = [
-            {
-                "kid": k.kid,
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": k.public_key,
-                "status": k.status,
-                "not_after": k.not_after,
-            }
-            for k in self.keys.refresh(min_age=0).rows
-        ]
-        content = BundleContent(
-            keys=keys,
-            status_list=status_list_bytes(self.reader.status_entries()),
-            catalog={
-                "region": merchant.region,
-                "at": today.isoformat(),
-                "benefits": benefits,
-                "versions": versions,
-            },
-            merchant_region=merchant.region,
-            merchant={
-                "kind": merchant.kind,
-                "categories": list(merchant.categories),
-                "a_level": merchant.a_level,
-                "require_device_binding": merchant.require_device_binding,
-            },
-        )
-        with self._bundle_lock:
-            self._bundles[key] = (now, content)
-        return content
-
-    def signing_key(self) -> Ed25519PrivateKey:
-        active = [k for k in self.keys.refresh(min_age=1.0).rows if k.status == "active"]
-        if not active:
-            raise Unavailable("no active issuer key is projected yet")
-        key = active[-1]
-        sealer = Sealer(self.settings.derived_key("issuer-key-wrapping"))
-        raw = sealer.unseal(base64.b64decode(key.sealed_private_key), key.kid.encode())
-        return Ed25519PrivateKey.from_private_bytes(raw)
-
-    def signed_bundle(self, content: BundleContent) -> bytes:
-        issued_at = int(self.clock.now().timestamp())
-        expires = issued_at + self.settings.bundle_hours * 3600
-        return sign_bundle(content, self.signing_key(), issued_at, expires)
 
 
 def now_iso(moment: datetime) -> str:

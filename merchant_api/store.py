@@ -82,7 +82,9 @@ class KeyCache:
 
     def _load(self) -> KeySet:
         rows = tuple(self._reader.keys())
-        by_kid = {r.kid: TrustedKey(r.kid, b64u_decode(r.public_key), r.status) for r in rows}
+        by_kid = {
+            r.kid: TrustedKey(r.kid, b64u_decode(r.public_key), r.status, r.use) for r in rows
+        }
         return KeySet(by_kid, rows, self._monotonic())
 
     def current(self) -> KeySet:

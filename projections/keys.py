@@ -1,8 +1,8 @@
-"""Issuer keys by kid: what verifiers trust, and the (sealed) key that signs offline bundles.
+"""Issuer keys by kid, with their use (`card` or `bundle`): what verifiers trust.
 
-The sealed private key is the same sealed blob the keyring's events already carry (AES-GCM
-under a key derived from the master secret), so the view holds nothing the event store
-does not; only a process configured with the master secret can unseal it.
+Public keys only: the read side holds no private key, sealed or not (offline bundles are
+signed on the write side, `cardservice.bundles`). The `sealed_private_key` column of
+tables made by earlier versions stays, written empty, until a migration drops it.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from cardservice.domain.keys import ACTIVE, COMPROMISED, RETIRED, IssuerKeyring
+from cardservice.domain.keys import ACTIVE, CARD, COMPROMISED, RETIRED, IssuerKeyring
 from cardservice.storage import Row, Tx
-from projections.view import Event, ProjectionError, View, event_name, topics_of
+from projections.view import Event, ProjectionError, View, add_column, event_name, topics_of
 
 KEYRING_EVENTS = ("Created", "Rotated", "Compromised")
 
@@ -27,7 +27,7 @@ class KeyRow:
     status: str
     not_after: str | None
     created_at: str
-    sealed_private_key: str
+    use: str = CARD
 
 
 @dataclass(frozen=True)
@@ -61,7 +61,7 @@ def apply_keyring(state: Keyring | None, event: Event) -> Keyring | None:
                 status=ACTIVE,
                 not_after=None,
                 created_at=at,
-                sealed_private_key=event.sealed_private_key,
+                use=str(getattr(event, "use", CARD)),  # events before uses: card keys
             )
         )
     if name == "IssuerKeyring.Compromised":
@@ -74,7 +74,7 @@ def apply_keyring(state: Keyring | None, event: Event) -> Keyring | None:
     return state
 
 
-_COLUMNS = "kid, public_key, status, not_after, created_at, sealed_private_key"
+_COLUMNS = "kid, public_key, status, not_after, created_at, use"
 
 
 def key_row_from_db(row: Row) -> KeyRow:
@@ -103,9 +103,18 @@ class IssuerKeyView(View[Keyring]):
                 status TEXT NOT NULL,
                 not_after TEXT,
                 created_at TEXT NOT NULL,
-                sealed_private_key TEXT NOT NULL
+                sealed_private_key TEXT NOT NULL DEFAULT '',
+                use TEXT NOT NULL DEFAULT 'card'
             )"""
         ]
+
+    def upgrade(self, tx: Tx) -> None:
+        """A table made before keys had a use gains the column (its keys are card keys),
+        and loses the sealed private keys earlier versions copied into it."""
+        add_column(tx, "view_issuer_keys", "use", "TEXT NOT NULL DEFAULT 'card'")
+        tx.execute(
+            "UPDATE view_issuer_keys SET sealed_private_key = '' WHERE sealed_private_key <> ''"
+        )
 
     def apply(self, state: Keyring | None, event: Event) -> Keyring | None:
         return apply_keyring(state, event)
@@ -138,12 +147,13 @@ class IssuerKeyView(View[Keyring]):
                             key.status,
                             key.not_after,
                             key.created_at,
-                            key.sealed_private_key,
+                            "",
+                            key.use,
                         )
                     )
         tx.executemany(
             "INSERT INTO view_issuer_keys (kid, keyring_id, public_key, status, not_after, "
-            "created_at, sealed_private_key) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "created_at, sealed_private_key, use) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (kid) DO UPDATE SET status = excluded.status, "
             "not_after = excluded.not_after",
             rows,

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cardservice import credentials
+from cardservice.bootstrap.serve import Background
 from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.credentials import cose
@@ -67,6 +68,7 @@ class MerchantEnv:
     svc: WriteSide
     client: Any
     clock: FrozenClock
+    background: Background
     seq: int = 0
     merchants: list[dict[str, Any]] = field(default_factory=list)
 
@@ -184,20 +186,19 @@ def build_env(
 ) -> Iterator[MerchantEnv]:
     from fastapi.testclient import TestClient
 
-    from cardservice.bootstrap.serve import served_app
-    from projections.service import ProjectionService
+    from cardservice.bootstrap.serve import add_background, served_app
 
     overrides.setdefault("merchant_rate", 0)
+    overrides.setdefault("bundle_rate_per_minute", 0)
     settings, schema = make_settings(backend, tmp_path, **overrides)
     svc = WriteSide.build(settings, clock)
-    projections = ProjectionService(svc.sources())
-    projections.start()
+    background = add_background(svc)  # the projections and the signer, as `serve` runs them
+    svc.lifecycle.start()
     try:
         app = served_app(svc, run_projections=False, own=False)
         with TestClient(app, raise_server_exceptions=False) as client:
-            yield MerchantEnv(svc=svc, client=client, clock=clock)
+            yield MerchantEnv(svc=svc, client=client, clock=clock, background=background)
     finally:
-        projections.stop()
         svc.close()
         if schema is not None:
             schema.drop()

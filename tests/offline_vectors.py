@@ -47,7 +47,6 @@ from projections.cards import status_list_bytes
 PATH = Path(__file__).parent / "data" / "offline_vectors.json"
 NOW = 1_780_000_000  # 2026-05-28T20:26:40Z
 DAY = 86_400
-PENDING_USE = "merchant_api.bundle does not yet check a key's use"
 
 
 def ed25519(seed: int) -> Ed25519PrivateKey:
@@ -261,7 +260,11 @@ def credentials_vectors() -> list[dict[str, Any]]:
             "name": "card_signed_by_a_bundle_key",
             "qr": ptc1(sign_card(claims(4, 0), BUNDLE_KEY)),
             "expect": "unknown_key",
-            "pending_python": PENDING_USE,
+        },
+        {
+            "name": "card_signed_by_a_vouched_bundle_key",
+            "qr": ptc1(sign_card(claims(15, 0), NEW_BUNDLE_KEY)),
+            "expect": "unknown_key",
         },
         {
             "name": "suspended_in_status_list",
@@ -333,12 +336,6 @@ def content(keys: list[dict[str, Any]]) -> BundleContent:
         status_list=status_list(),
         catalog={"region": "500112", "at": "2026-05-29", "benefits": [], "versions": {}},
         merchant_region="500112",
-        merchant={
-            "kind": "merchant",
-            "categories": ["dining"],
-            "a_level": None,
-            "require_device_binding": False,
-        },
     )
 
 
@@ -382,7 +379,11 @@ def bundles() -> dict[str, dict[str, Any]]:
             "cose": sign_bundle(fresh, CARD_KEY, NOW - 60, NOW - 60 + DAY),
             "expect": "wrong_use",
             "trust": "pinned",
-            "pending_python": PENDING_USE,
+        },
+        "signed_by_a_vouched_card_key": {
+            "cose": sign_bundle(fresh, NEW_CARD_KEY, NOW - 60, NOW - 60 + DAY),
+            "expect": "wrong_use",
+            "trust": "after:main",
         },
     }
     return out
@@ -395,6 +396,14 @@ def build() -> dict[str, Any]:
         "generated_by": "python -m tests.offline_vectors",
         "now": NOW,
         "policy": policy_with(),
+        # The merchant's own policy travels beside the bundle (the `Merchant-Policy`
+        # header of /v1/offline-bundle), never inside the signed payload.
+        "merchant_policy": {
+            "kind": "merchant",
+            "categories": ["dining"],
+            "a_level": None,
+            "require_device_binding": False,
+        },
         "trust": pinned,
         "fingerprints": {b64u(kid_for(raw(k))): fingerprint(raw(k)) for k in every},
         "bundles": {

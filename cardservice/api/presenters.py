@@ -58,8 +58,11 @@ def holder_view(ledger: CardLedger, card: Card) -> dict[str, Any]:
 
 
 def public_keys(ring: IssuerKeyring) -> list[dict[str, Any]]:
-    """The issuer's public keys as Ed25519 JWKs with their status."""
-    return [jwk(k["kid"], k["public_key"], k["status"], k["not_after"]) for k in ring.keys.values()]
+    """The issuer's public keys as Ed25519 JWKs with their use and status."""
+    return [
+        jwk(k["kid"], k["public_key"], k.get("use", "card"), k["status"], k["not_after"])
+        for k in ring.keys.values()
+    ]
 
 
 HIDDEN_FIELDS = frozenset({"token_hash", "token_sha256"})

@@ -1,7 +1,9 @@
-"""Key custody: the issuer keyring, rotation, compromise and the signing-key lookup.
+"""Key custody: the issuer keyring, rotation, compromise and the signing-key lookups.
 
-Private keys are sealed with a key derived from the master secret before they are recorded;
-the unsealed keys stay in this process's memory only.
+Two uses, one active key each: `card` keys sign cards, `bundle` keys sign offline bundles
+(`cardservice.bundles`); a key signs only for its own use. Private keys are sealed with a
+key derived from the master secret before they are recorded; the unsealed keys stay in
+this process's memory only (the write side: the read side holds none).
 """
 
 from __future__ import annotations
@@ -15,19 +17,21 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cardservice import credentials
 from cardservice.application.base import MAX_ISSUE_ATTEMPTS, ServiceApplication, retrying
 from cardservice.domain.actors import Actor
-from cardservice.domain.keys import KEYRING_ID, IssuerKeyring
+from cardservice.domain.errors import InvalidTransition
+from cardservice.domain.keys import BUNDLE, CARD, KEYRING_ID, IssuerKeyring
 from cardservice.security import Sealer, b64u
 
 KID_CACHE_SECONDS = 1.0
 
 
 class IssuerKeys(ServiceApplication):
-    """The issuer keyring: one active Ed25519 key, retired ones that keep verifying."""
+    """The issuer keyring: one active Ed25519 key per use, retired ones that keep verifying."""
 
     def _prepare(self) -> None:
         super()._prepare()
         self._issuer_kek = Sealer(self.settings.derived_key("issuer-key-wrapping"))
-        self._private_keys: dict[str, Ed25519PrivateKey] = {}
+        self._private_keys: dict[str, tuple[str, Ed25519PrivateKey]] = {}
+        """Unsealed keys by kid, each with its use."""
         self._kid_cache: tuple[str, float] | None = None
 
     def keyring(self) -> IssuerKeyring:
@@ -38,8 +42,9 @@ class IssuerKeys(ServiceApplication):
         assert isinstance(ring, IssuerKeyring)
         return ring
 
-    def rotate_key(self, actor: Actor) -> str:
-        """A new active Ed25519 key; the previous one retires but keeps verifying."""
+    def rotate_key(self, actor: Actor, use: str = CARD) -> str:
+        """A new active Ed25519 key for `use`; the previous one of that use retires but
+        keeps verifying."""
         private = Ed25519PrivateKey.generate()
         raw_public = private.public_key().public_bytes(
             serialization.Encoding.Raw, serialization.PublicFormat.Raw
@@ -61,9 +66,10 @@ class IssuerKeys(ServiceApplication):
                 sealed_private_key=base64.b64encode(sealed).decode(),
                 actor=actor.as_dict(),
                 at=self.now(),
+                use=use,
             )
             self.save(ring)
-            self._private_keys[kid] = private
+            self._private_keys[kid] = (use, private)
             return kid
 
         return retrying(command, attempts=MAX_ISSUE_ATTEMPTS, busy="the keyring is busy; try again")
@@ -71,29 +77,33 @@ class IssuerKeys(ServiceApplication):
     def compromise_key(self, kid: str, reason: str, actor: Actor) -> None:
         """Everything the key signed verifies as key_compromised; a new key takes over."""
 
-        def command() -> bool:
+        def command() -> str | None:
             ring = self.keyring()
-            was_active = ring.active_kid == kid
+            use = str(ring.key(kid).get("use", CARD))
+            was_active = ring.active_for(use) == kid
             ring.compromise(kid, reason, actor.as_dict(), self.now())
             self.save(ring)
-            return was_active
+            return use if was_active else None
 
-        was_active = retrying(command)
+        replaced = retrying(command)
         self._kid_cache = None
         self._private_keys.pop(kid, None)
-        if was_active:
-            self.rotate_key(actor)
+        if replaced is not None:
+            self.rotate_key(actor, replaced)
 
-    def _signing_key(self, kid: str) -> Ed25519PrivateKey:
-        key = self._private_keys.get(kid)
-        if key is None:
+    def _signing_key(self, kid: str, use: str = CARD) -> Ed25519PrivateKey:
+        """The private key `kid`, refused unless it is a key for `use`."""
+        found = self._private_keys.get(kid)
+        if found is None:
             entry = self.keyring().key(kid)
             raw = self._issuer_kek.unseal(
                 base64.b64decode(entry["sealed_private_key"]), kid.encode()
             )
-            key = Ed25519PrivateKey.from_private_bytes(raw)
-            self._private_keys[kid] = key
-        return key
+            found = (str(entry.get("use", CARD)), Ed25519PrivateKey.from_private_bytes(raw))
+            self._private_keys[kid] = found
+        if found[0] != use:
+            raise InvalidTransition(f"key {kid} is a {found[0]} key, not a {use} key")
+        return found[1]
 
     def recent_active_kid(self) -> str:
         """The active kid, re-read at most once a second: for bulk batches, where the
@@ -107,8 +117,16 @@ class IssuerKeys(ServiceApplication):
         self._kid_cache = (kid, now)
         return kid
 
-    def active_kid(self) -> str:
+    def active_kid(self, use: str = CARD) -> str:
+        """The active key of `use`, created when there is none (a fresh keyring, a database
+        from before bundle keys, or right after a compromise)."""
         ring = self.keyring()
-        if ring.active_kid is None:
-            return self.rotate_key(Actor.system("no-active-key"))
-        return ring.active_kid
+        kid = ring.active_for(use)
+        if kid is None:
+            return self.rotate_key(Actor.system("no-active-key"), use)
+        return kid
+
+    def bundle_signing_key(self) -> tuple[str, Ed25519PrivateKey]:
+        """The active bundle key (created when none is active) and its private key."""
+        kid = self.active_kid(BUNDLE)
+        return kid, self._signing_key(kid, BUNDLE)

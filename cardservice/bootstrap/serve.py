@@ -3,18 +3,20 @@
 - `served_app`: the admin and holder API, the pages and the merchant API in one app; with
   `run_projections`, the background work runs in the same process.
 - `add_background`: the projections, the write side's data migrations that need keys (the
-  credential digests of cards issued before the ledger recorded them) and the notice
-  delivery, each a part of the write side's lifecycle.
+  credential digests of cards issued before the ledger recorded them), the offline-bundle
+  signer and the notice delivery, each a part of the write side's lifecycle.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from fastapi import FastAPI
 
 from cardservice.api.app import create_app
 from cardservice.bootstrap.write import WriteSide
+from cardservice.bundles import BundleSigner
 from cardservice.digests import backfill_credential_digests
 from cardservice.outbox import NoticeDelivery, backlog
 from cardservice.web import install as install_pages
@@ -25,8 +27,9 @@ log = logging.getLogger("cardservice.serve")
 
 
 def served_app(write: WriteSide, *, run_projections: bool, own: bool = True) -> FastAPI:
-    """Everything in one app. `own`: the app's shutdown closes the write side."""
-    if run_projections:
+    """Everything in one app. `own`: the app's shutdown closes the write side. With
+    `run_projections` the background work is registered here (unless it already is)."""
+    if run_projections and not write.lifecycle.has("projections"):
         add_background(write)
     app = create_app(write, own_services=own)
     install_pages(app, write)
@@ -34,8 +37,18 @@ def served_app(write: WriteSide, *, run_projections: bool, own: bool = True) -> 
     return app
 
 
-def add_background(write: WriteSide) -> ProjectionService:
-    """Register the projections (and the notice delivery, when a gateway is configured)."""
+@dataclass(frozen=True)
+class Background:
+    """The write side's background parts, once registered with its lifecycle."""
+
+    projections: ProjectionService
+    signer: BundleSigner
+    delivery: NoticeDelivery | None
+
+
+def add_background(write: WriteSide) -> Background:
+    """Register the projections, the bundle signer and (when a gateway is configured) the
+    notice delivery with the write side's lifecycle; they run once it starts."""
     service = ProjectionService(write.sources())
 
     def start() -> None:
@@ -43,6 +56,9 @@ def add_background(write: WriteSide) -> ProjectionService:
         service.start()
 
     write.lifecycle.add("projections", start=start, stop=service.stop, check=service.health_probe)
+    signer = BundleSigner(write)
+    write.lifecycle.add("bundle_signer", start=signer.start, stop=signer.stop, check=signer.health)
+    delivery = None
     if write.settings.notify_url:
         delivery = NoticeDelivery(write)
         write.lifecycle.add(
@@ -51,7 +67,7 @@ def add_background(write: WriteSide) -> ProjectionService:
             stop=delivery.stop,
             check=lambda: backlog(write),
         )
-    return service
+    return Background(service, signer, delivery)
 
 
 def backfill(write: WriteSide) -> None:

@@ -1,7 +1,10 @@
-"""The issuer keyring: the Ed25519 keys that sign cards, and their states.
+"""The issuer keyring: the Ed25519 keys that sign cards and offline bundles, and their states.
 
-One aggregate holds every key so that "exactly one key is active" is a single-aggregate
-invariant: a rotation activates the new key and retires the old one in one event.
+Each key has a `use`: `card` keys sign cards, `bundle` keys sign offline bundles, and a key
+is never trusted for the other use. One aggregate holds every key so that "exactly one key
+of each use is active" is a single-aggregate invariant: a rotation activates the new key
+and retires the old one of the same use in one event. Keys recorded before uses existed
+are `card` keys (their events carry no `use`, and the default reads them so).
 """
 
 from __future__ import annotations
@@ -21,6 +24,10 @@ ACTIVE = "active"
 RETIRED = "retired"
 COMPROMISED = "compromised"
 
+CARD = "card"
+BUNDLE = "bundle"
+USES = (CARD, BUNDLE)
+
 
 class IssuerKeyring(Aggregate):
     @staticmethod
@@ -31,6 +38,11 @@ class IssuerKeyring(Aggregate):
     def __init__(self, at: datetime) -> None:
         self.keys: dict[str, dict[str, Any]] = {}
         self.active_kid: str | None = None
+        """The active card key."""
+        self.active_bundle_kid: str | None = None
+
+    def active_for(self, use: str) -> str | None:
+        return self.active_bundle_kid if use == BUNDLE else self.active_kid
 
     def key(self, kid: str) -> dict[str, Any]:
         try:
@@ -46,17 +58,22 @@ class IssuerKeyring(Aggregate):
         sealed_private_key: str,
         actor: dict[str, Any],
         at: datetime,
+        use: str = CARD,
     ) -> None:
-        """Add a key and make it active; the old active key retires but still verifies."""
+        """Add a key and make it the active one of its use; the old active key of that use
+        retires but still verifies."""
+        if use not in USES:
+            raise InvalidTransition(f"a key's use is one of {', '.join(USES)}, not {use}")
         if kid in self.keys:
             raise InvalidTransition(f"key {kid} already exists")
         self._rotated(
             kid=kid,
             public_key=public_key,
             sealed_private_key=sealed_private_key,
-            retired_kid=self.active_kid,
+            retired_kid=self.active_for(use),
             actor=actor,
             at=at,
+            use=use,
         )
 
     def compromise(self, kid: str, reason: str, actor: dict[str, Any], at: datetime) -> None:
@@ -74,6 +91,7 @@ class IssuerKeyring(Aggregate):
         retired_kid: str | None,
         actor: dict[str, Any],
         at: datetime,
+        use: str = CARD,
     ) -> None:
         if retired_kid is not None and retired_kid in self.keys:
             self.keys[retired_kid]["status"] = RETIRED
@@ -85,8 +103,12 @@ class IssuerKeyring(Aggregate):
             "status": ACTIVE,
             "created_at": at.isoformat(),
             "not_after": None,
+            "use": use,
         }
-        self.active_kid = kid
+        if use == BUNDLE:
+            self.active_bundle_kid = kid
+        else:
+            self.active_kid = kid
 
     @event("Compromised")
     def _compromised(self, kid: str, reason: str, actor: dict[str, Any], at: datetime) -> None:
@@ -94,3 +116,5 @@ class IssuerKeyring(Aggregate):
         self.keys[kid]["not_after"] = self.keys[kid]["not_after"] or at.isoformat()
         if self.active_kid == kid:
             self.active_kid = None
+        if self.active_bundle_kid == kid:
+            self.active_bundle_kid = None

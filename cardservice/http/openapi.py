@@ -24,9 +24,19 @@ SHARED_EXAMPLES: ExampleTable = {
                     "kty": "OKP",
                     "crv": "Ed25519",
                     "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo",
+                    "use": "card",
                     "status": "active",
                     "not_after": None,
-                }
+                },
+                {
+                    "kid": "b9n8m7v6c5x4z3a2",
+                    "kty": "OKP",
+                    "crv": "Ed25519",
+                    "x": "Hs3tK0bqg1yXQ4l2wP9d8mZc7vR6uN5eA1oT0iJ3kLs",
+                    "use": "bundle",
+                    "status": "active",
+                    "not_after": None,
+                },
             ]
         }
     ),

@@ -14,7 +14,9 @@ class KeyOut(BaseModel):
     kty: Literal["OKP"]
     crv: Literal["Ed25519"]
     x: str
-    status: str
+    use: Literal["card", "bundle"]
+    """`card` keys sign cards, `bundle` keys sign offline bundles; never the other."""
+    status: Literal["active", "retired", "compromised"]
     not_after: str | None
 
 
@@ -24,13 +26,14 @@ class KeysOut(BaseModel):
     keys: list[KeyOut]
 
 
-def jwk(kid: str, public_key: str, status: str, not_after: str | None) -> dict[str, Any]:
+def jwk(kid: str, public_key: str, use: str, status: str, not_after: str | None) -> dict[str, Any]:
     """One issuer public key as the contract's JWK (the one place its shape is written)."""
     return {
         "kid": kid,
         "kty": "OKP",
         "crv": "Ed25519",
         "x": public_key,
+        "use": use,
         "status": status,
         "not_after": not_after,
     }

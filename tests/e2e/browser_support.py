@@ -74,6 +74,7 @@ class LiveServer:
     url: str
     svc: Any
     http: httpx.Client
+    background: Any
 
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -144,7 +145,7 @@ class LiveServer:
 def live_server(data_dir: Path) -> Iterator[LiveServer]:
     import uvicorn
 
-    from cardservice.bootstrap.serve import served_app
+    from cardservice.bootstrap.serve import add_background, served_app
     from cardservice.bootstrap.write import WriteSide
     from cardservice.settings import Settings
 
@@ -155,8 +156,10 @@ def live_server(data_dir: Path) -> Iterator[LiveServer]:
         secret="pages-test-secret",
         projection_poll_seconds=0.02,
         merchant_rate=0,
+        bundle_rate_per_minute=0,
     )
     svc = WriteSide.build(settings)
+    background = add_background(svc)
     app = served_app(svc, run_projections=True)
     port = free_port()
     server = uvicorn.Server(
@@ -172,7 +175,7 @@ def live_server(data_dir: Path) -> Iterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=url, timeout=10) as http:
-            yield LiveServer(url=url, svc=svc, http=http)
+            yield LiveServer(url=url, svc=svc, http=http, background=background)
     finally:
         server.should_exit = True
         thread.join(15)

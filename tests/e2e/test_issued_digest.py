@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from cardservice import credentials
-from cardservice.bootstrap.serve import add_background
+from cardservice.bootstrap.serve import backfill
 from cardservice.clock import FrozenClock
 from cardservice.digests import backfill_credential_digests
 from cardservice.domain.cards import Card
@@ -136,9 +136,7 @@ def test_the_write_side_runs_the_backfill_at_start(env: MerchantEnv) -> None:
     key = env.merchant()
     card_id, qr = _old_card(env)
     env.wait_status(qr, key, "valid")
-    again = add_background(env.svc)  # what `serve` and `worker` start
-    env.svc.lifecycle.start()
-    again.stop()
+    backfill(env.svc)  # what `serve` and `worker` run first at start
     assert env.svc.ledger.card(uuid.UUID(card_id)).credential_digest != ""
     env.wait_status(minted(env, qr, masked_name="钱*七"), key, "not_issued")
 

@@ -30,10 +30,13 @@ def test_merchant_api_openapi(backend: str, tmp_path: Path, clock: FrozenClock) 
         response_schema_conformance,
     )
 
+    from cardservice.bundles import BundleSigner
     from merchant_api.app import create_app
     from projections.service import ProjectionService
 
-    config, schema_name = make_settings(backend, tmp_path, merchant_rate=0)
+    config, schema_name = make_settings(
+        backend, tmp_path, merchant_rate=0, bundle_rate_per_minute=0
+    )
     svc = WriteSide.build(config, clock)
     projections = ProjectionService(svc.sources())
     projections.start()
@@ -52,6 +55,10 @@ def test_merchant_api_openapi(backend: str, tmp_path: Path, clock: FrozenClock) 
         api = app.state.merchant_api
         deadline = time.monotonic() + 10
         while api.authenticate(merchant.api_key) is None or not api.keys.refresh(0).rows:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        signer = BundleSigner(svc)  # the write side signs the region's bundle
+        while not signer.run_once(force=True):  # once the views list the new bundle key
             assert time.monotonic() < deadline
             time.sleep(0.05)
         schema = schemathesis.openapi.from_asgi("/openapi.json", app)

@@ -178,6 +178,7 @@ def forged(server: LiveServer) -> tuple[bytes, dict[str, Any], str]:
         "kty": "OKP",
         "crv": "Ed25519",
         "x": b64u(raw),
+        "use": "bundle",
         "status": "active",
         "not_after": None,
     }
@@ -187,12 +188,6 @@ def forged(server: LiveServer) -> tuple[bytes, dict[str, Any], str]:
         status_list=b"\x00" * 16,
         catalog={"region": "500112", "at": "", "benefits": [], "versions": {}},
         merchant_region="500112",
-        merchant={
-            "kind": "merchant",
-            "categories": ["dining"],
-            "a_level": None,
-            "require_device_binding": False,
-        },
     )
     bundle = sign_bundle(content, key, now, now + DAY)
     claims = CardClaims(
@@ -260,6 +255,30 @@ def test_a_key_no_pinned_key_vouched_for_is_refused(
     ctx.close()
 
 
+def test_the_merchant_policy_comes_from_the_header_beside_the_bundle(
+    server: LiveServer, browser: Any
+) -> None:
+    """The signed bundle is the region's, the same for every merchant there; a merchant that
+    requires device binding says so in the `Merchant-Policy` header, and the page, offline,
+    refuses a static code there while the shop next door accepts it."""
+    strict = server.merchant(
+        name="渝北绑定商店", categories=["dining"], require_device_binding=True
+    )
+    auth = {"Authorization": f"Bearer {strict['api_key']}"}
+    card = server.issue(504)
+    assert wait_for(lambda: bundle_knows(server, strict["api_key"], card["qr"]), timeout=30)
+    resp = server.http.get("/v1/offline-bundle", headers=auth)
+    assert '"require_device_binding":true' in resp.headers["merchant-policy"]
+    ctx, page, errors = desk(browser, server, strict["api_key"])
+    download(page)
+    expect(page.locator("#bundle-msg")).to_contain_text("已保存")
+    go_offline(ctx, server)
+    got = scan(page, card["qr"])
+    assert got["status"] == "static_not_allowed" and not got["valid"], dump(got)
+    assert not errors, errors
+    ctx.close()
+
+
 def test_an_expired_bundle_verifies_nothing(
     server: LiveServer, browser: Any, shop: dict[str, Any]
 ) -> None:
@@ -309,6 +328,8 @@ def test_a_replayed_older_bundle_is_refused(
     auth = {"Authorization": f"Bearer {shop['api_key']}"}
     older = server.http.get("/v1/offline-bundle", headers=auth).content
     time.sleep(1.1)  # bundles carry whole seconds
+    server.background.signer.run_once(force=True)  # the write side re-signs
+    assert server.http.get("/v1/offline-bundle", headers=auth).content != older
     ctx, page, errors = desk(browser, server, shop["api_key"])
     download(page)
     expect(page.locator("#bundle-msg")).to_contain_text("已保存")

@@ -100,7 +100,24 @@ def test_cards_holders_and_credentials_read_back(old: WriteSide) -> None:
         assert old.ledger.credential_for(card) == expected["qr"]
         assert [h["type"] for h in presenters.history(old.ledger, card.id)] == expected["history"]
         assert old.ledger.holder_personal(card.holder_id) == expected["personal"]
-    assert presenters.public_keys(old.ledger.keyring()) == EXPECTED["keys"]
+    # Keys recorded before keys had a use read back as card keys.
+    assert presenters.public_keys(old.ledger.keyring()) == [
+        {**k, "use": "card"} for k in EXPECTED["keys"]
+    ]
+
+
+def test_old_keys_are_card_keys_and_a_bundle_key_is_added_beside_them(old: WriteSide) -> None:
+    ring = old.ledger.keyring()
+    card_kid = ring.active_kid
+    assert card_kid is not None and ring.active_bundle_kid is None
+    bundle_kid, _ = old.ledger.bundle_signing_key()
+    ring = old.ledger.keyring()
+    assert (ring.active_kid, ring.active_bundle_kid) == (card_kid, bundle_kid)
+    uses = {k["kid"]: k["use"] for k in presenters.public_keys(ring)}
+    assert uses[bundle_kid] == "bundle"
+    assert [u for kid, u in uses.items() if kid != bundle_kid] == ["card"] * (len(uses) - 1)
+    with pytest.raises(InvalidTransition):
+        old.ledger._signing_key(card_kid, "bundle")
 
 
 def test_catalogs_merchants_and_tokens_read_back(old: WriteSide) -> None:

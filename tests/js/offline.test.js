@@ -6,12 +6,14 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { CborError, decode, encode } from '../../cardservice/web/static/js/cbor.js';
-import { BundleRefused, fingerprint, openBundle, pinKeys, verifyOffline } from '../../cardservice/web/static/js/offline.js';
+import { BundleRefused, fingerprint, openBundle, pinKeys, readMerchantPolicy, verifyOffline } from '../../cardservice/web/static/js/offline.js';
 import { Malformed, b64uDecode, parseCredential } from '../../cardservice/web/static/js/ptc.js';
 
 const V = JSON.parse(readFileSync(new URL('../data/offline_vectors.json', import.meta.url), 'utf-8'));
 const NOW = V.now;
 const bytesOf = (name) => Uint8Array.from(Buffer.from(V.bundles[name].cose, 'base64'));
+// The merchant's policy as the page reads it from the bundle's `Merchant-Policy` header.
+const MERCHANT = readMerchantPolicy(JSON.stringify(V.merchant_policy));
 
 async function pinned() {
   return pinKeys(V.trust, NOW);
@@ -31,7 +33,7 @@ async function mainBundle() {
 for (const vector of V.credentials) {
   test(`credential ${vector.name} → ${vector.expect}`, async () => {
     const bundle = (await openBundle(bytesOf(vector.bundle), await pinned(), NOW)).bundle;
-    const verdict = await verifyOffline(bundle, vector.qr, V.policy, NOW);
+    const verdict = await verifyOffline(bundle, vector.qr, V.policy, NOW, { merchant: MERCHANT });
     assert.equal(verdict.status, vector.expect);
     assert.equal(verdict.valid, vector.expect === 'valid');
     // The card is shown only once its issuer signature is trusted, as the server does.
@@ -51,6 +53,42 @@ for (const [name, vector] of Object.entries(V.bundles)) {
     }
   });
 }
+
+test('keys have a use: a bundle key verifies no card, a card key signs no bundle', async () => {
+  const trust = await pinned();
+  assert.deepEqual(trust.keys.map((k) => k.use).sort(), ['bundle', 'card']);
+  const { bundle } = await openBundle(bytesOf('main'), trust, NOW);
+  for (const name of ['card_signed_by_a_bundle_key', 'card_signed_by_a_vouched_bundle_key']) {
+    const qr = V.credentials.find((v) => v.name === name).qr;
+    const verdict = await verifyOffline(bundle, qr, V.policy, NOW, { merchant: MERCHANT });
+    assert.equal(verdict.status, 'unknown_key', name);
+    assert.equal(verdict.card, null);
+  }
+  await assert.rejects(openBundle(bytesOf('signed_by_a_card_key'), trust, NOW), (err) => err.code === 'wrong_use');
+  // A pinned key keeps its use whatever a later bundle says, and an unknown use is refused.
+  const odd = structuredClone(V.trust);
+  odd.keys[0].use = 'both';
+  await assert.rejects(pinKeys(odd, NOW), (err) => err instanceof BundleRefused && err.code === 'unreadable');
+  // A key listed without a use (a /v1/keys answer from before uses) is a card key.
+  const legacy = structuredClone(V.trust);
+  delete legacy.keys[1].use;
+  const legacyTrust = await pinKeys(legacy, NOW);
+  await assert.rejects(openBundle(bytesOf('main'), legacyTrust, NOW), (err) => err.code === 'wrong_use');
+});
+
+test('the merchant policy comes from the header beside the bundle, not from the payload', async () => {
+  const bundle = await mainBundle();
+  assert.equal('merchant' in bundle, false);
+  assert.deepEqual(MERCHANT, V.merchant_policy);
+  const valid = V.credentials.find((v) => v.name === 'valid_ptc1').qr;
+  const strict = readMerchantPolicy(JSON.stringify({ ...V.merchant_policy, require_device_binding: true }));
+  assert.equal((await verifyOffline(bundle, valid, V.policy, NOW, { merchant: strict })).status, 'static_not_allowed');
+  assert.equal((await verifyOffline(bundle, valid, V.policy, NOW, { merchant: MERCHANT })).status, 'valid');
+  for (const bad of [null, '', 'not json', '[1]', '{"categories": "dining"}']) {
+    const read = readMerchantPolicy(bad);
+    assert.ok(read === null || (read.categories.length === 0 && read.require_device_binding === false), String(bad));
+  }
+});
 
 test('pinning shows each key with the fingerprint Python computes', async () => {
   const trust = await pinned();

@@ -29,7 +29,7 @@ from merchant_api.offline import EXIT_REFUSED, run
 SIGNER = Ed25519PrivateKey.from_private_bytes(bytes(range(100, 132)))
 RAW = SIGNER.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 KID = b64u(credentials.kid_for(RAW))
-TRUSTED = {KID: TrustedKey(KID, RAW, "active")}
+TRUSTED = {KID: TrustedKey(KID, RAW, "active", "bundle")}
 NOW = 1_780_000_000
 SECONDS = 3.0  # every refusal below comes well within this, even on a busy machine
 
@@ -48,11 +48,19 @@ def signed(payload: bytes) -> bytes:
 
 def bundle_payload(status_list: bytes, **extra: Any) -> bytes:
     body = {
-        "keys": [{"kid": KID, "kty": "OKP", "crv": "Ed25519", "x": b64u(RAW), "status": "active"}],
+        "keys": [
+            {
+                "kid": KID,
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": b64u(RAW),
+                "use": "bundle",
+                "status": "active",
+            }
+        ],
         "status_list": status_list,
         "catalog": {},
         "merchant_region": "500112",
-        "merchant": {},
         "issued_at": NOW - 10,
         "expires": NOW + 3600,
         **extra,
@@ -122,14 +130,20 @@ def test_the_offline_cli_refuses_a_bomb_with_exit_2(tmp_path: Path) -> None:
     bomb.write_bytes(signed(bundle_payload(zeros_deflated(offline.MAX_STATUS_LIST_BYTES * 2))))
     keys = tmp_path / "keys.json"
     keys.write_text(
-        json.dumps({"keys": [{"kid": KID, "kty": "OKP", "crv": "Ed25519", "x": b64u(RAW)}]})
+        json.dumps(
+            {
+                "keys": [
+                    {"kid": KID, "kty": "OKP", "crv": "Ed25519", "x": b64u(RAW), "use": "bundle"}
+                ]
+            }
+        )
     )
     lines: list[str] = []
     started = time.perf_counter()
     code = run(bomb, keys, "PTC1:whatever", now=NOW, out=lines.append)
     assert code == EXIT_REFUSED, lines
     assert time.perf_counter() - started < SECONDS
-    assert "bundle refused" in lines[0]
+    assert "bundle refused" in lines[0] and "status list" in lines[0], lines
 
 
 @pytest.mark.parametrize(

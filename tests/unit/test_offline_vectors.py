@@ -119,3 +119,48 @@ def test_bundle_vector_through_the_cli_command(
     assert result.exit_code == (EXIT_VALID if vector["expect"] == "ok" else EXIT_REFUSED), (
         result.output
     )
+
+
+def test_a_card_key_signs_no_bundle_and_a_bundle_key_no_card() -> None:
+    """Real keys from the vectors: the use decides, whatever the signature says."""
+    trusted = pinned_keys(VECTORS["trust"])
+    assert sorted(k.use for k in trusted.values()) == ["bundle", "card"]
+    with pytest.raises(BundleRefused, match="wrong-use signer"):
+        open_bundle(bundle_bytes("signed_by_a_card_key"), trusted, NOW)
+    bundle = open_bundle(bundle_bytes("main"), trusted, NOW)
+    for name in ("card_signed_by_a_bundle_key", "card_signed_by_a_vouched_bundle_key"):
+        qr = next(v["qr"] for v in VECTORS["credentials"] if v["name"] == name)
+        assert verify_offline(qr, bundle, NOW, POLICY)[0] == "unknown_key"
+    # A trust file from before keys had a use: its keys are card keys, so no bundle opens.
+    legacy = {
+        "keys": [{k: v for k, v in e.items() if k != "use"} for e in VECTORS["trust"]["keys"]]
+    }
+    with pytest.raises(BundleRefused, match="wrong-use signer"):
+        open_bundle(bundle_bytes("main"), pinned_keys(legacy), NOW)
+    odd = {"keys": [{**VECTORS["trust"]["keys"][0], "use": "both"}]}
+    with pytest.raises(BundleRefused, match="no known use"):
+        pinned_keys(odd)
+
+
+def test_the_bundle_statuses_win_and_a_pinned_key_keeps_its_use() -> None:
+    trusted = pinned_keys(VECTORS["trust"])
+    bundle = open_bundle(bundle_bytes("main"), trusted, NOW)
+    assert set(trusted) < set(bundle.keys)  # the keys the bundle lists are vouched for
+    compromised = [k for k in bundle.keys.values() if k.status == "compromised"]
+    assert len(compromised) == 1 and compromised[0].use == "card"
+
+
+def test_the_merchant_policy_is_not_in_the_signed_payload() -> None:
+    import cbor2
+
+    from cardservice import credentials
+
+    payload = cbor2.loads(credentials.parse_sign1(bundle_bytes("main")).payload)
+    assert set(payload) == {
+        "keys",
+        "status_list",
+        "catalog",
+        "merchant_region",
+        "issued_at",
+        "expires",
+    }

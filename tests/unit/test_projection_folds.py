@@ -12,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardservice.domain.cards import Card
+from cardservice.domain.errors import InvalidTransition
 from cardservice.domain.keys import IssuerKeyring
 from cardservice.domain.merchants import Merchant
 from projections import (
@@ -154,7 +155,27 @@ def test_keyring_rotation_retires_and_compromise_marks() -> None:
     a, b = state.get("a"), state.get("b")
     assert a is not None and b is not None
     assert (a.status, a.not_after) == ("retired", AT.isoformat())
-    assert (b.status, b.public_key, b.sealed_private_key) == ("compromised", "pb", "sb")
+    assert (b.status, b.public_key, b.use) == ("compromised", "pb", "card")
+    assert not hasattr(b, "sealed_private_key")  # the view holds public keys only
+
+
+def test_keys_of_each_use_rotate_apart_and_the_view_keeps_their_use() -> None:
+    ring = IssuerKeyring(at=AT)
+    ring.rotate(kid="c1", public_key="p1", sealed_private_key="s1", actor=WHO, at=AT)
+    ring.rotate(kid="b1", public_key="p2", sealed_private_key="s2", actor=WHO, at=AT, use="bundle")
+    ring.rotate(kid="b2", public_key="p3", sealed_private_key="s3", actor=WHO, at=AT, use="bundle")
+    assert (ring.active_kid, ring.active_bundle_kid) == ("c1", "b2")
+    ring.compromise("b2", "leaked", WHO, AT)
+    assert (ring.active_kid, ring.active_bundle_kid) == ("c1", None)
+    state = fold(apply_keyring, ring.collect_events())
+    rows = {k.kid: (k.use, k.status) for k in state.keys}
+    assert rows == {
+        "c1": ("card", "active"),
+        "b1": ("bundle", "retired"),
+        "b2": ("bundle", "compromised"),
+    }
+    with pytest.raises(InvalidTransition):
+        ring.rotate(kid="x", public_key="p", sealed_private_key="s", actor=WHO, at=AT, use="both")
 
 
 @given(st.dictionaries(st.integers(0, 5000), st.integers(0, 3), max_size=200))

@@ -12,6 +12,7 @@ const KEY = 'cardservice.merchant.key';
 let merchantKey = null;
 let bundle = null; // the kept bundle, opened with the trusted keys (offline.js)
 let trust = null; // keys pinned at set-up and those vouched for since
+let merchantPolicy = null; // the Merchant-Policy header that came with the bundle
 let lastScan = { text: '', at: 0 };
 let busy = false;
 
@@ -111,6 +112,7 @@ async function downloadBundle() {
   if (result.ok) {
     bundle = result.bundle;
     trust = result.trust;
+    merchantPolicy = result.merchant;
     const saved = t('merchant.bundle.saved');
     setText('bundle-msg', result.setUp ? `${saved} ${t('merchant.bundle.setup', { n: trust.keys.filter((k) => k.source === 'pinned').length })}` : saved);
     msg.className = 'message';
@@ -152,7 +154,7 @@ async function verify(text) {
         setText('camera-msg', t('merchant.offline.nopolicy'));
         return;
       }
-      verdict = { ...(await verifyOffline(bundle, code, POLICY)), offline: true, qr: code };
+      verdict = { ...(await verifyOffline(bundle, code, POLICY, Date.now() / 1000, { merchant: merchantPolicy })), offline: true, qr: code };
     }
     if (verdict.refused) showRefusal(verdict);
     else showVerdict(verdict);
@@ -311,6 +313,7 @@ async function enterDesk() {
   show('desk', true);
   const kept = await loadBundle();
   bundle = kept?.bundle ?? null;
+  merchantPolicy = kept?.merchant ?? null;
   trust = kept?.trust ?? (await loadTrust());
   renderMode();
   if (!offlineMode()) loadRecent();
@@ -358,6 +361,7 @@ async function main() {
     await forgetTrust();
     bundle = null;
     trust = null;
+    merchantPolicy = null;
     setText('bundle-msg', t('merchant.trust.reset.done'));
     renderBundleInfo();
   });

@@ -3,7 +3,7 @@
 // asked for /v1/keys once, at set-up; after that, a bundle counts only if a key already
 // trusted here signed it, so a server cannot make this page trust a key of its choosing.
 import { api, store } from '/static/js/app.js';
-import { BundleRefused, openBundle, pinKeys } from '/static/js/offline.js';
+import { BundleRefused, openBundle, pinKeys, readMerchantPolicy } from '/static/js/offline.js';
 
 const BUNDLE_KEY = 'merchant.bundle';
 const TRUST_KEY = 'merchant.trust';
@@ -24,7 +24,8 @@ async function setUp() {
   }
 }
 
-/** Download, check and keep a new bundle: {ok, bundle, trust, setUp} or {ok: false, code, detail}. */
+/** Download, check and keep a new bundle with the merchant's policy (the `Merchant-Policy`
+ * header beside it): {ok, bundle, trust, merchant, setUp} or {ok: false, code, detail}. */
 export async function saveBundle(merchantKey) {
   let trust = await loadTrust();
   let first = false;
@@ -43,22 +44,25 @@ export async function saveBundle(merchantKey) {
       // A replayed older bundle could hide a revocation the newer one carries.
       return { ok: false, offline: false, code: 'older', detail: '' };
     }
-    await store.put(BUNDLE_KEY, { bytes: got.data, downloadedAt: Date.now() });
+    const policyText = got.headers?.get('Merchant-Policy') ?? null;
+    await store.put(BUNDLE_KEY, { bytes: got.data, merchantPolicy: policyText, downloadedAt: Date.now() });
     await store.put(TRUST_KEY, opened.trust);
-    return { ok: true, bundle: opened.bundle, trust: opened.trust, setUp: first };
+    return { ok: true, bundle: opened.bundle, trust: opened.trust, merchant: readMerchantPolicy(policyText), setUp: first };
   } catch (err) {
     if (err instanceof BundleRefused) return { ok: false, offline: false, code: err.code, detail: err.message };
     throw err;
   }
 }
 
-/** The kept bundle, re-checked with the trust on this device, expired or not: {bundle, trust} or null. */
+/** The kept bundle, re-checked with the trust on this device, expired or not, with the
+ * merchant's policy kept beside it: {bundle, trust, merchant} or null. */
 export async function loadBundle() {
   const saved = await store.get(BUNDLE_KEY).catch(() => null);
   const trust = await loadTrust();
   if (!saved || !trust) return null;
   try {
-    return await openBundle(saved.bytes, trust, Date.now() / 1000, { allowExpired: true });
+    const opened = await openBundle(saved.bytes, trust, Date.now() / 1000, { allowExpired: true });
+    return { ...opened, merchant: readMerchantPolicy(saved.merchantPolicy ?? null) };
   } catch {
     return null;
   }

@@ -2,8 +2,12 @@
 // merchant_api.bundle): a /v1/offline-bundle opened only with keys this page was set up with
 // (pinned) or that a bundle signed by such a key vouched for, then PTC1/PTP1 verified
 // locally in the contract's order of verdicts. An expired bundle verifies nothing.
+// Keys have a use: the signer of a bundle must be a trusted `bundle` key, a card verifies only
+// under a `card` key (a card whose kid is a bundle key is `unknown_key`).
 // The policy (numbers, categories, status-list codes, time zone) is the server's
-// /web/policy.json, passed in. Pure: no DOM, no storage, no network.
+// /web/policy.json, passed in; the merchant's own policy (kind, categories, A-level, device
+// binding) is the `Merchant-Policy` header that came with the bundle (`readMerchantPolicy`),
+// never part of the signed payload. Pure: no DOM, no storage, no network.
 import { Malformed, b64u, b64uDecode, kidOf, parseCoseSign1, parseCredential, sha256, verifyIssuer, verifyPresentation, cborDecode } from './ptc.js';
 import { inSubtree } from './regiontree.js';
 
@@ -44,12 +48,13 @@ async function checkedKey(entry) {
   if (typeof kidText !== 'string' || (await kidOf(raw)) !== kidText) {
     throw new BundleRefused('unreadable', `kid ${kidText} does not match its key`);
   }
-  const use = get('use');
+  const use = get('use') ?? 'card'; // keys listed before uses existed are card keys
+  if (use !== 'card' && use !== 'bundle') throw new BundleRefused('unreadable', `key ${kidText} has no known use`);
   const status = get('status');
   return {
     kid: kidText,
     x: b64u(raw),
-    use: use === 'card' || use === 'bundle' ? use : null,
+    use,
     status: typeof status === 'string' ? status : 'active',
     not_after: get('not_after') ?? null,
     fingerprint: await fingerprint(raw),
@@ -66,18 +71,18 @@ export async function pinKeys(keysAnswer, now = Date.now() / 1000) {
   return { keys, setUpAt: Math.floor(now) };
 }
 
-const mayUse = (key, use) => key.use === null || key.use === use;
+const mayUse = (key, use) => key.use === use;
 
 /** The newer word on keys: a verified bundle's statuses win over the pinned ones, except that
- * a compromised key stays compromised; a key the bundle lists for the first time is vouched
- * for by the bundle's signer. */
+ * a compromised key stays compromised and a key keeps the use it was trusted for; a key the
+ * bundle lists for the first time is vouched for by the bundle's signer. */
 function mergeTrust(trust, listed, signer) {
   const byKid = new Map(trust.keys.map((k) => [k.kid, k]));
   for (const k of listed) {
     const known = byKid.get(k.kid);
     if (known) {
       const status = known.status === 'compromised' ? 'compromised' : k.status;
-      byKid.set(k.kid, { ...known, status, use: k.use ?? known.use, not_after: k.not_after });
+      byKid.set(k.kid, { ...known, status, not_after: k.not_after });
     } else {
       byKid.set(k.kid, { ...k, source: 'vouched', vouchedBy: signer });
     }
@@ -171,12 +176,11 @@ export async function openBundle(bytes, trust, now = Date.now() / 1000, { allowE
   const updated = mergeTrust(trust, listed, cose.kid);
   const compromised = new Set(updated.keys.filter((k) => k.status === 'compromised').map((k) => k.kid));
   const bundle = {
-    // Cards verify against the bundle's own keys (as the server's offline verifier does),
-    // with compromise remembered from earlier bundles.
-    keys: listed.map((k) => (compromised.has(k.kid) ? { ...k, status: 'compromised' } : k)),
+    // Cards verify against the trust the bundle updated (as the server's offline verifier
+    // does): pinned and vouched keys, the bundle's statuses, compromise remembered.
+    keys: updated.keys.map((k) => (compromised.has(k.kid) ? { ...k, status: 'compromised' } : k)),
     statusBits,
     catalog: plain(payload.get('catalog') ?? {}),
-    merchant: plain(payload.get('merchant') ?? {}),
     merchantRegion: region,
     issuedAt,
     expires,
@@ -184,6 +188,25 @@ export async function openBundle(bytes, trust, now = Date.now() / 1000, { allowE
     signer: cose.kid,
   };
   return { bundle, trust: updated };
+}
+
+/** The `Merchant-Policy` header of /v1/offline-bundle (compact JSON) as a policy object, or
+ * null when absent or unreadable (then nothing is assumed: no categories, no A-level). */
+export function readMerchantPolicy(text) {
+  if (typeof text !== 'string' || !text) return null;
+  let value;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+  return {
+    kind: typeof value.kind === 'string' ? value.kind : null,
+    categories: Array.isArray(value.categories) ? value.categories.filter((c) => typeof c === 'string') : [],
+    a_level: Number.isInteger(value.a_level) ? value.a_level : null,
+    require_device_binding: value.require_device_binding === true,
+  };
 }
 
 function standingAt(bits, index, policy) {
@@ -232,7 +255,8 @@ export function eligibility(benefits, merchant, card) {
 /**
  * A verdict shaped like POST /v1/verify's, from the bundle alone; or, when the bundle has
  * expired, `{refused: 'bundle_expired', valid: false}` and no verdict at all.
- * `options.requireDeviceBinding` adds to the merchant policy the bundle carries.
+ * `options.merchant` is the merchant's policy (`readMerchantPolicy` of the header that came
+ * with the bundle); `options.requireDeviceBinding` adds to it.
  */
 export async function verifyOffline(bundle, text, policy, now = Date.now() / 1000, options = {}) {
   if (!bundle || Math.max(now, bundle.issuedAt) > bundle.expires) {
@@ -268,10 +292,11 @@ export async function verifyOffline(bundle, text, policy, now = Date.now() / 100
   if (standing !== 'active') return verdict(standing);
   if (at > c.exp) return verdict('expired');
   if (c.iat > at + policy.clock_skew_seconds) return verdict('not_yet_valid');
-  const requireBinding = Boolean(options.requireDeviceBinding || bundle.merchant?.require_device_binding);
+  const merchant = options.merchant ?? null;
+  const requireBinding = Boolean(options.requireDeviceBinding || merchant?.require_device_binding);
   // A card bound to a phone counts only as its live presentation, everywhere.
   if (!parsed.presentation && (requireBinding || c.deviceKey)) return verdict('static_not_allowed');
   const day = zoneDate(at, policy.time_zone);
-  const { applicable, notApplicable } = eligibility(benefitsInForce(bundle.catalog, day), bundle.merchant, card);
+  const { applicable, notApplicable } = eligibility(benefitsInForce(bundle.catalog, day), merchant, card);
   return verdict('valid', { benefits: applicable, not_applicable: notApplicable });
 }
