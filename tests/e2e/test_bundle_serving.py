@@ -12,12 +12,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cardservice import credentials
-from cardservice.bootstrap.write import WriteSide
+from cardservice.bootstrap.read import ReadSide
 from cardservice.clock import FrozenClock
 from merchant_api.app import create_app
 from merchant_api.bundle import bundle_etag, open_bundle, pinned_keys
 from projections.offline_bundles import stored_etag
-from tests.conftest import make_settings
 from tests.e2e.test_offline_bundle import fetch, first_bundle
 from tests.merchant_support import MerchantEnv, build_env
 
@@ -54,19 +53,23 @@ def test_bundle_downloads_are_rate_limited_per_merchant(limited: MerchantEnv) ->
     assert fetch(env, key)[0] == 200
 
 
-@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_the_merchant_api_serves_bundles_without_the_master_secret(
     backend: str, tmp_path: Path, clock: FrozenClock
 ) -> None:
-    """A standalone merchant API whose settings have no CARDSERVICE_SECRET (on SQLite it
-    then makes up one of its own, which unseals nothing) serves the write side's bundle."""
+    """A standalone merchant API (its own read side) whose settings have no
+    CARDSERVICE_SECRET serves the write side's bundle, and never derives a secret: on
+    SQLite it would otherwise write one of its own into the data folder."""
     clock.set(datetime.now(UTC))
     for env in build_env(backend, tmp_path, clock):
         key = env.merchant()
         signed, _ = first_bundle(env, key)
-        settings, _ = make_settings(backend, tmp_path, secret=None)  # the same database
-        assert settings.secret is None and settings.sqlite_path == env.svc.settings.sqlite_path
-        alone = WriteSide.build(settings, clock)
+        folder = tmp_path / "replica"
+        folder.mkdir()
+        settings = env.svc.settings.model_copy(update={"secret": None})
+        if backend == "sqlite":  # the same database file, another data folder's secret
+            (folder / settings.sqlite_path.name).symlink_to(settings.sqlite_path)
+            settings = settings.model_copy(update={"data_dir": folder})
+        alone = ReadSide.build(settings, clock)
         try:
             with TestClient(create_app(alone)) as client:
                 resp = client.get("/v1/offline-bundle", headers=key)
@@ -78,6 +81,10 @@ def test_the_merchant_api_serves_bundles_without_the_master_secret(
                 opened = open_bundle(resp.content, trusted, int(clock.now().timestamp()))
                 assert trusted[opened.signer].use == "bundle"
                 assert credentials.parse_sign1(resp.content).payload
-                assert settings.master_secret != env.svc.settings.master_secret
+                assert (
+                    client.post("/v1/verify", json={"qr": "PTC1:x"}, headers=key).json()["status"]
+                    == "malformed"
+                )
         finally:
             alone.close()
+        assert not (folder / "secret.key").exists()

@@ -302,7 +302,7 @@ def test_both_key_lists_give_each_keys_use(env: MerchantEnv) -> None:
     assert sorted(k["use"] for k in admin if k["status"] == "active") == ["bundle", "card"]
     from fastapi.testclient import TestClient
 
-    with TestClient(merchant_app(env.svc)) as alone:
+    with TestClient(merchant_app(env.svc.read)) as alone:
         deadline = time.monotonic() + 10
         by_kid = sorted(admin, key=lambda k: k["kid"])
         while (
