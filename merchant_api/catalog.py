@@ -21,8 +21,9 @@ from datetime import date
 from typing import Any, Protocol
 
 from cardservice.domain import eligibility
-from cardservice.domain.catalog import Benefit as DomainBenefit
-from cardservice.domain.catalog import EffectiveBenefit, UsageLimit
+from cardservice.domain.benefits import Benefit as DomainBenefit
+from cardservice.domain.benefits import UsageLimit
+from cardservice.domain.catalog_versions import EffectiveBenefit
 from cardservice.domain.regions import regions
 
 log = logging.getLogger("merchant_api.catalog")

@@ -25,11 +25,11 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from cardservice.domain.catalog import (
-    Benefit,
+from cardservice.domain.benefits import Benefit
+from cardservice.domain.catalog import RegionCatalog
+from cardservice.domain.catalog_versions import (
     CatalogVersion,
     EffectiveBenefit,
-    RegionCatalog,
     effective_benefits,
     upcoming_benefits,
     versions_in_force,

@@ -17,9 +17,8 @@ from pydantic import (
 
 from cardservice.domain.access import ROLES
 from cardservice.domain.activation import ALPHABET
-from cardservice.domain.catalog import (
+from cardservice.domain.benefits import (
     BENEFIT_CATEGORIES,
-    HOLDER_CATEGORIES,
     MAX_BENEFITS,
     MAX_DISCOUNT,
     MAX_ID,
@@ -27,6 +26,7 @@ from cardservice.domain.catalog import (
     MAX_PARTNER,
 )
 from cardservice.domain.merchants import KINDS
+from cardservice.domain.policy import HOLDER_CATEGORIES
 from cardservice.http.fields import (
     PRINTABLE_PATTERN,
     REQUIRED_FREE_PATTERN,

@@ -15,16 +15,14 @@ from cardservice.application.base import (
 )
 from cardservice.domain import regions as region_table
 from cardservice.domain.actors import Actor
-from cardservice.domain.catalog import (
+from cardservice.domain.benefits import parse_effective_from, validate_benefits, validate_withdrawn
+from cardservice.domain.catalog import RegionCatalog
+from cardservice.domain.catalog_versions import (
     CatalogVersion,
     EffectiveBenefit,
-    RegionCatalog,
     VersionDiff,
     effective_benefits,
-    parse_effective_from,
     upcoming_benefits,
-    validate_benefits,
-    validate_withdrawn,
     versions_in_force,
     versions_with_diffs,
 )

@@ -11,7 +11,8 @@ from uuid import UUID
 from cardservice.application.base import retrying
 from cardservice.application.cards import CardLifecycle
 from cardservice.domain.actors import Actor
-from cardservice.domain.cards import Card, clean_reason
+from cardservice.domain.card_status import clean_reason
+from cardservice.domain.cards import Card
 from cardservice.domain.errors import InvalidTransition
 
 UNBOUND = "unbound"

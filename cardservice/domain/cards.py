@@ -2,13 +2,14 @@
 
 active ⇄ suspended; any non-revoked → revoked (terminal); expiry is by date, derived, so no
 clock has to run to expire a card. A reissue keeps the card id and number and raises the
-card version (a new status index), so earlier QR codes verify as superseded.
+card version (a new status index), so earlier QR codes verify as superseded. The status
+words and the reason rule are in `domain.card_status`.
 
-A phone gets the card with a one-time activation code (see `domain.activation`): only the
-newest code works, once, for seven days; the events say which codes exist and which are used.
-Redeeming a code starts a holder session (the phone's bearer token, recorded only as hashes)
-and ends the earlier one: a card lives on one phone at a time, so a lost phone's token stops
-working the moment the holder activates a new phone.
+A phone gets the card with a one-time activation code: only the newest code works, once, for
+seven days; the events say which codes exist and which are used, and the rules that read
+them are in `domain.activation`. Redeeming a code starts a holder session (the phone's
+bearer token, recorded only as hashes) and ends the earlier one: a card lives on one phone
+at a time, so a lost phone's token stops working the moment the holder activates a new phone.
 """
 
 from __future__ import annotations
@@ -21,40 +22,23 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate, event
 
 from cardservice.domain.activation import (
-    REPLAY_WINDOW,
     CardRevoked,
-    CodeExpired,
-    CodeSuperseded,
-    CodeUsed,
-    UnknownCode,
+    check_redemption,
+    clean_device_hint,
+    code_state,
 )
+from cardservice.domain.card_status import ACTIVE, REVOKED, SUSPENDED, clean_reason, status_on
 from cardservice.domain.days import local_day, seconds_to_next_day
 from cardservice.domain.errors import InvalidInput, InvalidTransition, RateLimited
 from cardservice.domain.policy import DEVICE_BINDINGS_PER_DAY
 
-ACTIVE = "active"
-SUSPENDED = "suspended"
-REVOKED = "revoked"
-EXPIRED = "expired"
-
-MAX_REASON = 500
 KEYED_DIGEST_PREFIX = "h1:"
 """Request digests made under a write-side key; anything else is a legacy plain hash."""
-MAX_DEVICE_HINT = 80
 
 DEVICE_KEY_BOUND = "device_key_bound"
 SESSION_STARTED_BY = "activation"
 SESSION_REPLACED = "replaced_by_new_activation"
 SESSION_REMOVED = "removed_from_phone"
-
-
-def clean_reason(reason: str, *, required: bool) -> str:
-    text = (reason or "").strip()
-    if required and not text:
-        raise InvalidInput("a reason is required")
-    if len(text) > MAX_REASON:
-        raise InvalidInput(f"reason longer than {MAX_REASON} characters")
-    return text
 
 
 class Card(Aggregate):
@@ -114,21 +98,11 @@ class Card(Aggregate):
     # -- derived state -------------------------------------------------------------------
     def status_on(self, today: date) -> str:
         """Status as a verifier sees it on a calendar day: revoked > suspended > expired."""
-        if self.status in (REVOKED, SUSPENDED):
-            return self.status
-        if today > date.fromisoformat(self.expires_on):
-            return EXPIRED
-        return ACTIVE
+        return status_on(self.status, self.expires_on, today)
 
     def activation_state(self, now: datetime) -> str:
         """none | pending | used | expired: where the newest activation code stands."""
-        if not self.activation_serial:
-            return "none"
-        if self.activation_serial in self.redeemed:
-            return "used"
-        if self.activation_expires_at is None or now >= self.activation_expires_at:
-            return "expired"
-        return "pending"
+        return code_state(self.activation_serial, self.redeemed, self.activation_expires_at, now)
 
     def holds_session(self, token_hash: str) -> bool:
         """Whether `token_hash` is the keyed hash of the live session's token (constant time)."""
@@ -307,37 +281,23 @@ class Card(Aggregate):
 
         False, and no event, for the same request again (same code and command digest
         within 24 h: the phone retrying after a lost answer). Refusals, in this order:
-        revoked card (409), code used (410), replaced by a newer one (410), expired (410).
+        revoked card (409), then `activation.check_redemption`'s: code used (410),
+        replaced by a newer one (410), unknown (404), expired (410).
         """
         if self.status == REVOKED:
             raise CardRevoked("the card is revoked; it cannot be activated on a phone")
-        used = self.redeemed.get(serial)
-        if used is not None:
-            when, digest = used
-            if (
-                command_digest
-                and hmac.compare_digest(digest.encode(), command_digest.encode())
-                and at - when <= REPLAY_WINDOW
-            ):
-                return False
-            raise CodeUsed(
-                "this activation code has already been used (each code works once); "
-                "ask the issuing office for a new code"
-            )
-        if serial < self.activation_serial:
-            raise CodeSuperseded(
-                "a newer activation code has replaced this one; use the newest code"
-            )
-        if serial != self.activation_serial or not hmac.compare_digest(
-            self.activation_code_hash.encode(), code_hash.encode()
+        if not check_redemption(
+            serial=serial,
+            code_hash=code_hash,
+            newest_serial=self.activation_serial,
+            newest_hash=self.activation_code_hash,
+            expires_at=self.activation_expires_at,
+            redeemed=self.redeemed,
+            at=at,
+            command_digest=command_digest,
         ):
-            raise UnknownCode("no such activation code; check it and type it again")
-        if self.activation_expires_at is None or at >= self.activation_expires_at:
-            raise CodeExpired(
-                "this activation code has expired (codes last 7 days); "
-                "ask the issuing office for a new code"
-            )
-        hint = "".join(c for c in device_hint if c.isprintable())[:MAX_DEVICE_HINT]
+            return False
+        hint = clean_device_hint(device_hint)
         self._activated(at=at, device_hint=hint, serial=serial, command_digest=command_digest)
         return True
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the domain types only; this module runs on the stdlib alone
-    from cardservice.domain.catalog import EffectiveBenefit
+    from cardservice.domain.catalog_versions import EffectiveBenefit
 
 HOLDER_CATEGORY = "holder_category"
 MERCHANT_CATEGORY = "merchant_category"

@@ -6,7 +6,7 @@ the projected view (hypothesis state machine: publish versions, move the clock, 
    published), descendants overriding ancestors by id and withdrawing by id.
 2. `as_of` never shows a version published after it.
 
-The reference fold below is written independently of `cardservice.domain.catalog`.
+The reference fold below is written independently of `cardservice.domain.catalog_versions`.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
-from cardservice.domain.catalog import effective_benefits, versions_in_force
+from cardservice.domain.catalog_versions import effective_benefits, versions_in_force
 from cardservice.domain.regions import regions
 from projections.catalog import CatalogReader, CatalogView
 from projections.service import runners_for

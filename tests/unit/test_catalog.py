@@ -10,16 +10,18 @@ from eventsourcing.application import Application
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardservice.domain.catalog import (
+from cardservice.domain.benefits import (
     Benefit,
     BenefitInvalid,
+    parse_effective_from,
+    validate_benefits,
+)
+from cardservice.domain.catalog import RegionCatalog
+from cardservice.domain.catalog_versions import (
     CatalogVersion,
-    RegionCatalog,
     diff_versions,
     effective_benefits,
-    parse_effective_from,
     upcoming_benefits,
-    validate_benefits,
     version_in_force,
     versions_in_force,
     versions_with_diffs,

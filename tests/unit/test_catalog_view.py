@@ -15,11 +15,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardservice.domain.access import AdminToken
+from cardservice.domain.benefits import Benefit
 from cardservice.domain.cards import Card
-from cardservice.domain.catalog import (
-    Benefit,
+from cardservice.domain.catalog import RegionCatalog
+from cardservice.domain.catalog_versions import (
     CatalogVersion,
-    RegionCatalog,
     effective_benefits,
     upcoming_benefits,
     versions_in_force,

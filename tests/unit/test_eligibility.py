@@ -9,9 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardservice.domain.catalog import (
-    HOLDER_CATEGORIES,
-    Benefit,
+from cardservice.domain.benefits import Benefit
+from cardservice.domain.catalog_versions import (
     CatalogVersion,
     EffectiveBenefit,
     effective_benefits,
@@ -27,6 +26,7 @@ from cardservice.domain.eligibility import (
     evaluate,
     not_yet_effective,
 )
+from cardservice.domain.policy import HOLDER_CATEGORIES
 from cardservice.domain.regions import regions
 
 TABLE = regions()
