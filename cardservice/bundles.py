@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from cardservice.clock import today_in_shanghai
+from cardservice.http.schemas import jwk
 from cardservice.storage import Tx
 from merchant_api.bundle import BundleContent, bundle_etag, sign_bundle
 from projections.cards import status_list_bytes
@@ -53,18 +54,7 @@ def merchant_regions(tx: Tx) -> list[str]:
 
 def public_keys(tx: Tx) -> list[dict[str, Any]]:
     """Every issuer key as the bundle lists it (a /v1/keys entry)."""
-    return [
-        {
-            "kid": k.kid,
-            "kty": "OKP",
-            "crv": "Ed25519",
-            "x": k.public_key,
-            "use": k.use,
-            "status": k.status,
-            "not_after": k.not_after,
-        }
-        for k in select_keys(tx)
-    ]
+    return [jwk(k.kid, k.public_key, k.use, k.status, k.not_after) for k in select_keys(tx)]
 
 
 class BundleSigner:

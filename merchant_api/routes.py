@@ -15,6 +15,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict
 from cardservice.http.auth import bearer, unauthorized
 from cardservice.http.jsonbody import body_doc, json_body
 from cardservice.http.problems import PROBLEM_MEDIA_TYPE, ApiError
+from merchant_api import log_pages
 from merchant_api.core import STATUSES
 from merchant_api.metrics import scrape_allowed
 from merchant_api.service import MerchantApi
@@ -161,14 +162,14 @@ async def verify(request: Request) -> JSONResponse:
 def merchant_verifications(
     who: MerchantDep, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
 ) -> dict[str, Any]:
-    return api.merchant_log(who, parse_cursor(cursor), limit)
+    return log_pages.merchant_log(api.db, who, parse_cursor(cursor), limit)
 
 
 @router.get("/v1/cards/{card_id}/verifications", response_model=LogPage, responses=errors(401, 422))
 def card_verifications(
     card_id: SessionCardId, api: ApiDep, cursor: Cursor = None, limit: Limit = PAGE_DEFAULT
 ) -> dict[str, Any]:
-    return api.card_log(card_id, parse_cursor(cursor), limit)
+    return log_pages.card_log(api.db, card_id, parse_cursor(cursor), limit)
 
 
 def _etag_matches(header: str | None, etag: str) -> bool:

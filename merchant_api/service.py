@@ -368,47 +368,6 @@ class MerchantApi:
             refusals=eligibility.refusals,
         )
 
-    # -- logs --------------------------------------------------------------------------------
-    def merchant_log(self, merchant: MerchantRow, cursor: int | None, limit: int) -> dict[str, Any]:
-        with self.db.read() as tx:
-            rows, after = vlog.page(
-                tx,
-                column="merchant_id",
-                value=str(merchant.merchant_id),
-                before=cursor,
-                limit=limit,
-            )
-        items = [
-            {
-                "verification_id": r[1],
-                "checked_at": r[10],
-                "status": r[8],
-                "valid": r[8] == "valid",
-                "presentation": r[9],
-                "card_number": r[7],
-            }
-            for r in rows
-        ]
-        return {"items": items, "next": str(after) if after is not None else None}
-
-    def card_log(self, card_id: UUID, cursor: int | None, limit: int) -> dict[str, Any]:
-        with self.db.read() as tx:
-            rows, after = vlog.page(
-                tx, column="card_id", value=str(card_id), before=cursor, limit=limit
-            )
-        items = [
-            {
-                "verification_id": r[1],
-                "checked_at": r[10],
-                "status": r[8],
-                "valid": r[8] == "valid",
-                "presentation": r[9],
-                "merchant": {"name": r[3], "kind": r[4], "region": r[5]},
-            }
-            for r in rows
-        ]
-        return {"items": items, "next": str(after) if after is not None else None}
-
 
 def now_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat()
