@@ -8,7 +8,18 @@ from typing import Any
 from cardservice.application import CardLedger, CatalogAdmin
 from cardservice.clock import Clock, SystemClock
 from cardservice.settings import Settings
-from cardservice.storage import SIDE_SCHEMA, Database
+from cardservice.storage import Database
+
+LEDGER_EVENTS_FILE = "events-ledger.sqlite3"
+CATALOG_EVENTS_FILE = "events-catalog.sqlite3"
+
+
+def app_env(settings: Settings, app_file: str) -> dict[str, str]:
+    """An application's eventsourcing env; on SQLite each application has its own file."""
+    env = settings.eventsourcing_env()
+    if not settings.is_postgres:
+        env["SQLITE_DBNAME"] = str(settings.data_dir / app_file)
+    return env
 
 
 @dataclass
@@ -25,20 +36,18 @@ class Services:
         settings = settings or Settings()
         clock = clock or SystemClock()
         db = Database(settings)
-        db.create_tables(SIDE_SCHEMA)
-        base_env = settings.eventsourcing_env()
+        from cardservice.migrations import prepare_schema
 
-        def env_for(app_file: str) -> dict[str, str]:
-            env = dict(base_env)
-            if not settings.is_postgres:
-                env["SQLITE_DBNAME"] = str(settings.data_dir / app_file)
-            return env
-
+        try:
+            prepare_schema(db)  # migrate, or refuse a schema behind this code
+        except BaseException:
+            db.close()
+            raise
         ledger = CardLedger(
-            settings=settings, db=db, clock=clock, env=env_for("events-ledger.sqlite3")
+            settings=settings, db=db, clock=clock, env=app_env(settings, LEDGER_EVENTS_FILE)
         )
         catalog = CatalogAdmin(
-            settings=settings, db=db, clock=clock, env=env_for("events-catalog.sqlite3")
+            settings=settings, db=db, clock=clock, env=app_env(settings, CATALOG_EVENTS_FILE)
         )
         svc = cls(settings=settings, clock=clock, db=db, ledger=ledger, catalog=catalog)
         from projections.catalog import install_reader  # the view-backed catalog reads

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # empty: the socket's peer is the client, whatever a header says.
     forwarded_allow_ips: str = ""
     postgres_schema: str = ""
+    # Apply pending schema migrations at start (serve, worker, merchant_api); with 0 a
+    # start against a database behind this code's schema fails, and `cardservice migrate`
+    # is run as its own step.
+    auto_migrate: bool = True
     # When set, GET /metrics needs it as a Bearer token (CARDSERVICE_METRICS_TOKEN).
     metrics_token: str | None = None
     # Logs on stderr: "text" for people, "json" for collectors (one object a line).
@@ -83,6 +87,7 @@ class Settings(BaseSettings):
                 reason = str(exc).split(":")[0]
                 raise ValueError(f"DATABASE_URL is not a valid PostgreSQL URL ({reason})") from None
         return value
+
     # Holder notices to a messaging gateway (optional): POSTed through the outbox, retried
     # with back-off from `notify_backoff_seconds` doubling up to `notify_backoff_max_seconds`.
     notify_url: str | None = None
@@ -133,6 +138,8 @@ class Settings(BaseSettings):
             "CIPHER_TOPIC": "eventsourcing.cryptography:AESCipher",
             "CIPHER_KEY": base64.b64encode(self.derived_key("event-store-cipher")).decode(),
             "COMPRESSOR_TOPIC": "eventsourcing.compressor:ZlibCompressor",
+            # The event store's tables are made by `cardservice.migrations`, under its lock.
+            "CREATE_TABLE": "n",
         }
         if self.is_postgres:
             pg = self.postgres_params()

@@ -21,6 +21,7 @@ from cardservice.http.client import ForwardedPolicy
 from cardservice.http.openapi_docs import add_examples
 from cardservice.http.problems import PROBLEM_SCHEMA, install_problem_handlers
 from cardservice.logs import RequestLogMiddleware, configure_logging
+from cardservice.migrations import SchemaBehind
 from cardservice.services import Services
 from merchant_api import examples
 from merchant_api.photos import router as photos_router
@@ -63,7 +64,10 @@ def install(app: FastAPI, svc: Services) -> None:
 
 def create_app(services: Services | None = None) -> FastAPI:
     """The standalone merchant API (`uvicorn merchant_api.app:create_app --factory`)."""
-    svc = services or Services.build()
+    try:
+        svc = services or Services.build()
+    except SchemaBehind as exc:  # a start-up refusal in one line, not a traceback
+        raise SystemExit(f"merchant_api: {exc}") from None
     own = services is None
     if own:  # started by uvicorn itself: this is the process's logging set-up
         configure_logging(svc.settings.log_format)

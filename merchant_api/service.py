@@ -44,8 +44,6 @@ from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow, status_list_bytes
 from projections.health import probes_for
 from projections.merchants import MerchantRow
-from projections.registry import all_views
-from projections.runner import create_tables
 
 SIGNATURE_MEMO_ENV = "CARDSERVICE_SIGNATURE_MEMO"
 BUNDLE_CACHE_SECONDS = 5.0
@@ -124,9 +122,7 @@ class MerchantApi:
         self.desk = RedemptionDesk(self)
 
     def setup(self) -> None:
-        """Create the tables read here, so a fresh database answers before any worker ran."""
-        create_tables(self.svc.db, all_views())
-        vlog.migrate(self.svc.db)
+        """The tables are the migrations' (`cardservice migrate`); this seeds positions."""
         self.desk.setup()
 
     def close(self) -> None:

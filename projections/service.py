@@ -20,7 +20,7 @@ from eventsourcing.application import Application
 from cardservice.services import Services
 from projections import setaside
 from projections.registry import all_views
-from projections.runner import BatchFailed, PositionMoved, Runner, create_tables, reset
+from projections.runner import BatchFailed, PositionMoved, Runner, reset, seed_positions
 from projections.view import View
 
 if TYPE_CHECKING:
@@ -79,7 +79,7 @@ class ProjectionService:
         self._threads: list[threading.Thread] = []
 
     def setup(self) -> None:
-        create_tables(self.svc.db, [v for r in self.runners for v in r.views])
+        seed_positions(self.svc.db, [v for r in self.runners for v in r.views])
 
     def start(self) -> None:
         if self._threads:

@@ -25,7 +25,6 @@ from cardservice.http.problems import PROBLEM_MEDIA_TYPE, PROBLEM_SCHEMA
 from cardservice.logs import RequestLogMiddleware
 from cardservice.services import Services
 from projections.health import install_probes
-from redemptions.stats import create_stats_tables
 
 AppHook = Callable[[FastAPI, Services], None]
 
@@ -79,7 +78,6 @@ def create_app(
         console_router,
     ):
         app.include_router(router)
-    create_stats_tables(svc.db)
     for hook in [*EXTENSIONS, *(extensions or [])]:
         hook(app, svc)
     install_probes(app, svc)

@@ -63,7 +63,6 @@ class CardSearch(BulkIssuance):
     def _prepare(self) -> None:
         super()._prepare()
         self._search_key = self.settings.derived_key("card-search")
-        self.db.create_tables(SEARCH_DDL)
 
     def search_digest(self, *, id_number: str | None = None, name: str | None = None) -> str:
         """The keyed hash a query matches (`id_number` or `name`, normalised)."""
