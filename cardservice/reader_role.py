@@ -56,13 +56,12 @@ SHARED_POSITIONS = ("projection_positions", "projection_set_aside")
 """Read whole; written by the role only where `source` is its own application."""
 
 
-def own_event_store() -> tuple[str, str]:
-    """The Redemptions store's table, written by the merchant API (eventsourcing's names:
-    its insert takes an EXCLUSIVE table lock, which needs UPDATE), and its id sequence."""
+def own_event_store() -> str:
+    """The Redemptions store's table, written by the merchant API (eventsourcing's name;
+    its insert takes an EXCLUSIVE table lock, which needs UPDATE)."""
     from redemptions.application import Redemptions
 
-    table = f"{Redemptions.name.lower()}_events"
-    return table, f"{table}_notification_id_seq"
+    return f"{Redemptions.name.lower()}_events"
 
 
 def grant_reader_role(db: Database, role: str) -> None:
@@ -72,7 +71,7 @@ def grant_reader_role(db: Database, role: str) -> None:
     from redemptions.application import Redemptions
 
     who = sql.Identifier(role)
-    events, sequence = own_event_store()
+    events = own_event_store()
     with db.connect() as conn, conn.transaction():
         schema = conn.execute("SELECT current_schema()").fetchone()
         if schema is None or schema[0] is None:
@@ -94,13 +93,25 @@ def grant_reader_role(db: Database, role: str) -> None:
             conn.execute(
                 sql.SQL("GRANT SELECT, INSERT, UPDATE ON {} TO {}").format(table(name), who)
             )
-        conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(table(sequence), who))
+        for name in _serial_sequences(conn, str(schema[0]), [*OWN, events]):
+            conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE {} TO {}").format(table(name), who))
         own_source = sql.Literal(Redemptions.name)
         for name in SHARED_POSITIONS:
             conn.execute(
                 sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON {} TO {}").format(table(name), who)
             )
             _restrict_to_source(conn, table(name), name, role, own_source)
+
+
+def _serial_sequences(conn: Connection[Any], schema: str, tables: list[str]) -> list[str]:
+    """The sequences behind these tables' serial columns (an INSERT draws from them)."""
+    rows = conn.execute(
+        "SELECT s.relname FROM pg_class s JOIN pg_depend d ON d.objid = s.oid "
+        "JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace n ON n.oid = t.relnamespace "
+        "WHERE s.relkind = 'S' AND n.nspname = %s AND t.relname = ANY(%s)",
+        (schema, tables),
+    ).fetchall()
+    return sorted({str(r[0]) for r in rows})
 
 
 def _restrict_to_source(

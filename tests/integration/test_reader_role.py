@@ -1,0 +1,87 @@
+"""The merchant API's least-privilege role (PostgreSQL): connected as it, the views it
+serves read and its own tables write; key material, search hashes, the write side's
+event stores and the card status views' rows stay out of its reach."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from cardservice import migrations
+from cardservice.reader_role import grant_reader_role
+from cardservice.storage import Database
+from tests.conftest import PG_URL, make_settings
+
+
+@pytest.fixture
+def granted(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(schema, role): a migrated schema and a password-less login role (trust auth)
+    granted as the merchant API's; both dropped afterwards."""
+    settings, schema = make_settings("postgres", tmp_path)
+    role = "reader_" + uuid.uuid4().hex[:12]
+    db = Database(settings)
+    try:
+        migrations.migrate(db)
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        grant_reader_role(db, role)
+        grant_reader_role(db, role)  # re-running is harmless
+        yield schema.name, role
+    finally:
+        db.close()
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            schema.drop()
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def connect_as(role: str, schema: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(PG_URL, user=role, autocommit=True, options=f"-c search_path={schema}")
+
+
+def refused(conn: psycopg.Connection[Any], statement: str) -> bool:
+    try:
+        conn.execute(statement)
+    except psycopg.errors.InsufficientPrivilege:
+        return True
+    return False
+
+
+def test_the_reader_role_reads_views_and_writes_only_its_own(granted: tuple[str, str]) -> None:
+    schema, role = granted
+    with connect_as(role, schema) as conn:
+        for view in ("view_cards", "view_merchants", "view_status_list", "view_issuer_keys"):
+            assert conn.execute(f"SELECT COUNT(*) FROM {view}").fetchone() == (0,)
+        conn.execute(
+            "INSERT INTO verification_log (verification_id, merchant_id, merchant_name, "
+            "merchant_kind, merchant_region, status, checked_at) VALUES "
+            "('v1', 'm1', 'Gate', 'scenic', '500112', 'valid', '2026-06-01T10:00:00+08:00')"
+        )
+        assert conn.execute("SELECT status FROM verification_log").fetchone() == ("valid",)
+        for secret in ("holder_keys", "holder_search", "cardledger_events", "notice_outbox"):
+            assert refused(conn, f"SELECT * FROM {secret}"), secret
+        assert refused(conn, "SELECT * FROM catalogadmin_events")
+        assert refused(conn, "UPDATE view_cards SET status = 'valid'")
+        assert refused(conn, "DELETE FROM view_status_list")
+        assert refused(conn, "INSERT INTO sequences (name, last_value) VALUES ('x', 1)")
+        # Positions: all readable (lag probes), written only for its own application.
+        assert conn.execute("SELECT COUNT(*) FROM projection_positions").fetchone() != (0,)
+        moved = conn.execute(
+            "UPDATE projection_positions SET position = position WHERE source = 'CardLedger'"
+        )
+        assert moved.rowcount == 0
+        own = conn.execute(
+            "UPDATE projection_positions SET position = position WHERE source = 'Redemptions'"
+        )
+        assert own.rowcount > 0
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(
+                "INSERT INTO projection_positions (view, source, position) "
+                "VALUES ('x', 'CardLedger', 0)"
+            )
