@@ -85,3 +85,47 @@ def test_the_reader_role_reads_views_and_writes_only_its_own(granted: tuple[str,
                 "INSERT INTO projection_positions (view, source, position) "
                 "VALUES ('x', 'CardLedger', 0)"
             )
+
+
+def test_the_merchant_api_runs_as_the_reader_role(tmp_path: Path) -> None:
+    """The write side (owner) issues a card and a merchant key; a standalone merchant API
+    connected as the role verifies the card and records the verification."""
+    from fastapi.testclient import TestClient
+
+    from cardservice.clock import FrozenClock
+    from cardservice.services import Services
+    from merchant_api.app import create_app
+    from tests.conftest import START
+    from tests.merchant_support import build_env
+
+    clock = FrozenClock(START)
+    role = "reader_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    envs = build_env("postgres", tmp_path, clock)
+    env = next(envs)
+    try:
+        grant_reader_role(env.svc.db, role)
+        card = env.issue()
+        key = env.merchant()
+        assert env.wait_status(card["qr"], key, "valid")["status"] == "valid"
+        url = PG_URL.replace("postgres@", f"{role}@", 1)
+        settings = env.svc.settings.model_copy(update={"database_url": url})
+        reader = Services.build(settings, clock)  # nothing pending: no DDL, no lock
+        try:
+            with TestClient(create_app(reader), raise_server_exceptions=False) as client:
+                resp = client.post("/v1/verify", json={"qr": card["qr"]}, headers=key)
+                assert resp.status_code == 200, resp.text
+                assert resp.json()["status"] == "valid"
+                listed = client.get("/v1/verifications", headers=key)
+                assert listed.status_code == 200, listed.text
+        finally:
+            reader.close()
+        with env.svc.db.read() as tx:  # the role's write reached the log
+            rows = tx.all("SELECT status FROM verification_log ORDER BY seq")
+        assert ("valid",) in rows
+    finally:
+        envs.close()
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
