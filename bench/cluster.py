@@ -127,8 +127,17 @@ class Cluster:
         """A merchant_api replica (uvicorn; `processes` workers share one port); URL, pid."""
         port = free_port()
         args = [
-            sys.executable, "-m", "uvicorn", "merchant_api.app:create_app", "--factory",
-            "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "merchant_api.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
             "--no-access-log",
         ]
         if processes > 1:
@@ -167,9 +176,22 @@ def run_load(
     body_file.write_text(json.dumps(bodies))
     try:
         out = subprocess.run(
-            [sys.executable, "-m", "bench.load", host, port, path, str(body_file),
-             json.dumps(headers), str(concurrency), str(seconds)],
-            capture_output=True, text=True, timeout=seconds + 120, check=True,
+            [
+                sys.executable,
+                "-m",
+                "bench.load",
+                host,
+                port,
+                path,
+                str(body_file),
+                json.dumps(headers),
+                str(concurrency),
+                str(seconds),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 120,
+            check=True,
         )
     finally:
         body_file.unlink(missing_ok=True)

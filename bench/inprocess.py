@@ -60,8 +60,13 @@ def measure(settings: Settings, cards: int, seconds: float, rounds: int) -> dict
     try:
         svc.ledger.keyring()
         merchant = svc.catalog.register_merchant(
-            name="压测商户", region="500112", kind="merchant", categories=["dining"],
-            a_level=None, require_device_binding=False, actor=ACTOR,
+            name="压测商户",
+            region="500112",
+            kind="merchant",
+            categories=["dining"],
+            a_level=None,
+            require_device_binding=False,
+            actor=ACTOR,
         )
         outcomes = svc.ledger.issue_cards_bulk(requests(0, cards), ACTOR, source="inprocess")
         ids = [o.card_id for o in outcomes if o.card_id is not None]
@@ -125,16 +130,20 @@ def measure(settings: Settings, cards: int, seconds: float, rounds: int) -> dict
                 der = encode_dss_signature(
                     int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:], "big")
                 )
-                message = cbor2.dumps(["PTP1", hashlib.sha256(parsed.card_bytes).digest(),
-                                       parsed.presented_at], canonical=True)
+                message = cbor2.dumps(
+                    ["PTP1", hashlib.sha256(parsed.card_bytes).digest(), parsed.presented_at],
+                    canonical=True,
+                )
                 holder_signed.append((der, message))
 
         async def decide_presentations(count: int) -> None:
             state["i"] += count
             start = state["i"]
             verdicts = await asyncio.gather(
-                *(api.adecide(who, presentations[(start + k) % len(presentations)])
-                  for k in range(count))
+                *(
+                    api.adecide(who, presentations[(start + k) % len(presentations)])
+                    for k in range(count)
+                )
             )
             if verdicts[0][0]["status"] != "valid":
                 raise RuntimeError(f"bench presentation not valid: {verdicts[0][0]}")
@@ -185,8 +194,13 @@ def measure(settings: Settings, cards: int, seconds: float, rounds: int) -> dict
 def run(cards: int = 500, seconds: float = 2.0, rounds: int = 3) -> dict[str, Any]:
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-inproc-") as tmp:
-        lite = Settings(database_url=None, data_dir=Path(tmp) / "lite", secret="bench",
-                        admin_token="x" * 40, merchant_rate=0)
+        lite = Settings(
+            database_url=None,
+            data_dir=Path(tmp) / "lite",
+            secret="bench",
+            admin_token="x" * 40,
+            merchant_rate=0,
+        )
         out["sqlite"] = measure(lite, cards, seconds, rounds)
         with pg_schema("bench_inproc") as schema:
             pg = pg_settings(schema, Path(tmp) / "pg", pool_size=2, merchant_rate=0)
@@ -213,15 +227,22 @@ def qr_versions() -> dict[str, Any]:
         for name in ("王", "张三", "欧阳震华", "阿卜杜热合曼·买买提"):
             for bound in (False, True):
                 claims = credentials.CardClaims(
-                    issuer_region="659004", issued_at=now, expires_at=now + 50 * 365 * 86400,
-                    card_id=uuid.uuid4(), card_number=card_number("659004", 2026, 9_999_999),
-                    category=category, region="659004",
-                    masked_name=credentials.mask_name(name), version=99,
-                    status_index=2**31 - 1, device_key=device if bound else None,
+                    issuer_region="659004",
+                    issued_at=now,
+                    expires_at=now + 50 * 365 * 86400,
+                    card_id=uuid.uuid4(),
+                    card_number=card_number("659004", 2026, 9_999_999),
+                    category=category,
+                    region="659004",
+                    masked_name=credentials.mask_name(name),
+                    version=99,
+                    status_index=2**31 - 1,
+                    device_key=device if bound else None,
                 )
                 text = credentials.issue_ptc1(claims, issuer)
                 found["ptc1_bound" if bound else "ptc1"].append(
-                    (credentials.qr_version(text), len(text)))
+                    (credentials.qr_version(text), len(text))
+                )
                 if bound:
                     card = credentials.parse_credential(text).card_bytes
                     ptp1 = credentials.encode_ptp1(card, now, phone)

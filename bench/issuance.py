@@ -188,9 +188,7 @@ def raw_eventsourcing_rate(svc: Services, count: int, batch: int) -> float:
     return rate(count, run)
 
 
-def measure(
-    engine_name: str, cards: int, *, batch: int = 100, rounds: int = 4
-) -> dict[str, float]:
+def measure(engine_name: str, cards: int, *, batch: int = 100, rounds: int = 4) -> dict[str, float]:
     """Single issues, then bulk issuance and the raw baseline in alternating rounds of
     `cards` each (so the machine's drift hits both sides alike), batches of `batch`."""
     engine = Engine(engine_name)

@@ -16,8 +16,13 @@ from typing import Any
 
 
 async def one_connection(
-    host: str, port: int, requests: list[bytes], offset: int, deadline: float,
-    stats: dict[str, Any], latencies: list[float],
+    host: str,
+    port: int,
+    requests: list[bytes],
+    offset: int,
+    deadline: float,
+    stats: dict[str, Any],
+    latencies: list[float],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     i = offset
@@ -43,24 +48,36 @@ async def one_connection(
         writer.close()
 
 
-async def run(host: str, port: int, path: str, bodies: list[str], headers: dict[str, str],
-              concurrency: int, seconds: float) -> dict[str, Any]:
+async def run(
+    host: str,
+    port: int,
+    path: str,
+    bodies: list[str],
+    headers: dict[str, str],
+    concurrency: int,
+    seconds: float,
+) -> dict[str, Any]:
     extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
     requests = []
     for body in bodies:
         data = body.encode()
         requests.append(
-            (f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-             f"Content-Length: {len(data)}\r\n{extra}\r\n").encode() + data
+            (
+                f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(data)}\r\n{extra}\r\n"
+            ).encode()
+            + data
         )
     stats: dict[str, Any] = {"requests": 0, "valid": 0, "statuses": {}}
     latencies: list[float] = []
     started = time.perf_counter()
     deadline = started + seconds
-    await asyncio.gather(*(
-        one_connection(host, port, requests, n * 7, deadline, stats, latencies)
-        for n in range(concurrency)
-    ))
+    await asyncio.gather(
+        *(
+            one_connection(host, port, requests, n * 7, deadline, stats, latencies)
+            for n in range(concurrency)
+        )
+    )
     elapsed = time.perf_counter() - started
     latencies.sort()
 
@@ -80,8 +97,17 @@ def main() -> None:
     host, port, path, bodies_file, headers_json, concurrency, seconds = sys.argv[1:8]
     with open(bodies_file, encoding="utf-8") as fh:
         bodies = json.load(fh)
-    result = asyncio.run(run(host, int(port), path, bodies, json.loads(headers_json),
-                             int(concurrency), float(seconds)))
+    result = asyncio.run(
+        run(
+            host,
+            int(port),
+            path,
+            bodies,
+            json.loads(headers_json),
+            int(concurrency),
+            float(seconds),
+        )
+    )
     print(json.dumps(result))
 
 

@@ -127,13 +127,25 @@ def verify_latency(settings: Settings, seconds: float, rounds: int) -> dict[str,
     try:
         svc.ledger.keyring()
         merchant = svc.catalog.register_merchant(
-            name="压测商户", region="500112", kind="merchant", categories=["dining"],
-            a_level=None, require_device_binding=False, actor=ACTOR,
+            name="压测商户",
+            region="500112",
+            kind="merchant",
+            categories=["dining"],
+            a_level=None,
+            require_device_binding=False,
+            actor=ACTOR,
         )
         limited = [
-            {"id": f"b{k}", "title": f"优惠{k}", "partner": "合作方", "category": "dining",
-             "discount": "半价", "holder_categories": ["veteran"],
-             "limit": {"count": 10, "per": "month"}, "companions": 1}
+            {
+                "id": f"b{k}",
+                "title": f"优惠{k}",
+                "partner": "合作方",
+                "category": "dining",
+                "discount": "半价",
+                "holder_categories": ["veteran"],
+                "limit": {"count": 10, "per": "month"},
+                "companions": 1,
+            }
             for k in range(20)
         ]
         plain = [{k: v for k, v in b.items() if k not in ("limit", "companions")} for b in limited]
@@ -141,12 +153,20 @@ def verify_latency(settings: Settings, seconds: float, rounds: int) -> dict[str,
         svc.catalog.publish_catalog("500112", today, limited, actor=ACTOR)
         svc.catalog.publish_catalog("500100", today, plain, actor=ACTOR)
         other = svc.catalog.register_merchant(
-            name="压测商户2", region="500101", kind="merchant", categories=["dining"],
-            a_level=None, require_device_binding=False, actor=ACTOR,
+            name="压测商户2",
+            region="500101",
+            kind="merchant",
+            categories=["dining"],
+            a_level=None,
+            require_device_binding=False,
+            actor=ACTOR,
         )
         outcomes = svc.ledger.issue_cards_bulk(requests(0, 200), ACTOR, source="bench")
-        qrs = [svc.ledger.credential_for(svc.ledger.card(o.card_id)) for o in outcomes
-               if o.card_id is not None]
+        qrs = [
+            svc.ledger.credential_for(svc.ledger.card(o.card_id))
+            for o in outcomes
+            if o.card_id is not None
+        ]
         for runner in runners_for(svc):
             runner.setup()
             runner.catch_up()
@@ -187,8 +207,7 @@ def verify_latency(settings: Settings, seconds: float, rounds: int) -> dict[str,
         loop.close()
         api.close()
         x, y = statistics.median(a), statistics.median(b)
-        return {"with_limits_us": x * 1e6, "without_us": y * 1e6, "ratio": x / y,
-                "goal": "<= 1.10"}
+        return {"with_limits_us": x * 1e6, "without_us": y * 1e6, "ratio": x / y, "goal": "<= 1.10"}
     finally:
         svc.close()
 
@@ -209,9 +228,14 @@ def fill(settings: Settings, log_rows: int, redemptions: int) -> Services:
         batch.append(
             vlog.Record(
                 verification_id=str(uuid.UUID(int=rng.getrandbits(128))),
-                merchant_id=f"m{n % 500}", merchant_name="商户", merchant_kind="merchant",
-                merchant_region=REGIONS[n % len(REGIONS)], card_id=None, card_number=None,
-                status=statuses[n % len(statuses)], presentation="static",
+                merchant_id=f"m{n % 500}",
+                merchant_name="商户",
+                merchant_kind="merchant",
+                merchant_region=REGIONS[n % len(REGIONS)],
+                card_id=None,
+                card_number=None,
+                status=statuses[n % len(statuses)],
+                presentation="static",
                 checked_at=at.isoformat(),
             )
         )
@@ -227,11 +251,26 @@ def fill(settings: Settings, log_rows: int, redemptions: int) -> Services:
     for n in range(redemptions):
         rid = uuid.UUID(int=rng.getrandbits(128))
         day = (start + timedelta(days=rng.randrange(366))).date().isoformat()
-        rows[rid] = (None, RedemptionRow(
-            str(rid), f"m{n % 500}", "商户", "merchant", REGIONS[n % len(REGIONS)],
-            f"c{n}", REGIONS[(n * 7) % len(REGIONS)], f"b{n % 40}", "000000", n % 3,
-            day + "T04:00:00+00:00", day, None, "recorded", None,
-        ))
+        rows[rid] = (
+            None,
+            RedemptionRow(
+                str(rid),
+                f"m{n % 500}",
+                "商户",
+                "merchant",
+                REGIONS[n % len(REGIONS)],
+                f"c{n}",
+                REGIONS[(n * 7) % len(REGIONS)],
+                f"b{n % 40}",
+                "000000",
+                n % 3,
+                day + "T04:00:00+00:00",
+                day,
+                None,
+                "recorded",
+                None,
+            ),
+        )
         if len(rows) == 5000:
             with svc.db.transaction() as tx:
                 view.store(tx, rows)
@@ -273,10 +312,16 @@ def stats_ratio(tmp: Path, scale: float, queries: int) -> dict[str, Any]:
             big.close()
     smalls, bigs = [a for a, _ in pairs], [b for _, b in pairs]
     p_small, p_big = percentile(smalls, 0.99), percentile(bigs, 0.99)
-    out.update({"p50_small_ms": percentile(smalls, 0.5) * 1e3,
-                "p50_big_ms": percentile(bigs, 0.5) * 1e3,
-                "p99_small_ms": p_small * 1e3, "p99_big_ms": p_big * 1e3,
-                "ratio": p_big / p_small, "goal": "<= 2"})
+    out.update(
+        {
+            "p50_small_ms": percentile(smalls, 0.5) * 1e3,
+            "p50_big_ms": percentile(bigs, 0.5) * 1e3,
+            "p99_small_ms": p_small * 1e3,
+            "p99_big_ms": p_big * 1e3,
+            "ratio": p_big / p_small,
+            "goal": "<= 2",
+        }
+    )
     return out
 
 

@@ -93,8 +93,13 @@ def sample_qrs(svc: Services, count: int, seed: int = 1) -> list[str]:
 
 def register_merchant(svc: Services) -> str:
     merchant = svc.catalog.register_merchant(
-        name="压测商户", region="500112", kind="merchant", categories=["dining"],
-        a_level=None, require_device_binding=False, actor=ACTOR,
+        name="压测商户",
+        region="500112",
+        kind="merchant",
+        categories=["dining"],
+        a_level=None,
+        require_device_binding=False,
+        actor=ACTOR,
     )
     assert merchant.api_key is not None
     return merchant.api_key
@@ -106,13 +111,26 @@ def verify_bodies(qrs: list[str]) -> list[str]:
     return [json.dumps({"qr": qr}) for qr in qrs]
 
 
-def latency(url: str, bodies: list[str], key: str, opts: ScaleOptions, work: Path,
-            seconds: float | None = None) -> dict[str, Any]:
+def latency(
+    url: str,
+    bodies: list[str],
+    key: str,
+    opts: ScaleOptions,
+    work: Path,
+    seconds: float | None = None,
+) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {key}"}
     for attempt in range(3):  # the shared PostgreSQL may be restarted by someone's test run
         try:
-            result = run_load(url, "/v1/verify", bodies, auth, opts.latency_concurrency,
-                              seconds or opts.latency_seconds, work)
+            result = run_load(
+                url,
+                "/v1/verify",
+                bodies,
+                auth,
+                opts.latency_concurrency,
+                seconds or opts.latency_seconds,
+                work,
+            )
         except subprocess.CalledProcessError as exc:
             problem = f"load process failed: {exc.stderr or exc}"
         else:
@@ -151,8 +169,10 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
                 issue_seconds += time.perf_counter() - began
                 n, seconds = catch_up(large)
                 events, event_seconds = events + n, event_seconds + seconds
-                log(f"  {size:>9,} cards: issued at {rate:,.0f}/s, "
-                    f"projected {n:,} events at {n / seconds:,.0f}/s")
+                log(
+                    f"  {size:>9,} cards: issued at {rate:,.0f}/s, "
+                    f"projected {n:,} events at {n / seconds:,.0f}/s"
+                )
                 issued = size
                 bodies = verify_bodies(sample_qrs(large, opts.samples, seed=size))
                 cluster = Cluster(large_settings, work, **SERVER_ENV)
@@ -161,10 +181,18 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
                 latency(url, bodies, large_key, opts, work, seconds=opts.warmup_seconds)
                 point = latency(url, bodies, large_key, opts, work)
                 cluster.stop()
-                out["points"].append({"cards": size, "p50_ms": point["p50_ms"],
-                                      "p99_ms": point["p99_ms"], "rps": point["rps"]})
-                log(f"  {size:>9,} cards: verify p50 {point['p50_ms']:.2f} ms, "
-                    f"p99 {point['p99_ms']:.2f} ms ({opts.latency_concurrency} connections)")
+                out["points"].append(
+                    {
+                        "cards": size,
+                        "p50_ms": point["p50_ms"],
+                        "p99_ms": point["p99_ms"],
+                        "rps": point["rps"],
+                    }
+                )
+                log(
+                    f"  {size:>9,} cards: verify p50 {point['p50_ms']:.2f} ms, "
+                    f"p99 {point['p99_ms']:.2f} ms ({opts.latency_concurrency} connections)"
+                )
             out["cards"] = issued
             out["bulk_issue_cards_per_s"] = issued / issue_seconds
             out["projection_events"] = events
@@ -183,8 +211,10 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
             p50s: dict[str, list[float]] = {"small": [], "large": []}
             p99s: dict[str, list[float]] = {"small": [], "large": []}
             for _ in range(opts.rounds):
-                for name, url, b, key in (("small", small_url, small_bodies, small_key),
-                                          ("large", large_url, bodies, large_key)):
+                for name, url, b, key in (
+                    ("small", small_url, small_bodies, small_key),
+                    ("large", large_url, bodies, large_key),
+                ):
                     r = latency(url, b, key, opts, work)
                     p50s[name].append(r["p50_ms"])
                     p99s[name].append(r["p99_ms"])
@@ -196,13 +226,22 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
                 out["verify_p50_large_ms"] / out["verify_p50_small_ms"]
             )
             # Memory after a sustained load at full concurrency over many distinct cards.
-            run_load(large_url, "/v1/verify", bodies, {"Authorization": f"Bearer {large_key}"},
-                     opts.scaling_concurrency, opts.latency_seconds, work)
+            run_load(
+                large_url,
+                "/v1/verify",
+                bodies,
+                {"Authorization": f"Bearer {large_key}"},
+                opts.scaling_concurrency,
+                opts.latency_seconds,
+                work,
+            )
             out["merchant_api_memory"] = rss_mib(large_pid)
-            log(f"  p50 {out['verify_p50_large_ms']:.2f} ms at {issued:,} cards vs "
+            log(
+                f"  p50 {out['verify_p50_large_ms']:.2f} ms at {issued:,} cards vs "
                 f"{out['verify_p50_small_ms']:.2f} ms at {opts.small:,}: "
                 f"{out['verify_p50_large_vs_small']:.2f}; merchant_api RSS "
-                f"{out['merchant_api_memory']['rss_mib']:.0f} MiB")
+                f"{out['merchant_api_memory']['rss_mib']:.0f} MiB"
+            )
             small_cluster.stop()
 
             out["revocation"] = revocation(cluster, large, large_url, large_key, opts, work)
@@ -220,8 +259,9 @@ def run(opts: ScaleOptions) -> dict[str, Any]:
     return out
 
 
-def revocation(cluster: Cluster, svc: Services, merchant_url: str, key: str,
-               opts: ScaleOptions, work: Path) -> dict[str, Any]:
+def revocation(
+    cluster: Cluster, svc: Services, merchant_url: str, key: str, opts: ScaleOptions, work: Path
+) -> dict[str, Any]:
     """Revoke through the admin API (its own process), poll the merchant_api replica until
     the verdict says revoked; a projection worker in a third process carries the change."""
     admin_url = cluster.admin()
@@ -236,14 +276,18 @@ def revocation(cluster: Cluster, svc: Services, merchant_url: str, key: str,
             from cardservice import credentials
 
             card_id = credentials.parse_credential(qr).claims.card_id
-            resp = client.post(f"{admin_url}/v1/admin/cards/{card_id}/revoke",
-                               json={"reason": "bench"}, headers=admin)
+            resp = client.post(
+                f"{admin_url}/v1/admin/cards/{card_id}/revoke",
+                json={"reason": "bench"},
+                headers=admin,
+            )
             if resp.status_code != 200:
                 raise RuntimeError(f"revoke failed: {resp.text}")
             acknowledged = time.perf_counter()
             while True:
-                verdict = client.post(f"{merchant_url}/v1/verify", json={"qr": qr},
-                                      headers=merchant).json()
+                verdict = client.post(
+                    f"{merchant_url}/v1/verify", json={"qr": qr}, headers=merchant
+                ).json()
                 if verdict["status"] == "revoked":
                     break
                 if time.perf_counter() - acknowledged > 30:
@@ -258,13 +302,21 @@ def revocation(cluster: Cluster, svc: Services, merchant_url: str, key: str,
         "max_ms": delays[-1],
         "poll_seconds": svc.settings.projection_poll_seconds,
     }
-    opts.log(f"  revocation visible: p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms"
-             f" over {len(delays)} (worker polls every {result['poll_seconds'] * 1000:.0f} ms)")
+    opts.log(
+        f"  revocation visible: p50 {result['p50_ms']:.0f} ms, p99 {result['p99_ms']:.0f} ms"
+        f" over {len(delays)} (worker polls every {result['poll_seconds'] * 1000:.0f} ms)"
+    )
     return result
 
 
-def scaling(settings: Any, bodies: list[str], key: str, opts: ScaleOptions, work: Path,
-            clusters: list[Cluster]) -> dict[str, Any]:
+def scaling(
+    settings: Any,
+    bodies: list[str],
+    key: str,
+    opts: ScaleOptions,
+    work: Path,
+    clusters: list[Cluster],
+) -> dict[str, Any]:
     """req/s of one merchant_api process, then two (uvicorn workers), alternating rounds."""
     auth = {"Authorization": f"Bearer {key}"}
     rps: dict[int, list[float]] = {1: [], 2: []}
@@ -273,15 +325,31 @@ def scaling(settings: Any, bodies: list[str], key: str, opts: ScaleOptions, work
             cluster = Cluster(settings, work, **SERVER_ENV)
             clusters.append(cluster)
             url, _ = cluster.merchant_api(f"scale-{processes}", processes=processes)
-            run_load(url, "/v1/verify", bodies, auth, opts.scaling_concurrency,
-                     opts.warmup_seconds * 1.5, work)
-            r = run_load(url, "/v1/verify", bodies, auth, opts.scaling_concurrency,
-                         opts.scaling_seconds, work)
+            run_load(
+                url,
+                "/v1/verify",
+                bodies,
+                auth,
+                opts.scaling_concurrency,
+                opts.warmup_seconds * 1.5,
+                work,
+            )
+            r = run_load(
+                url,
+                "/v1/verify",
+                bodies,
+                auth,
+                opts.scaling_concurrency,
+                opts.scaling_seconds,
+                work,
+            )
             rps[processes].append(r["rps"])
             cluster.stop()
     one, two = statistics.mean(rps[1]), statistics.mean(rps[2])
-    opts.log(f"  merchant_api 1 process {one:,.0f} req/s, 2 processes {two:,.0f} req/s "
-             f"(x{two / one:.2f}; load generator and PostgreSQL share the same 2 cores)")
+    opts.log(
+        f"  merchant_api 1 process {one:,.0f} req/s, 2 processes {two:,.0f} req/s "
+        f"(x{two / one:.2f}; load generator and PostgreSQL share the same 2 cores)"
+    )
     return {"one_process_rps": one, "two_processes_rps": two, "speedup": two / one}
 
 

@@ -161,11 +161,17 @@ def measure(engine_name: str, cards: int, queries: int, seed: int) -> dict[str, 
             check({"name": real.name}, 1, local)
             kinds: dict[str, Callable[[], tuple[dict[str, str], dict[str, str]]]] = {
                 "id_number": lambda: ({"id_number": rng.choice(samples["id_number"])}, admin),
-                "id_number_miss": lambda: ({"id_number": id_number(rng.randrange(10**6), "110101")}, admin),  # noqa: E501
+                "id_number_miss": lambda: (
+                    {"id_number": id_number(rng.randrange(10**6), "110101")},
+                    admin,
+                ),
                 "card_number": lambda: ({"card_number": rng.choice(samples["card_number"])}, admin),
                 "name": lambda: ({"name": rng.choice(samples["name"])}, admin),
                 "name_in_province": lambda: ({"name": rng.choice(samples["name"])}, local),
-                "region_list": lambda: ({"region": rng.choice(samples["region"]), "limit": "50"}, admin),  # noqa: E501
+                "region_list": lambda: (
+                    {"region": rng.choice(samples["region"]), "limit": "50"},
+                    admin,
+                ),
                 "region_status": lambda: (
                     {"region": rng.choice(samples["region"])[:2] + "0000", "status": "suspended"},
                     admin,

@@ -46,8 +46,9 @@ def _importer() -> Any:
 
 
 def _verify_http() -> Any:
-    opts = verify_http.Options(seconds=0.5, warmup=0.2, rounds=1, concurrency=2, cards=5,
-                               backends=("sqlite",))
+    opts = verify_http.Options(
+        seconds=0.5, warmup=0.2, rounds=1, concurrency=2, cards=5, backends=("sqlite",)
+    )
     return verify_http.run(opts)
 
 

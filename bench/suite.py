@@ -71,8 +71,11 @@ def machine() -> dict[str, Any]:
 
 def run(quick: bool) -> dict[str, Any]:
     started = time.monotonic()
-    figures: dict[str, Any] = {"mode": "quick" if quick else "full", "machine": machine(),
-                               "date": datetime.now(UTC).isoformat(timespec="seconds")}
+    figures: dict[str, Any] = {
+        "mode": "quick" if quick else "full",
+        "machine": machine(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
 
     log("== QR versions (error correction M)")
     figures["qr"] = inprocess.qr_versions()
@@ -82,30 +85,38 @@ def run(quick: bool) -> dict[str, Any]:
     log("== in-process verify vs raw Ed25519 verify (signature memo off)")
     figures["inprocess"] = inprocess.run(cards=500, seconds=1.5 if quick else 3, rounds=3)
     for backend, r in figures["inprocess"].items():
-        log(f"  {backend:<9} verify {r['verify_per_s']:,.0f}/s ({r['verify_us']:.0f} µs), "
+        log(
+            f"  {backend:<9} verify {r['verify_per_s']:,.0f}/s ({r['verify_us']:.0f} µs), "
             f"Ed25519 {r['ed25519_per_s']:,.0f}/s ({r['ed25519_us']:.0f} µs): "
             f"{r['verify_vs_ed25519']:.2f}; PTP1 {r['ptp1_verify_per_s']:,.0f}/s "
             f"({r['ptp1_verify_us']:.0f} µs), P-256 {r['p256_verify_per_s']:,.0f}/s: "
-            f"{r['ptp1_vs_p256']:.2f}")
+            f"{r['ptp1_vs_p256']:.2f}"
+        )
 
     log("== bulk issuance vs raw eventsourcing (PostgreSQL, alternating rounds)")
     figures["issuance"] = {}
     for batch in (100,) if quick else (100, 1000):
-        r = issuance.measure("postgres", 1000 if quick else 3000, batch=batch,
-                             rounds=4 if quick else 6)
+        r = issuance.measure(
+            "postgres", 1000 if quick else 3000, batch=batch, rounds=4 if quick else 6
+        )
         figures["issuance"][f"batch{batch}"] = r
-        log(f"  batch {batch}: ours {r['bulk_cards_per_s']:,.0f} cards/s, raw "
+        log(
+            f"  batch {batch}: ours {r['bulk_cards_per_s']:,.0f} cards/s, raw "
             f"{r['raw_eventsourcing_per_s']:,.0f}/s: {r['issue_vs_raw_eventsourcing']:.2f}; "
-            f"one at a time {r['single_cards_per_s']:,.0f}/s")
+            f"one at a time {r['single_cards_per_s']:,.0f}/s"
+        )
 
     log("== POST /v1/verify vs a no-op FastAPI POST (PostgreSQL, separate load process)")
-    opts = verify_http.Options(seconds=6 if quick else 10, rounds=2 if quick else 3,
-                               backends=("postgres",))
+    opts = verify_http.Options(
+        seconds=6 if quick else 10, rounds=2 if quick else 3, backends=("postgres",)
+    )
     (http,) = verify_http.run(opts)
     figures["verify_http"] = http
-    log(f"  no-op {http['noop_rps']:,.0f} req/s; verify {http['cold_rps']:,.0f} req/s every "
+    log(
+        f"  no-op {http['noop_rps']:,.0f} req/s; verify {http['cold_rps']:,.0f} req/s every "
         f"signature checked ({http['cold_ratio']:.2f}), {http['verify_rps']:,.0f} req/s with "
-        f"the repeat-scan memo ({http['ratio']:.2f}); {opts.concurrency} connections")
+        f"the repeat-scan memo ({http['ratio']:.2f}); {opts.concurrency} connections"
+    )
 
     log("== national scale (PostgreSQL): bulk load, projections, latency, memory, revocation")
     sizes = (10_000, 30_000, 100_000) if quick else (10_000, 30_000, 100_000, 300_000, 1_000_000)
@@ -221,18 +232,22 @@ def _svg_plot(points: list[dict[str, Any]], path: Path) -> Path:
     for key, color in (("p50_ms", "#1f77b4"), ("p99_ms", "#d62728")):
         pts = " ".join(f"{x(a):.1f},{y(p[key]):.1f}" for a, p in zip(xs, points, strict=True))
         lines.append(f'<polyline fill="none" stroke="{color}" stroke-width="2" points="{pts}"/>')
-        lines.append(f'<text x="{width - pad}" y="{y(points[-1][key]) - 6:.1f}" '
-                     f'fill="{color}" text-anchor="end">{key[:3]}</text>')
+        lines.append(
+            f'<text x="{width - pad}" y="{y(points[-1][key]) - 6:.1f}" '
+            f'fill="{color}" text-anchor="end">{key[:3]}</text>'
+        )
     labels = "".join(
         f'<text x="{x(a):.1f}" y="{height - pad + 18}" text-anchor="middle">{p["cards"]:,}</text>'
         for a, p in zip(xs, points, strict=True)
     )
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" '
-           f'fill="white"/><line x1="{pad}" y1="{height - pad}" x2="{width - pad}" '
-           f'y2="{height - pad}" stroke="black"/><line x1="{pad}" y1="{pad}" x2="{pad}" '
-           f'y2="{height - pad}" stroke="black"/><text x="{pad}" y="{pad - 10}">verify latency '
-           f'(ms, max {top:.1f}) vs cards</text>{"".join(lines)}{labels}</svg>')
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'font-family="sans-serif" font-size="12"><rect width="100%" height="100%" '
+        f'fill="white"/><line x1="{pad}" y1="{height - pad}" x2="{width - pad}" '
+        f'y2="{height - pad}" stroke="black"/><line x1="{pad}" y1="{pad}" x2="{pad}" '
+        f'y2="{height - pad}" stroke="black"/><text x="{pad}" y="{pad - 10}">verify latency '
+        f"(ms, max {top:.1f}) vs cards</text>{''.join(lines)}{labels}</svg>"
+    )
     path.write_text(svg)
     return path
 
@@ -250,8 +265,13 @@ def write_results(figures: dict[str, Any], command: str) -> None:
         for p in figures["scale"]["points"]
     )
     text = RESULTS_TEMPLATE.format(
-        date=figures["date"], command=command, seconds=figures["seconds"], rows=rows,
-        points=points, image=image.name, machine=json.dumps(m, ensure_ascii=False),
+        date=figures["date"],
+        command=command,
+        seconds=figures["seconds"],
+        rows=rows,
+        points=points,
+        image=image.name,
+        machine=json.dumps(m, ensure_ascii=False),
         details=json.dumps(s, indent=2, ensure_ascii=False),
     )
     (HERE / "RESULTS.md").write_text(text)
@@ -288,20 +308,28 @@ process, QR codes of 2,000 cards drawn uniformly from the whole store.
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--quick", action="store_true", help="reduced suite (100k cards)")
     parser.add_argument("--json", action="store_true", help="end with one JSON object")
-    parser.add_argument("--write-results", action="store_true",
-                        help="write bench/RESULTS.md, results.json and the plot")
+    parser.add_argument(
+        "--write-results",
+        action="store_true",
+        help="write bench/RESULTS.md, results.json and the plot",
+    )
     args = parser.parse_args(argv)
     figures = run(args.quick)
     log("== summary")
     for key, value, goal, met in verdicts(figures["summary"]):
         log(f"  {key:<28} {value:>12,} goal {goal:<8} {'met' if met else 'MISSED'}")
-    log(f"  merchant_api RSS at {figures['summary']['large_cards']:,} cards: "
+    log(
+        f"  merchant_api RSS at {figures['summary']['large_cards']:,} cards: "
         f"{figures['summary']['merchant_api_rss_mib']} MiB; 1→2 processes: "
-        f"x{figures['summary']['merchant_api_2_vs_1']}; {figures['seconds']} s in all")
+        f"x{figures['summary']['merchant_api_2_vs_1']}; {figures['seconds']} s in all"
+    )
     if args.write_results:
         write_results(figures, "python -m bench " + " ".join(sys.argv[1:]))
         log(f"  wrote {HERE / 'RESULTS.md'}")

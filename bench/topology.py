@@ -31,12 +31,27 @@ ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 CATALOG = {
     "effective_from": "2020-01-01",
     "benefits": [
-        {"id": "rail", "title": "铁路优先购票", "partner": "国铁集团", "category": "transport",
-         "discount": "优先", "holder_categories": ["veteran", "disabled_veteran"],
-         "local_only": False, "merchant_categories": []},
-        {"id": "park", "title": "景区免票", "partner": "重庆景区", "category": "scenic",
-         "discount": "免费", "holder_categories": ["veteran"], "local_only": True,
-         "merchant_categories": ["scenic"], "min_a_level": 3},
+        {
+            "id": "rail",
+            "title": "铁路优先购票",
+            "partner": "国铁集团",
+            "category": "transport",
+            "discount": "优先",
+            "holder_categories": ["veteran", "disabled_veteran"],
+            "local_only": False,
+            "merchant_categories": [],
+        },
+        {
+            "id": "park",
+            "title": "景区免票",
+            "partner": "重庆景区",
+            "category": "scenic",
+            "discount": "免费",
+            "holder_categories": ["veteran"],
+            "local_only": True,
+            "merchant_categories": ["scenic"],
+            "min_a_level": 3,
+        },
     ],
 }
 
@@ -44,8 +59,9 @@ CATALOG = {
 def wait_status(client: httpx.Client, url: str, key: str, qr: str, status: str) -> float:
     began = time.perf_counter()
     while True:
-        resp = client.post(f"{url}/v1/verify", json={"qr": qr},
-                           headers={"Authorization": f"Bearer {key}"})
+        resp = client.post(
+            f"{url}/v1/verify", json={"qr": qr}, headers={"Authorization": f"Bearer {key}"}
+        )
         if resp.status_code == 200 and resp.json()["status"] == status:
             return time.perf_counter() - began
         if time.perf_counter() - began > 30:
@@ -56,9 +72,20 @@ def wait_status(client: httpx.Client, url: str, key: str, qr: str, status: str) 
 def start_load(url: str, bodies: Path, key: str, seconds: float) -> subprocess.Popen[str]:
     host, port = url.removeprefix("http://").split(":")
     return subprocess.Popen(
-        [sys.executable, "-m", "bench.load", host, port, "/v1/verify", str(bodies),
-         json.dumps({"Authorization": f"Bearer {key}"}), "16", str(seconds)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "bench.load",
+            host,
+            port,
+            "/v1/verify",
+            str(bodies),
+            json.dumps({"Authorization": f"Bearer {key}"}),
+            "16",
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -71,35 +98,58 @@ def run(seconds: float, cards: int, log: Any = print) -> dict[str, Any]:
             admin_url = cluster.admin()
             cluster.worker()
             replicas = [cluster.merchant_api(f"merchant_api-{i}")[0] for i in (1, 2)]
-            log(f"admin {admin_url}, worker, merchant_api replicas {', '.join(replicas)} "
-                f"on PostgreSQL schema {schema}")
+            log(
+                f"admin {admin_url}, worker, merchant_api replicas {', '.join(replicas)} "
+                f"on PostgreSQL schema {schema}"
+            )
             with httpx.Client(timeout=30) as client:
-                put = client.put(f"{admin_url}/v1/admin/regions/500000/catalog", json=CATALOG,
-                                 headers=ADMIN)
+                put = client.put(
+                    f"{admin_url}/v1/admin/regions/500000/catalog", json=CATALOG, headers=ADMIN
+                )
                 assert put.status_code == 201, put.text
                 merchant = client.post(
-                    f"{admin_url}/v1/admin/merchants", headers=ADMIN,
-                    json={"name": "洪崖洞景区", "region": "500103", "kind": "scenic_site",
-                          "categories": ["scenic"], "a_level": 4},
+                    f"{admin_url}/v1/admin/merchants",
+                    headers=ADMIN,
+                    json={
+                        "name": "洪崖洞景区",
+                        "region": "500103",
+                        "kind": "scenic_site",
+                        "categories": ["scenic"],
+                        "a_level": 4,
+                    },
                 ).json()
                 key = merchant["api_key"]
                 issued: list[dict[str, Any]] = []
                 began = time.perf_counter()
                 for n in range(cards):
-                    body = {"holder": {"name": "李四海", "id_number": id_number(n),
-                                       "category": "veteran"}, "region": "500112"}
-                    resp = client.post(f"{admin_url}/v1/admin/cards", json=body,
-                                       headers={**ADMIN, "Idempotency-Key": f"topo-{n}"})
+                    body = {
+                        "holder": {
+                            "name": "李四海",
+                            "id_number": id_number(n),
+                            "category": "veteran",
+                        },
+                        "region": "500112",
+                    }
+                    resp = client.post(
+                        f"{admin_url}/v1/admin/cards",
+                        json=body,
+                        headers={**ADMIN, "Idempotency-Key": f"topo-{n}"},
+                    )
                     assert resp.status_code == 201, resp.text
                     issued.append(resp.json())
                 issue_rate = cards / (time.perf_counter() - began)
                 for url in replicas:
                     wait_status(client, url, key, issued[-1]["qr"], "valid")
-                first = client.post(f"{replicas[0]}/v1/verify", json={"qr": issued[0]["qr"]},
-                                    headers={"Authorization": f"Bearer {key}"}).json()
-                log(f"issued {cards} cards over HTTP at {issue_rate:.0f}/s; a verdict: "
+                first = client.post(
+                    f"{replicas[0]}/v1/verify",
+                    json={"qr": issued[0]["qr"]},
+                    headers={"Authorization": f"Bearer {key}"},
+                ).json()
+                log(
+                    f"issued {cards} cards over HTTP at {issue_rate:.0f}/s; a verdict: "
                     f"{first['status']}, benefits {[b['id'] for b in first['benefits']]}, "
-                    f"not applicable {[(n['id'], n['reason']) for n in first['not_applicable']]}")
+                    f"not applicable {[(n['id'], n['reason']) for n in first['not_applicable']]}"
+                )
 
                 bodies = work / "bodies.json"
                 bodies.write_text(json.dumps([json.dumps({"qr": c["qr"]}) for c in issued]))
@@ -112,28 +162,39 @@ def run(seconds: float, cards: int, log: Any = print) -> dict[str, Any]:
                     """Revocations and suspensions during the load, each seen on both."""
                     with httpx.Client(timeout=30) as admin:
                         for i, card in enumerate(issued[: min(20, cards // 4)]):
-                            action, status = (("revoke", "revoked") if i % 2 == 0
-                                              else ("suspend", "suspended"))
+                            action, status = (
+                                ("revoke", "revoked") if i % 2 == 0 else ("suspend", "suspended")
+                            )
                             resp = admin.post(
                                 f"{admin_url}/v1/admin/cards/{card['card_id']}/{action}",
-                                json={"reason": "topology"}, headers=ADMIN)
+                                json={"reason": "topology"},
+                                headers=ADMIN,
+                            )
                             if resp.status_code != 200:
                                 errors.append(resp.text)
                                 continue
                             changes.append((card, status))
-                            delays.append(max(wait_status(admin, url, key, card["qr"], status)
-                                              for url in replicas))
+                            delays.append(
+                                max(
+                                    wait_status(admin, url, key, card["qr"], status)
+                                    for url in replicas
+                                )
+                            )
 
                 traffic = threading.Thread(target=admin_traffic)
                 traffic.start()
-                results = [json.loads(p.communicate(timeout=seconds + 60)[0].splitlines()[-1])
-                           for p in loads]
+                results = [
+                    json.loads(p.communicate(timeout=seconds + 60)[0].splitlines()[-1])
+                    for p in loads
+                ]
                 traffic.join(120)
                 for card, status in changes:
                     for url in replicas:
                         wait_status(client, url, key, card["qr"], status)
-                health = {url: client.get(f"{url}/healthz").json()["status"]
-                          for url in [admin_url, *replicas]}
+                health = {
+                    url: client.get(f"{url}/healthz").json()["status"]
+                    for url in [admin_url, *replicas]
+                }
             statuses: dict[str, int] = {}
             for r in results:
                 for code, count in r["statuses"].items():
@@ -145,7 +206,8 @@ def run(seconds: float, cards: int, log: Any = print) -> dict[str, Any]:
                 "statuses": statuses,
                 "status_changes": len(changes),
                 "change_visible_on_both_p50_ms": round(statistics.median(delays) * 1000)
-                if delays else None,
+                if delays
+                else None,
                 "change_visible_on_both_max_ms": round(max(delays) * 1000) if delays else None,
                 "admin_errors": errors,
                 "health": health,
@@ -159,8 +221,11 @@ def run(seconds: float, cards: int, log: Any = print) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m bench.topology", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.topology",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--cards", type=int, default=200)
     args = parser.parse_args()

@@ -304,10 +304,7 @@ class NoticesView(View[NoticeState]):
         tx.insert_many(
             f"INSERT INTO view_notices (originator_id, {_VIEW_COLUMNS}) "  # noqa: S608
             f"VALUES ({placeholders(8)}) ON CONFLICT (notice_id) DO NOTHING",
-            [
-                (str(o), *_notice_row(n), n.version)
-                for o, n in new
-            ],
+            [(str(o), *_notice_row(n), n.version) for o, n in new],
         )
         insert_outbox(tx, [n for _, n in new])
 

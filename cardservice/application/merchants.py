@@ -93,9 +93,7 @@ class Merchants(ServiceApplication):
             raise NotFound(f"no merchant {merchant_id}")
         return merchant
 
-    def update_merchant(
-        self, merchant_id: UUID, changes: dict[str, Any], actor: Actor
-    ) -> Merchant:
+    def update_merchant(self, merchant_id: UUID, changes: dict[str, Any], actor: Actor) -> Merchant:
         """Edit name, categories, A-level or device binding (an `Updated` event)."""
         if "name" in changes:
             changes["name"] = str(changes["name"]).strip()

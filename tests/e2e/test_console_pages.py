@@ -78,10 +78,12 @@ def test_search_leads_to_the_card_detail(page: Any, server: LiveServer) -> None:
     card = server.issue(501, name="周八一")
     server.issue(502, name="周八一", region="500103")
     assert wait_for(
-        lambda: server.http.get(
-            "/v1/admin/cards", params={"name": "周八一"}, headers=server.admin()
-        ).json()["items"].__len__()
-        == 2
+        lambda: (
+            server.http.get("/v1/admin/cards", params={"name": "周八一"}, headers=server.admin())
+            .json()["items"]
+            .__len__()
+            == 2
+        )
     )
     page.select_option("#search-by", "name")
     page.fill("#search-term", "周八一")

@@ -103,7 +103,10 @@ def test_scope_ranges() -> None:
 
 def test_settlement_csv_has_a_bom_and_lf_line_ends() -> None:
     data = settlement_csv([("500112", "110101", "meal", "000000", 3, 1)])
-    assert data == (
-        "\ufeffmerchant_region,card_region,benefit_id,benefit_region,redemptions,companions\n"
-        "500112,110101,meal,000000,3,1\n"
-    ).encode()
+    assert (
+        data
+        == (
+            "\ufeffmerchant_region,card_region,benefit_id,benefit_region,redemptions,companions\n"
+            "500112,110101,meal,000000,3,1\n"
+        ).encode()
+    )
