@@ -179,10 +179,16 @@ def migrate(db: Database, settings: Settings | None = None) -> list[Migration]:
     if not status(db).pending:
         return []  # the common start: no lock, no DDL (a role without DDL rights can start)
     done: list[Migration] = []
-    with _transactions(db) as transaction:
-        for migration in MIGRATIONS:
-            if _apply_one(transaction, migration, settings):
-                done.append(migration)
+    try:
+        with _transactions(db) as transaction:
+            for migration in MIGRATIONS:
+                if _apply_one(transaction, migration, settings):
+                    done.append(migration)
+    except psycopg.errors.InsufficientPrivilege as exc:  # the reader role, for example
+        raise SchemaBehind(
+            f"the database schema is behind this code and this role may not migrate it "
+            f"({exc.diag.message_primary}): run `cardservice migrate` as the schema's owner"
+        ) from None
     return done
 
 

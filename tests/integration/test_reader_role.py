@@ -15,6 +15,7 @@ from psycopg import sql
 
 from cardservice import migrations
 from cardservice.reader_role import grant_reader_role
+from cardservice.settings import Settings
 from cardservice.storage import Database
 from tests.conftest import PG_URL, make_settings
 
@@ -129,3 +130,20 @@ def test_the_merchant_api_runs_as_the_reader_role(tmp_path: Path) -> None:
         with psycopg.connect(PG_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
             conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+
+
+def test_the_reader_role_cannot_migrate_and_says_so(
+    granted: tuple[str, str], tmp_path: Path
+) -> None:
+    """A schema behind the code, started as the role with auto-migrate on: one clear refusal."""
+    schema, role = granted
+    url = PG_URL.replace("postgres@", f"{role}@", 1)
+    settings = Settings(database_url=url, postgres_schema=schema, data_dir=tmp_path, secret="s")
+    with psycopg.connect(PG_URL, autocommit=True) as conn:  # as if a version were pending
+        conn.execute(sql.SQL("DELETE FROM {}.schema_migrations").format(sql.Identifier(schema)))
+    db = Database(settings)
+    try:
+        with pytest.raises(migrations.SchemaBehind, match="as the schema's owner"):
+            migrations.prepare_schema(db)
+    finally:
+        db.close()
