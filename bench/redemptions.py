@@ -39,7 +39,7 @@ from merchant_api import vlog
 from projections.service import runners_for
 from redemptions.application import Grant, Redemptions
 from redemptions.service import redemptions_env
-from redemptions.stats import Scope, create_stats_tables
+from redemptions.stats import Scope
 from redemptions.stats import statistics as stats_query
 from redemptions.views import RedemptionLogView, RedemptionRow
 
@@ -217,8 +217,6 @@ def fill(settings: Settings, log_rows: int, redemptions: int) -> WriteSide:
     """A log of `log_rows` verifications and `redemptions` redemptions over the last year,
     through the same writers the service uses (the log writer, the redemption view)."""
     svc = WriteSide.build(settings, SystemClock())
-    vlog.migrate(svc.db)
-    create_stats_tables(svc.db)
     rng = random.Random(7)
     start = datetime(2025, 6, 2, tzinfo=UTC)
     statuses = ["valid"] * 8 + ["revoked", "expired", "malformed"]

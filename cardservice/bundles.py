@@ -28,7 +28,6 @@ from merchant_api.bundle import BundleContent, bundle_etag, sign_bundle
 from projections.cards import status_list_bytes
 from projections.keys import select_keys
 from projections.offline_bundles import (
-    OFFLINE_BUNDLES_SCHEMA,
     StoredBundle,
     store_bundle,
     stored_bundle,
@@ -85,9 +84,6 @@ class BundleSigner:
         self.signed = 0
         self.failures = 0
         self.last_error: str | None = None
-
-    def setup(self) -> None:
-        self.svc.db.create_tables(OFFLINE_BUNDLES_SCHEMA)
 
     # -- one pass ------------------------------------------------------------------------
     def run_once(self, *, force: bool = False) -> int:
@@ -170,7 +166,6 @@ class BundleSigner:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self.setup()
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="bundle-signer", daemon=True)
         self._thread.start()

@@ -1,4 +1,5 @@
-"""The `cardservice` command line: serve, worker, demo, import, verify, keys, holders, projections.
+"""The `cardservice` command line: serve, worker, migrate, demo, import, verify, keys, holders,
+projections.
 
 Each command is a thin shell over the service layer; failures print one clear line and
 exit non-zero, never a traceback.
@@ -96,6 +97,50 @@ def serve(
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies,
     )
+
+
+@app.command()
+@clean_errors
+def migrate(
+    show_status: Annotated[
+        bool, typer.Option("--status", help="List applied and pending migrations; change nothing.")
+    ] = False,
+    reader_role: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL: create (if missing) and grant the merchant API's least-privilege "
+            "role NAME, after migrating. Re-running is harmless.",
+            metavar="NAME",
+        ),
+    ] = None,
+) -> None:
+    """Create or upgrade every table (event store and the project's own) to this version."""
+    from cardservice import migrations
+    from cardservice.settings import Settings
+    from cardservice.storage import Database
+
+    db = Database(Settings())
+    try:
+        if show_status:
+            found = migrations.status(db)
+            for version, (name, applied_at) in sorted(found.applied.items()):
+                console.print(f"{version:>4}  {name:<24} applied {applied_at}")
+            for pending in found.pending:
+                console.print(f"{pending.version:>4}  {pending.name:<24} pending")
+            return
+        done = migrations.migrate(db)
+        if done:
+            for applied in done:
+                console.print(f"applied {applied.version} {applied.name}")
+        else:
+            console.print(f"up to date (version {migrations.status(db).current})")
+        if reader_role is not None:
+            from cardservice.reader_role import grant_reader_role
+
+            grant_reader_role(db, reader_role)
+            console.print(f"reader role {reader_role}: grants applied")
+    finally:
+        db.close()
 
 
 @keys_app.command("list")

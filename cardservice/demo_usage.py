@@ -21,7 +21,6 @@ from cardservice.clock import SHANGHAI
 from merchant_api import vlog
 from redemptions.application import Grant
 from redemptions.service import RedemptionContext
-from redemptions.stats import create_stats_tables
 
 DAYS = 21
 NAMESPACE = uuid.UUID("0b5e3c1c-4d1e-4a3f-9a52-6f1de0e2d7a1")
@@ -79,8 +78,6 @@ def seed_usage(
     cards: Sequence[dict[str, Any]],
 ) -> tuple[int, int]:
     """Write the demo's usage history; returns (verifications, redemptions) written now."""
-    vlog.migrate(svc.db)
-    create_stats_tables(svc.db)
     context = RedemptionContext(svc.settings, svc.db)
     context.setup()
     draw = random.Random(20240801)  # noqa: S311 - demo data, not a secret

@@ -30,16 +30,8 @@ MARKER = "credential_digest_backfill"
 """Its row in `projection_positions`: the last ledger notification it has looked at."""
 BATCH = 500
 
-_MARKER_DDL = """CREATE TABLE IF NOT EXISTS projection_positions (
-    view TEXT NOT NULL,
-    source TEXT NOT NULL,
-    position BIGINT NOT NULL,
-    PRIMARY KEY (view, source)
-)"""
-
 
 def _position(db: Database, source: str) -> int:
-    db.create_tables([_MARKER_DDL])
     with db.read() as tx:
         row = tx.one(
             "SELECT position FROM projection_positions WHERE view = ? AND source = ?",

@@ -34,7 +34,7 @@ from uuid import UUID
 
 from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import today_in_shanghai
-from projections.notices import Notice, expiring_notice, insert_outbox, outbox_ddl
+from projections.notices import Notice, expiring_notice, insert_outbox
 
 log = logging.getLogger("cardservice.outbox")
 
@@ -98,7 +98,6 @@ class NoticeDelivery:
     def start(self) -> None:
         if self._thread is not None:
             return
-        self.svc.db.create_tables(outbox_ddl(self.svc.db.dialect))
         self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="notice-send")
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="notice-delivery", daemon=True)

@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # empty: the socket's peer is the client, whatever a header says.
     forwarded_allow_ips: str = ""
     postgres_schema: str = ""
+    # Apply pending schema migrations at start (serve, worker, merchant_api); with 0 a
+    # start against a database behind this code's schema fails, and `cardservice migrate`
+    # is run as its own step.
+    auto_migrate: bool = True
     # When set, GET /metrics needs it as a Bearer token (CARDSERVICE_METRICS_TOKEN).
     metrics_token: str | None = None
     # Logs on stderr: "text" for people, "json" for collectors (one object a line).
@@ -182,6 +186,8 @@ class Settings(BaseSettings):
                 "POSTGRES_CONNECT_TIMEOUT": "5",
                 "POSTGRES_PRE_PING": "y",
                 "POSTGRES_LOCK_TIMEOUT": "10",
+                # The event stores' tables are made by `cardservice.migrations`, under its lock.
+                "CREATE_TABLE": "n",
             }
             if self.postgres_schema:
                 env["POSTGRES_SCHEMA"] = self.postgres_schema
@@ -192,4 +198,5 @@ class Settings(BaseSettings):
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
             "SQLITE_DBNAME": str(self.data_dir / file if file else self.sqlite_path),
             "SQLITE_LOCK_TIMEOUT": "30",
+            "CREATE_TABLE": "n",
         }

@@ -41,6 +41,16 @@ SIDE_SCHEMA = [
     )""",
 ]
 
+# The console's keyed search hashes (write side: `cardservice.application.search`).
+SEARCH_DDL = [
+    """CREATE TABLE IF NOT EXISTS holder_search (
+        digest TEXT NOT NULL,
+        holder_id TEXT NOT NULL,
+        PRIMARY KEY (digest, holder_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS holder_search_holder ON holder_search (holder_id)",
+]
+
 
 POOL_WAIT_SECONDS = 5.0
 PING_WAIT_SECONDS = 1.0
@@ -212,6 +222,8 @@ class Database:
         self.dialect = "postgres" if settings.is_postgres else "sqlite"
         self._local = threading.local()
         self._pool: ConnectionPool | None = None
+        self._connect_kwargs: dict[str, Any] = {}
+        self._conninfo = ""
         if self.dialect == "postgres":
             params = settings.postgres_params()
             kwargs: dict[str, Any] = {
@@ -220,8 +232,10 @@ class Database:
             }
             if settings.postgres_schema:
                 kwargs["options"] = f"-c search_path={settings.postgres_schema}"
+            self._connect_kwargs = kwargs
+            self._conninfo = psycopg.conninfo.make_conninfo(**params)
             self._pool = ConnectionPool(
-                conninfo=psycopg.conninfo.make_conninfo(**params),
+                conninfo=self._conninfo,
                 kwargs=kwargs,
                 min_size=1,
                 max_size=max(2, settings.pool_size),
@@ -269,6 +283,13 @@ class Database:
 
     def read(self) -> Any:
         return self.transaction(write=False)
+
+    def connect(self) -> psycopg.Connection[Any]:
+        """A PostgreSQL connection of its own (autocommit), outside the pool: for session
+        state such as an advisory lock, which must not go back to the pool with it."""
+        assert self._pool is not None, "PostgreSQL only"
+        kwargs = {**self._connect_kwargs, "autocommit": True}
+        return psycopg.connect(self._conninfo, **kwargs)
 
     def create_tables(self, statements: Sequence[str]) -> None:
         """Idempotent DDL. On PostgreSQL one statement per transaction: `CREATE INDEX IF NOT

@@ -24,6 +24,7 @@ from cardservice.http.probes import install_probes
 from cardservice.http.problems import PROBLEM_SCHEMA, install_problem_handlers
 from cardservice.http.schemas import KeysOut, jwk
 from cardservice.logs import RequestLogMiddleware, configure_logging
+from cardservice.migrations import SchemaBehind
 from merchant_api import examples
 from merchant_api.photos import router as photos_router
 from merchant_api.redeem_routes import router as redemption_router
@@ -46,7 +47,10 @@ def install(app: FastAPI, read: ReadSide) -> None:
 def create_app(read: ReadSide | None = None) -> FastAPI:
     """The standalone merchant API (`uvicorn merchant_api.app:create_app --factory`): its
     own read side, from `DATABASE_URL` alone, unless given one (which it then leaves open)."""
-    side = read or ReadSide.build()
+    try:
+        side = read or ReadSide.build()
+    except SchemaBehind as exc:  # a start-up refusal in one line, not a traceback
+        raise SystemExit(f"merchant_api: {exc}") from None
     own = read is None
     if own:  # started by uvicorn itself: this is the process's logging set-up
         configure_logging(side.settings.log_format)

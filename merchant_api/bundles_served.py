@@ -15,7 +15,6 @@ from cardservice.storage import Database
 from merchant_api.ratelimit import RateLimiter
 from projections.merchants import MerchantRow
 from projections.offline_bundles import (
-    OFFLINE_BUNDLES_SCHEMA,
     StoredBundle,
     stored_bundle,
     stored_etag,
@@ -28,9 +27,6 @@ class ServedBundles:
         self.limiter = RateLimiter(
             settings.bundle_rate_per_minute / 60.0, clock.now, burst=settings.bundle_burst
         )
-
-    def setup(self) -> None:
-        self.db.create_tables(OFFLINE_BUNDLES_SCHEMA)
 
     def rate_limited(self, merchant: MerchantRow) -> int | None:
         return self.limiter.take(str(merchant.merchant_id))

@@ -46,8 +46,6 @@ from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow
 from projections.health import Probes
 from projections.merchants import MerchantRow
-from projections.registry import all_views
-from projections.runner import create_tables
 
 SIGNATURE_MEMO_ENV = "CARDSERVICE_SIGNATURE_MEMO"
 CATALOG_CACHE_SECONDS = 1.0
@@ -139,10 +137,7 @@ class MerchantApi:
         self.desk = RedemptionDesk(self)
 
     def setup(self) -> None:
-        """Create the tables read here, so a fresh database answers before any worker ran."""
-        create_tables(self.db, all_views())
-        self.bundles.setup()
-        vlog.migrate(self.db)
+        """The tables are the migrations' (`cardservice migrate`); this seeds positions."""
         self.desk.setup()
 
     def close(self) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 
 from cardservice.clock import SHANGHAI
 from cardservice.storage import Database, Row, Tx
+from projections.view import add_column
 from redemptions.rollups import VERIFICATION_ROLLUP_DDL, add_verifications, backfill_verifications
 from redemptions.stats import VERIFICATION_DAILY_DDL
 
@@ -62,25 +63,12 @@ def ddl(dialect: str) -> list[str]:
 ADDED_COLUMNS = (("card_region", "TEXT"), ("benefits", "TEXT"), ("refusals", "TEXT"))
 
 
-def migrate(db: Database) -> None:
-    """Create the log's tables, and add the columns a log made before them lacks."""
-    db.create_tables(ddl(db.dialect))
-    with db.read() as tx:
-        if db.dialect == "postgres":
-            have = {
-                str(r[0])
-                for r in tx.all(
-                    "SELECT column_name FROM information_schema.columns "
-                    "WHERE table_name = 'verification_log' AND table_schema = current_schema()"
-                )
-            }
-        else:
-            have = {str(r[1]) for r in tx.all("PRAGMA table_info(verification_log)")}
-    missing = [(name, kind) for name, kind in ADDED_COLUMNS if name not in have]
-    if missing:
-        db.create_tables([f"ALTER TABLE verification_log ADD COLUMN {n} {k}" for n, k in missing])
-    with db.transaction() as tx:
-        backfill_verifications(tx)
+def upgrade(tx: Tx) -> None:
+    """Add the columns a log made before them lacks, and fill the roll-ups once (run by
+    `cardservice.migrations`, after `ddl`)."""
+    for name, kind in ADDED_COLUMNS:
+        add_column(tx, "verification_log", name, kind)
+    backfill_verifications(tx)
 
 
 @dataclass(frozen=True)

@@ -379,9 +379,5 @@ class AuditReader:
         self._lock = threading.Lock()
 
     def page(self, query: AuditQuery) -> tuple[list[dict[str, Any]], str | None]:
-        if not self._ready:
-            with self._lock:
-                self.db.create_tables(LedgerAuditView().ddl(self.db.dialect))
-                self._ready = True
         with self.db.read() as tx:
             return select_audit(tx, query)

@@ -362,16 +362,7 @@ class CatalogReader:
         self._ready = not create
         self._lock = threading.Lock()
 
-    def _ensure_tables(self) -> None:
-        if self._ready:
-            return
-        with self._lock:
-            if not self._ready:
-                self.db.create_tables(CatalogView().ddl(self.db.dialect))
-                self._ready = True
-
     def entry(self, region: str, day: date) -> CatalogEntry:
-        self._ensure_tables()
         with self.db.read() as tx:
             return select_entry(tx, region, day)
 
@@ -381,7 +372,6 @@ class CatalogReader:
         return found.benefits, found.versions
 
     def chains(self, region: str) -> list[list[CatalogVersion]]:
-        self._ensure_tables()
         with self.db.read() as tx:
             return select_chains(tx, region)
 
@@ -399,7 +389,6 @@ class CatalogReader:
 
     def versions(self, region: str) -> list[dict[str, Any]]:
         """The region's own versions, oldest first, each with its diff to the previous."""
-        self._ensure_tables()
         with self.db.read() as tx:
             history = select_histories(tx, [region]).get(region, [])
         return [

@@ -79,7 +79,25 @@ class BatchFailed(Exception):
         super().__init__(f"{source} {where}{what}: {type(cause).__name__}: {cause}")
 
 
+def seed_positions(db: Database, views: Iterable[AnyView]) -> None:
+    """A position row (0) for each view that has none (the tables are the migrations')."""
+    views = list(views)
+    with db.transaction() as tx:
+        have = {
+            (str(r[0]), str(r[1])) for r in tx.all("SELECT view, source FROM projection_positions")
+        }
+        for view in views:
+            if (view.name, view.source) not in have:
+                tx.execute(
+                    "INSERT INTO projection_positions (view, source, position) VALUES (?, ?, 0) "
+                    "ON CONFLICT (view, source) DO NOTHING",
+                    (view.name, view.source),
+                )
+
+
 def create_tables(db: Database, views: Iterable[AnyView]) -> None:
+    """The views' tables as the lazy code of before made them (tests build old databases
+    with it; the service's tables are `cardservice.migrations`')."""
     statements = [*POSITIONS_DDL, *SET_ASIDE_DDL]
     for view in views:
         statements.extend(view.ddl(db.dialect))
@@ -147,7 +165,7 @@ class Runner:
         return str(self.app.name)
 
     def setup(self) -> None:
-        create_tables(self.db, self.views)
+        seed_positions(self.db, self.views)
 
     def positions(self) -> dict[str, int]:
         with self.db.read() as tx:

@@ -22,7 +22,7 @@ from cardservice.settings import Settings
 from cardservice.storage import Database
 from projections import setaside
 from projections.registry import all_views
-from projections.runner import BatchFailed, PositionMoved, Runner, create_tables, reset
+from projections.runner import BatchFailed, PositionMoved, Runner, reset, seed_positions
 from projections.view import View
 
 if TYPE_CHECKING:
@@ -88,7 +88,7 @@ class ProjectionService:
         self._threads: list[threading.Thread] = []
 
     def setup(self) -> None:
-        create_tables(self.db, [v for r in self.runners for v in r.views])
+        seed_positions(self.db, [v for r in self.runners for v in r.views])
 
     def start(self) -> None:
         if self._threads:

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from cardservice.domain.regions import RegionTable, regions
-from cardservice.storage import Database, Tx
+from cardservice.storage import Tx
 
 VERIFICATION_ROLLUP_DDL = [
     """CREATE TABLE IF NOT EXISTS verification_rollup (
@@ -203,10 +203,3 @@ def backfill_redemptions(tx: Tx) -> bool:
     """`redemption_rollup` is the first table the view's store writes of the three: its
     lock holds the others' writers too."""
     return backfill(tx, "redemption_rollup", "redemption_daily", fill_redemptions)
-
-
-def migrate_verifications(db: Database) -> None:
-    """Create `verification_rollup`, filled from `verification_daily` where that has rows."""
-    db.create_tables(VERIFICATION_ROLLUP_DDL)
-    with db.transaction() as tx:
-        backfill_verifications(tx)

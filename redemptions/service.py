@@ -16,7 +16,7 @@ from typing import Any
 
 from cardservice.settings import Settings
 from cardservice.storage import Database
-from projections.runner import PositionMoved, Runner, create_tables
+from projections.runner import PositionMoved, Runner, seed_positions
 from redemptions.application import Redemptions
 from redemptions.views import redemption_views
 
@@ -48,7 +48,7 @@ class RedemptionContext:
         self._thread: threading.Thread | None = None
 
     def setup(self) -> None:
-        create_tables(self.db, self.views)
+        seed_positions(self.db, self.views)
 
     def start(self) -> None:
         if self._thread is not None:

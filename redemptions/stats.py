@@ -18,10 +18,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from cardservice.domain.regions import regions
-from cardservice.storage import Database, Tx
-from projections.runner import create_tables
-from redemptions.rollups import migrate_verifications
-from redemptions.views import redemption_views
+from cardservice.storage import Tx
 
 MAX_DAYS = 366
 SETTLEMENT_HEADER = (
@@ -46,14 +43,6 @@ VERIFICATION_DAILY_DDL = [
     )""",
     "CREATE INDEX IF NOT EXISTS verification_daily_day ON verification_daily (day)",
 ]
-
-
-def create_stats_tables(db: Database) -> None:
-    """The daily sums, their roll-ups and the redemption views, so statistics answer
-    (zeros) on a fresh database before any merchant API ran."""
-    db.create_tables(VERIFICATION_DAILY_DDL)
-    migrate_verifications(db)
-    create_tables(db, redemption_views())
 
 
 class RangeInvalid(ValueError):

@@ -68,7 +68,7 @@ class MerchantEnv:
     svc: WriteSide
     client: Any
     clock: FrozenClock
-    background: Background
+    background: Background | None = None
     seq: int = 0
     merchants: list[dict[str, Any]] = field(default_factory=list)
 

@@ -23,7 +23,6 @@ from cardservice.http.openapi import install_openapi
 from cardservice.http.openapi_docs import add_examples
 from cardservice.http.probes import install_probes
 from cardservice.logs import RequestLogMiddleware
-from redemptions.stats import create_stats_tables
 
 
 def create_app(services: WriteSide | None = None, *, own_services: bool | None = None) -> FastAPI:
@@ -72,7 +71,6 @@ def create_app(services: WriteSide | None = None, *, own_services: bool | None =
         console_router,
     ):
         app.include_router(router)
-    create_stats_tables(svc.db)
     install_probes(app, svc.probes.report)
     add_examples(app, examples.EXAMPLES, examples.PARAMETERS)
     install_openapi(app)

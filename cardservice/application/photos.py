@@ -18,7 +18,6 @@ from cardservice.domain.actors import Actor
 from cardservice.domain.errors import Conflict, InvalidInput
 from cardservice.domain.holders import Holder
 from cardservice.security import Sealer
-from projections.photos import photo_ddl
 
 MAX_PHOTO_BYTES = 100 * 1024
 MAGIC = {"image/jpeg": (b"\xff\xd8\xff",), "image/png": (b"\x89PNG\r\n\x1a\n",)}
@@ -35,7 +34,6 @@ class HolderPhotos(CardLifecycle, HolderData):
 
     def _prepare(self) -> None:
         super()._prepare()
-        self.db.create_tables(photo_ddl(self.db.blob))
 
     def set_photo(self, card_id: UUID, content_type: str, data: bytes, actor: Actor) -> None:
         if len(data) > MAX_PHOTO_BYTES or not is_image(content_type, data):

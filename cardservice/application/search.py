@@ -22,15 +22,6 @@ from cardservice.domain.holders import Holder, holder_id_for
 from cardservice.domain.identity import id_number_problem, is_valid_card_number
 from cardservice.security import keyed_digest
 
-SEARCH_DDL = [
-    """CREATE TABLE IF NOT EXISTS holder_search (
-        digest TEXT NOT NULL,
-        holder_id TEXT NOT NULL,
-        PRIMARY KEY (digest, holder_id)
-    )""",
-    "CREATE INDEX IF NOT EXISTS holder_search_holder ON holder_search (holder_id)",
-]
-
 
 def normal_id_number(value: str) -> str:
     """`x` and `X` are the same check character; anything not an ID number is 422."""
@@ -63,7 +54,6 @@ class CardSearch(BulkIssuance):
     def _prepare(self) -> None:
         super()._prepare()
         self._search_key = self.settings.derived_key("card-search")
-        self.db.create_tables(SEARCH_DDL)
 
     def search_digest(self, *, id_number: str | None = None, name: str | None = None) -> str:
         """The keyed hash a query matches (`id_number` or `name`, normalised)."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from cardservice.bootstrap.lifecycle import Lifecycle
 from cardservice.clock import Clock, SystemClock
+from cardservice.migrations import prepare_schema
 from cardservice.settings import Settings
 from cardservice.storage import Database
 from merchant_api.service import MerchantApi
@@ -49,6 +50,11 @@ class ReadSide:
         if db is None:
             db = Database(settings)
             lifecycle.add("read database", stop=db.close)
+            try:
+                prepare_schema(db)  # migrate, or refuse a schema behind this code
+            except BaseException:
+                db.close()
+                raise
         views = db
         standby = settings.for_view_reads()
         if standby is not None:

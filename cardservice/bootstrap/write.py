@@ -13,8 +13,9 @@ from cardservice.application import CardLedger, CatalogAdmin
 from cardservice.bootstrap.lifecycle import Lifecycle
 from cardservice.bootstrap.read import ReadSide
 from cardservice.clock import Clock, SystemClock
+from cardservice.migrations import prepare_schema
 from cardservice.settings import Settings
-from cardservice.storage import SIDE_SCHEMA, Database
+from cardservice.storage import Database
 from projections.admin_cards import AdminCardReader
 from projections.audit import AuditReader
 from projections.catalog import CatalogReader
@@ -45,7 +46,11 @@ class WriteSide:
         lifecycle = Lifecycle()
         db = Database(settings)
         lifecycle.add("database", stop=db.close)
-        db.create_tables(SIDE_SCHEMA)
+        try:
+            prepare_schema(db)  # migrate, or refuse a schema behind this code
+        except BaseException:
+            db.close()
+            raise
         ledger = CardLedger(
             settings=settings, db=db, clock=clock, env=settings.eventsourcing_env(CardLedger.name)
         )

@@ -142,22 +142,23 @@ def test_the_write_side_runs_the_backfill_at_start(env: MerchantEnv) -> None:
 
 
 def test_a_view_made_before_the_digest_gains_its_column(backend: str, tmp_path: Path) -> None:
-    from cardservice.bootstrap.write import WriteSide
+    from cardservice import migrations
+    from cardservice.storage import Database
     from projections.cards import CardStatusView
     from projections.runner import create_tables
     from tests.conftest import make_settings
 
     settings, schema = make_settings(backend, tmp_path)
-    svc = WriteSide.build(settings)
+    db = Database(settings)
     try:
         old_ddl = (
             CardStatusView()
-            .ddl(svc.db.dialect)[0]
+            .ddl(db.dialect)[0]
             .replace(",\n                credential_digest TEXT NOT NULL DEFAULT ''", "")
         )
         assert "credential_digest" not in old_ddl
-        svc.db.create_tables([old_ddl])
-        with svc.db.transaction() as tx:
+        db.create_tables([old_ddl])  # as the code before the digest made it
+        with db.transaction() as tx:
             tx.execute(
                 "INSERT INTO view_cards (card_id, card_number, status, version, status_index, "
                 "kid, region, category, masked_name, expires, device_key, issued_at) "
@@ -165,12 +166,12 @@ def test_a_view_made_before_the_digest_gains_its_column(backend: str, tmp_path: 
                 "'2036-06-01', NULL, '2026-06-01T00:00:00+00:00')",
                 (str(uuid.UUID(int=5)), card_number("500112", 2026, 5)),
             )
-        for _ in range(2):  # and again: idempotent
-            create_tables(svc.db, [CardStatusView()])
-        with svc.db.read() as tx:
+        assert [m.version for m in migrations.migrate(db)] == [1]
+        create_tables(db, [CardStatusView()])  # and again: idempotent
+        with db.read() as tx:
             row = select_card(tx, uuid.UUID(int=5))
         assert row is not None and row.credential_digest == ""
     finally:
-        svc.close()
+        db.close()
         if schema is not None:
             schema.drop()

@@ -78,6 +78,7 @@ def first_bundle(env: MerchantEnv, key: dict[str, str]) -> tuple[bytes, str]:
 
 
 def signer(env: MerchantEnv) -> BundleSigner:
+    assert env.background is not None
     return env.background.signer
 
 

@@ -495,6 +495,7 @@ def test_merchant_offline_mode_with_a_downloaded_bundle(
         f"/v1/admin/cards/{revoked['card_id']}/revoke", json={"reason": "x"}, headers=server.admin()
     )
     assert server.verify_until(shop["api_key"], revoked["qr"], "revoked")["status"] == "revoked"
+    server.background.signer.run_once(force=True)  # the write side re-signs (within 5 s)
     ctx = phone_context(browser)
     page = signed_in_merchant_page(ctx, server, shop["api_key"])
     page.click("#bundle-download")
