@@ -283,9 +283,16 @@ class CardReader:
         return pool
 
     async def aclose(self) -> None:
-        pool, self._pool = self._pool, None
-        if pool is not None:
+        """Close this loop's pool from its own loop (an app's shutdown); a pool of a loop
+        that has ended is hung up instead (awaiting it here would never return)."""
+        pool, loop = self._pool, self._pool_loop
+        if pool is None:
+            return
+        self._pool = None
+        if loop is asyncio.get_running_loop():
             await pool.close()
+        else:
+            _hang_up(pool)
 
     def close(self) -> None:
         """Best effort from synchronous shutdown code: close what can be closed here."""

@@ -10,8 +10,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from cardservice.api.app import create_app
@@ -33,7 +36,22 @@ def served_app(write: WriteSide, *, run_projections: bool, own: bool = True) -> 
         add_background(write)
     app = create_app(write, own_services=own)
     install_pages(app, write)
-    install_merchant_api(app, write.read)
+    read = write.read
+    install_merchant_api(app, read)
+    inner = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(served: FastAPI) -> AsyncIterator[None]:
+        async with inner(served):
+            try:
+                yield
+            finally:
+                # The card reader's asyncio pool lives on this app's event loop: closed on
+                # it, before the loop ends (an open pool's tasks would keep it from ending).
+                await read.merchant_api.cards.aclose()
+                await anyio.to_thread.run_sync(read.merchant_api.log.flush)
+
+    app.router.lifespan_context = lifespan
     return app
 
 
