@@ -31,6 +31,7 @@ from cardservice.api.app import create_app
 from cardservice.application import IssueCardRequest
 from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import SystemClock
+from cardservice.dialect import Insert
 from cardservice.domain import regions as region_table
 from cardservice.domain.actors import Actor
 from cardservice.domain.identity import card_number, mod11_2_check
@@ -91,14 +92,20 @@ def fill(
                 samples["region"].append(region)
         with svc.db.transaction() as tx:
             tx.insert_many(
-                "INSERT INTO view_admin_cards (card_id, holder_id, card_number, status, region, "
-                "category, masked_name, issued_at, expires) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (card_id) DO NOTHING",
+                Insert(
+                    "view_admin_cards",
+                    "card_id, holder_id, card_number, status, region, "
+                    "category, masked_name, issued_at, expires",
+                    on_conflict="ON CONFLICT (card_id) DO NOTHING",
+                ),
                 card_rows,
             )
             tx.insert_many(
-                "INSERT INTO holder_search (digest, holder_id) VALUES (?, ?) "
-                "ON CONFLICT (digest, holder_id) DO NOTHING",
+                Insert(
+                    "holder_search",
+                    ("digest", "holder_id"),
+                    on_conflict="ON CONFLICT (digest, holder_id) DO NOTHING",
+                ),
                 list(dict.fromkeys(hash_rows)),
             )
         done = min(cards, start + BATCH)

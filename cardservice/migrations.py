@@ -32,6 +32,7 @@ import psycopg
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
+from cardservice.dialect import POSTGRES
 from cardservice.settings import EVENT_STORE_FILES, Settings
 from cardservice.storage import SEARCH_DDL, SIDE_SCHEMA, Database, Tx
 
@@ -254,7 +255,7 @@ def _transactions(db: Database) -> Iterator[TxFactory]:
         @contextmanager
         def transaction() -> Iterator[Tx]:
             with conn.transaction(), conn.cursor() as cur:
-                yield Tx(cur, "postgres")
+                yield Tx(cur, POSTGRES)
 
         try:
             yield transaction

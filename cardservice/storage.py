@@ -8,13 +8,10 @@ in the same database so a projection commits both in one transaction.
 from __future__ import annotations
 
 import concurrent.futures
-import functools
-import re
 import sqlite3
 import threading
 import time
 import weakref
-import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,6 +20,7 @@ from typing import Any, Protocol
 import psycopg
 from psycopg_pool import ConnectionPool
 
+from cardservice.dialect import COPY_MIN_ROWS, POSTGRES, SQLITE, Dialect, Insert
 from cardservice.settings import Settings
 
 Row = tuple[Any, ...]
@@ -69,63 +67,55 @@ class Cursor(Protocol):
 
 
 class Tx:
-    """A transaction handle: `?` placeholders on both engines."""
+    """A transaction handle: `?` placeholders on both engines (`dialect` translates)."""
 
-    def __init__(self, cursor: Any, dialect: str) -> None:
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cursor = cursor
         self.dialect = dialect
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Tx:
-        self._cursor.execute(_translate(sql, self.dialect), tuple(params))
+        self._cursor.execute(self.dialect.statement(sql), tuple(params))
         return self
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
-            self._cursor.executemany(_translate(sql, self.dialect), [tuple(r) for r in rows])
+            self._cursor.executemany(self.dialect.statement(sql), [tuple(r) for r in rows])
 
-    def insert_many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """`executemany` for an `INSERT .. VALUES (?, ..) [ON CONFLICT ..]` whose rows never
-        repeat a conflict key. On PostgreSQL: one multi-row statement per chunk (one round
-        trip and one plan) instead of one statement per row; SQLite's executemany is
-        already a tight C loop."""
+    def insert_many(self, insert: Insert, rows: Sequence[Sequence[Any]]) -> None:
+        """`executemany` of `insert` for rows that never repeat a conflict key. On
+        PostgreSQL: one multi-row statement per chunk (one round trip and one plan) instead
+        of one statement per row, and COPY for many rows; SQLite's executemany is already
+        a tight C loop."""
         if not rows:
             return
-        if self.dialect != "postgres":
-            self.executemany(sql, rows)
+        if any(len(row) != insert.width for row in rows):
+            raise ValueError(f"rows for {insert.table} must have {insert.width} values")
+        dialect = self.dialect
+        if not dialect.batches_inserts:
+            self._cursor.executemany(dialect.insert(insert), [tuple(r) for r in rows])
             return
         if len(rows) >= COPY_MIN_ROWS:
-            self._copy_insert(sql, rows)
+            self._copy_insert(insert, rows)
             return
-        width = len(rows[0])
-        size = max(1, min(1000, 30_000 // width))
+        size = dialect.rows_per_statement(insert)
         # A raw cursor ($n placeholders): psycopg would otherwise re-parse the long text of
         # every multi-row statement in Python, which costs more than the rows themselves.
         with psycopg.RawCursor(self._cursor.connection) as raw:
             for start in range(0, len(rows), size):
                 part = rows[start : start + size]
-                raw.execute(_multi_row_sql(sql, len(part)), [v for row in part for v in row])
+                raw.execute(dialect.multi_row(insert, len(part)), [v for row in part for v in row])
 
-    def _copy_insert(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        """Many rows: COPY them into a per-session staging table, then one INSERT .. SELECT
-        with the statement's own ON CONFLICT clause (about twice the multi-row speed)."""
-        found = _INSERT_INTO.match(sql)
-        if found is None:
-            raise ValueError(f"not an INSERT INTO t (columns) VALUES: {sql[:80]}")
-        table, columns, tail = found.group(1), found.group(2), found.group(3)
-        # Only the inserted columns: a copy of the whole table (LIKE) would carry NOT NULL
-        # columns the statement leaves to their defaults (a serial key) and refuse every row.
-        stage = f"stage_{table}_{zlib.crc32(columns.encode()):08x}"
+    def _copy_insert(self, insert: Insert, rows: Sequence[Sequence[Any]]) -> None:
+        """Many rows: COPY into a staging table, then one INSERT .. SELECT (about twice the
+        multi-row speed)."""
+        plan = self.dialect.copy_plan(insert)
         cur = self._cursor
-        cur.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {stage} ON COMMIT DELETE ROWS AS "  # noqa: S608
-            f"SELECT {columns} FROM {table} WITH NO DATA"
-        )
-        cur.execute(f"TRUNCATE {stage}")
-        with cur.copy(f"COPY {stage} ({columns}) FROM STDIN") as copy:
+        cur.execute(plan.create_stage)
+        cur.execute(plan.truncate_stage)
+        with cur.copy(plan.copy) as copy:
             for row in rows:
                 copy.write_row(row)
-        on_conflict = _translate(tail, "postgres")
-        cur.execute(f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage} {on_conflict}")  # noqa: S608
+        cur.execute(plan.insert_select)
 
     def one(self, sql: str, params: Sequence[Any] = ()) -> Row | None:
         self.execute(sql, params)
@@ -139,36 +129,6 @@ class Tx:
     @property
     def rowcount(self) -> int:
         return int(self._cursor.rowcount)
-
-
-_PLACEHOLDER = re.compile(r"\?")
-
-
-COPY_MIN_ROWS = 200
-_INSERT_INTO = re.compile(
-    r"\s*INSERT\s+INTO\s+(\w+)\s*\(([\w\s,]+)\)\s*VALUES\s*\(\s*\?(?:\s*,\s*\?)*\s*\)(.*)\Z",
-    re.IGNORECASE | re.DOTALL,
-)
-_VALUES_ROW = re.compile(r"\bVALUES\s*(\(\s*\?(?:\s*,\s*\?)*\s*\))", re.IGNORECASE)
-
-
-@functools.lru_cache(maxsize=256)
-def _multi_row_sql(sql: str, count: int) -> str:
-    """`INSERT .. VALUES (?, ?) ..` with `count` value rows and `$n` placeholders."""
-    found = _VALUES_ROW.search(sql)
-    if found is None or "?" in sql[found.end(1) :]:
-        raise ValueError(f"not a single-row INSERT .. VALUES: {sql[:80]}")
-    rows = ", ".join([found.group(1)] * count)
-    numbers = iter(range(1, count * found.group(1).count("?") + 1))
-    return _PLACEHOLDER.sub(
-        lambda _: f"${next(numbers)}", sql[: found.start(1)] + rows + sql[found.end(1) :]
-    )
-
-
-def _translate(sql: str, dialect: str) -> str:
-    if dialect == "postgres":
-        return _PLACEHOLDER.sub("%s", sql.replace("%", "%%"))
-    return sql
 
 
 def allocate_in(tx: Tx, name: str, count: int = 1) -> int:
@@ -219,7 +179,7 @@ class Database:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.dialect = "postgres" if settings.is_postgres else "sqlite"
+        self.dialect: Dialect = POSTGRES if settings.is_postgres else SQLITE
         self._local = threading.local()
         self._pool: ConnectionPool | None = None
         self._connect_kwargs: dict[str, Any] = {}
@@ -246,7 +206,10 @@ class Database:
             )
         else:
             settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self.blob = "BYTEA" if self.dialect == "postgres" else "BLOB"
+
+    @property
+    def blob(self) -> str:
+        return self.dialect.blob
 
     @property
     def path(self) -> Path:
@@ -270,12 +233,12 @@ class Database:
         """One transaction; SQLite takes the write lock up front so writers never deadlock."""
         if self._pool is not None:
             with self._pool.connection() as conn, conn.transaction(), conn.cursor() as cur:
-                yield Tx(cur, "postgres")
+                yield Tx(cur, POSTGRES)
             return
         lite = self._sqlite()
         lite.execute("BEGIN IMMEDIATE" if write else "BEGIN")
         try:
-            yield Tx(lite.cursor(), "sqlite")
+            yield Tx(lite.cursor(), SQLITE)
         except BaseException:
             lite.execute("ROLLBACK")
             raise
@@ -296,11 +259,11 @@ class Database:
         EXISTS` locks its table even when the index exists, and a transaction holding
         several such locks deadlocks with projection runners writing those tables. (SQLite
         has one writer at a time, so one transaction there.)"""
-        batches = [[s] for s in statements] if self.dialect == "postgres" else [statements]
+        batches = [[s] for s in statements] if self.dialect.ddl_per_transaction else [statements]
         for batch in batches:
             with self.transaction() as tx:
                 for statement in batch:
-                    tx.execute(statement.format(blob=self.blob))
+                    tx.execute(self.dialect.ddl(statement))
 
     def allocate(self, name: str, count: int = 1) -> int:
         """Reserve `count` consecutive numbers under `name`; returns the first."""

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from cardservice.clock import SHANGHAI
+from cardservice.dialect import Insert
 from cardservice.storage import Database, Row, Tx
 from projections.view import add_column
 from redemptions.rollups import VERIFICATION_ROLLUP_DDL, add_verifications, backfill_verifications
@@ -122,8 +123,9 @@ def write(tx: Tx, records: Sequence[Record], *, retry: bool = False) -> None:
             )
         records = [r for r in records if r.verification_id not in present]
     tx.insert_many(
-        f"INSERT INTO verification_log ({_COLUMNS}) "  # noqa: S608
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (verification_id) DO NOTHING",
+        Insert(
+            "verification_log", _COLUMNS, on_conflict="ON CONFLICT (verification_id) DO NOTHING"
+        ),
         [astuple(r) for r in records],
     )
     sums = Counter((r.merchant_region, shanghai_day(r.checked_at), r.status) for r in records)

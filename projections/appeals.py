@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from cardservice.dialect import Insert
 from cardservice.domain import regions as region_table
 from cardservice.domain.appeals import Appeal
 from cardservice.storage import Row, Tx
@@ -158,8 +159,11 @@ class AppealsView(View[AppealRow]):
             if a is not None
         ]
         tx.insert_many(
-            f"INSERT INTO view_appeals ({_COLUMNS}) VALUES ({placeholders(6)}) "  # noqa: S608
-            "ON CONFLICT (appeal_id) DO UPDATE SET status = excluded.status",
+            Insert(
+                "view_appeals",
+                _COLUMNS,
+                on_conflict="ON CONFLICT (appeal_id) DO UPDATE SET status = excluded.status",
+            ),
             rows,
         )
 

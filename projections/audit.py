@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 from uuid import UUID
 
+from cardservice.dialect import Insert
 from cardservice.domain.access import AdminToken
 from cardservice.domain.cards import Card
 from cardservice.domain.catalog import RegionCatalog
@@ -243,13 +244,19 @@ class AuditView(View[Subject]):
                     )
                 )
         tx.insert_many(
-            "INSERT INTO view_audit_subjects (aggregate_id, source, kind, region) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (aggregate_id) DO UPDATE SET region = excluded.region",
+            Insert(
+                "view_audit_subjects",
+                ("aggregate_id", "source", "kind", "region"),
+                on_conflict="ON CONFLICT (aggregate_id) DO UPDATE SET region = excluded.region",
+            ),
             subjects,
         )
         tx.insert_many(
-            f"INSERT INTO view_audit_log ({_COLUMNS}) VALUES ({placeholders(15)}) "  # noqa: S608
-            "ON CONFLICT (aggregate_id, aggregate_version) DO NOTHING",
+            Insert(
+                "view_audit_log",
+                _COLUMNS,
+                on_conflict="ON CONFLICT (aggregate_id, aggregate_version) DO NOTHING",
+            ),
             entries,
         )
 

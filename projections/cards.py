@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from cardservice.dialect import Insert
 from cardservice.domain.cards import Card
 from cardservice.domain.policy import STATUS_LIST_CODES
 from cardservice.storage import Row, Tx
@@ -258,14 +259,18 @@ class CardStatusView(View[CardRow]):
                 )
             )
         tx.insert_many(
-            f"INSERT INTO view_cards ({_CARD_COLUMNS}) VALUES ({placeholders(13)}) "  # noqa: S608
-            "ON CONFLICT (card_id) DO UPDATE SET card_number = excluded.card_number, "
-            "status = excluded.status, version = excluded.version, "
-            "status_index = excluded.status_index, kid = excluded.kid, "
-            "region = excluded.region, category = excluded.category, "
-            "masked_name = excluded.masked_name, expires = excluded.expires, "
-            "device_key = excluded.device_key, issued_at = excluded.issued_at, "
-            "credential_digest = excluded.credential_digest",
+            Insert(
+                "view_cards",
+                _CARD_COLUMNS,
+                on_conflict="ON CONFLICT (card_id) DO UPDATE SET "
+                "card_number = excluded.card_number, "
+                "status = excluded.status, version = excluded.version, "
+                "status_index = excluded.status_index, kid = excluded.kid, "
+                "region = excluded.region, category = excluded.category, "
+                "masked_name = excluded.masked_name, expires = excluded.expires, "
+                "device_key = excluded.device_key, issued_at = excluded.issued_at, "
+                "credential_digest = excluded.credential_digest",
+            ),
             rows,
         )
 
@@ -324,9 +329,12 @@ class StatusListView(View[StatusEntries]):
                 if old.get(index) != code or (index == old_current) != is_current:
                     rows.append((index, str(card_id), code, is_current))
         tx.insert_many(
-            "INSERT INTO view_status_list (status_index, card_id, code, is_current) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (status_index) DO UPDATE SET "
-            "card_id = excluded.card_id, code = excluded.code, is_current = excluded.is_current",
+            Insert(
+                "view_status_list",
+                ("status_index", "card_id", "code", "is_current"),
+                on_conflict="ON CONFLICT (status_index) DO UPDATE SET card_id = excluded.card_id, "
+                "code = excluded.code, is_current = excluded.is_current",
+            ),
             rows,
         )
 

@@ -20,6 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from cardservice.clock import SHANGHAI
+from cardservice.dialect import Insert
 from cardservice.domain.activation import ISSUANCE
 from cardservice.domain.appeals import Appeal
 from cardservice.domain.cards import Card
@@ -235,8 +236,7 @@ def _notice_row(n: Notice) -> tuple[str, str, str, str, str, str]:
 def insert_outbox(tx: Tx, notices: Sequence[Notice]) -> None:
     """Queue notices for the gateway; a notice already queued (same id) is left alone."""
     tx.insert_many(
-        f"INSERT INTO notice_outbox ({_COLUMNS}) VALUES ({placeholders(6)}) "  # noqa: S608
-        "ON CONFLICT (notice_id) DO NOTHING",
+        Insert("notice_outbox", _COLUMNS, on_conflict="ON CONFLICT (notice_id) DO NOTHING"),
         [_notice_row(n) for n in notices],
     )
 
@@ -302,8 +302,11 @@ class NoticesView(View[NoticeState]):
             known = {n.notice_id for n in before or ()}
             new.extend((originator_id, n) for n in after or () if n.notice_id not in known)
         tx.insert_many(
-            f"INSERT INTO view_notices (originator_id, {_VIEW_COLUMNS}) "  # noqa: S608
-            f"VALUES ({placeholders(8)}) ON CONFLICT (notice_id) DO NOTHING",
+            Insert(
+                "view_notices",
+                f"originator_id, {_VIEW_COLUMNS}",
+                on_conflict="ON CONFLICT (notice_id) DO NOTHING",
+            ),
             [(str(o), *_notice_row(n), n.version) for o, n in new],
         )
         insert_outbox(tx, [n for _, n in new])

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from cardservice.dialect import Insert
 from cardservice.domain.regions import RegionTable, regions
 from cardservice.storage import Tx
 
@@ -92,8 +93,12 @@ def add_verifications(tx: Tx, sums: Mapping[VerificationKey, int]) -> None:
     # Sorted: concurrent writers (one per merchant API replica) lock rows in one order.
     # Keys are unique after the sums, so one multi-row statement (or COPY) per table.
     tx.insert_many(
-        "INSERT INTO verification_rollup (region, day, status, n) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (region, day, status) DO UPDATE SET n = verification_rollup.n + excluded.n",
+        Insert(
+            "verification_rollup",
+            ("region", "day", "status", "n"),
+            on_conflict="ON CONFLICT (region, day, status) DO UPDATE SET "
+            "n = verification_rollup.n + excluded.n",
+        ),
         [(*key, n) for key, n in sorted(rolled.items())],
     )
 
@@ -116,11 +121,14 @@ def add_redemptions(tx: Tx, sums: Mapping[RedemptionKey, Sequence[int]]) -> None
             by_day[(region, day, benefit_region, benefit_id)] += n
             by_month[(region, day[:7], benefit_region, benefit_id)] += n
     tx.insert_many(
-        "INSERT INTO redemption_rollup (region, day, redemptions, companions, out_of_region) "
-        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (region, day) DO UPDATE SET "
-        "redemptions = redemption_rollup.redemptions + excluded.redemptions, "
-        "companions = redemption_rollup.companions + excluded.companions, "
-        "out_of_region = redemption_rollup.out_of_region + excluded.out_of_region",
+        Insert(
+            "redemption_rollup",
+            ("region", "day", "redemptions", "companions", "out_of_region"),
+            on_conflict="ON CONFLICT (region, day) DO UPDATE SET "
+            "redemptions = redemption_rollup.redemptions + excluded.redemptions, "
+            "companions = redemption_rollup.companions + excluded.companions, "
+            "out_of_region = redemption_rollup.out_of_region + excluded.out_of_region",
+        ),
         [(*key, *v) for key, v in sorted(totals.items())],
     )
     for name, period, rows in (
@@ -128,9 +136,12 @@ def add_redemptions(tx: Tx, sums: Mapping[RedemptionKey, Sequence[int]]) -> None
         ("redemption_benefit_month", "month", by_month),
     ):
         tx.insert_many(
-            f"INSERT INTO {name} (region, {period}, benefit_region, benefit_id, redemptions) "  # noqa: S608
-            f"VALUES (?, ?, ?, ?, ?) ON CONFLICT (region, {period}, benefit_region, benefit_id) "
-            f"DO UPDATE SET redemptions = {name}.redemptions + excluded.redemptions",
+            Insert(
+                name,
+                ("region", period, "benefit_region", "benefit_id", "redemptions"),
+                on_conflict=f"ON CONFLICT (region, {period}, benefit_region, benefit_id) "
+                f"DO UPDATE SET redemptions = {name}.redemptions + excluded.redemptions",
+            ),
             [(*key, n) for key, n in sorted(rows.items())],
         )
 
