@@ -48,13 +48,8 @@ class ReadSide:
         clock = clock or SystemClock()
         lifecycle = lifecycle or Lifecycle()
         if db is None:
-            db = Database(settings)
+            db = open_database(settings)
             lifecycle.add("read database", stop=db.close)
-            try:
-                prepare_schema(db)  # migrate, or refuse a schema behind this code
-            except BaseException:
-                db.close()
-                raise
         views = db
         standby = settings.for_view_reads()
         if standby is not None:
@@ -75,6 +70,18 @@ class ReadSide:
 
     def close(self) -> None:
         self.lifecycle.stop()
+
+
+def open_database(settings: Settings) -> Database:
+    """The database, migrated (or refused when behind this code and auto-migration is
+    off); closed again when that fails, so a refused start leaves no pool open."""
+    db = Database(settings)
+    try:
+        prepare_schema(db)
+    except BaseException:
+        db.close()
+        raise
+    return db
 
 
 def log_health(api: MerchantApi) -> dict[str, Any]:

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 
 from cardservice.application import CardLedger, CatalogAdmin
 from cardservice.bootstrap.lifecycle import Lifecycle
-from cardservice.bootstrap.read import ReadSide
+from cardservice.bootstrap.read import ReadSide, open_database
 from cardservice.clock import Clock, SystemClock
-from cardservice.migrations import prepare_schema
 from cardservice.settings import Settings
 from cardservice.storage import Database
 from projections.admin_cards import AdminCardReader
@@ -44,13 +43,8 @@ class WriteSide:
         settings = settings or Settings()
         clock = clock or SystemClock()
         lifecycle = Lifecycle()
-        db = Database(settings)
+        db = open_database(settings)
         lifecycle.add("database", stop=db.close)
-        try:
-            prepare_schema(db)  # migrate, or refuse a schema behind this code
-        except BaseException:
-            db.close()
-            raise
         ledger = CardLedger(
             settings=settings, db=db, clock=clock, env=settings.eventsourcing_env(CardLedger.name)
         )
