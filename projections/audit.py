@@ -18,7 +18,6 @@ import base64
 import binascii
 import functools
 import json
-import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -377,13 +376,11 @@ def select_audit(tx: Tx, query: AuditQuery) -> tuple[list[dict[str, Any]], str |
 
 
 class AuditReader:
-    """Reads of the audit view; creates its tables on first use (an empty trail, not an
+    """Reads of the audit view (its tables are the migrations': an empty trail, not an
     error, before any runner has started)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._ready = False
-        self._lock = threading.Lock()
 
     def page(self, query: AuditQuery) -> tuple[list[dict[str, Any]], str | None]:
         with self.db.read() as tx:

@@ -18,7 +18,6 @@ region below it are recomputed in the same transaction as the runner's position.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -353,14 +352,11 @@ def refresh_effective(tx: Tx, touched: Iterable[str]) -> None:
 # -- the read side --------------------------------------------------------------------------------
 class CatalogReader:
     """Reads of the catalog view for `/v1/catalog` and the merchant API (which lag writes
-    slightly, by contract). Creates the view's tables on first use, so a fresh database
-    answers an empty catalog rather than an error before any runner has started."""
+    slightly, by contract). Its tables are the migrations', so a fresh database answers an
+    empty catalog before any runner has started."""
 
-    def __init__(self, db: Database, *, create: bool = True) -> None:
-        """`create` False: the tables are known to exist (a hot standby cannot create)."""
+    def __init__(self, db: Database) -> None:
         self.db = db
-        self._ready = not create
-        self._lock = threading.Lock()
 
     def entry(self, region: str, day: date) -> CatalogEntry:
         with self.db.read() as tx:

@@ -61,7 +61,7 @@ class ReadSide:
             probes = Probes(
                 views, lambda: clock.now().timestamp(), heads, all_views(), lifecycle.checks
             )
-        catalog = CatalogReader(views, create=views is db)
+        catalog = CatalogReader(views)
         api = MerchantApi(settings, clock, db, catalog, probes, views)
         api.setup()
         lifecycle.add("verification_log", stop=api.close, check=lambda: log_health(api))
