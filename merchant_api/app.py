@@ -59,11 +59,9 @@ def create_app(read: ReadSide | None = None) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         side.lifecycle.start()
         yield
-        await side.merchant_api.cards.aclose()
+        await side.loop_ending()
         if own:
             side.close()
-        else:
-            side.merchant_api.log.flush()
 
     app = FastAPI(
         title="Merchant verification API",

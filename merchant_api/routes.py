@@ -142,9 +142,8 @@ async def verify(request: Request) -> JSONResponse:
     server's CPU per verification (py-spy). Same steps, same order of refusals."""
     api: MerchantApi = request.app.state.merchant_api
     token = bearer(request.headers.get("authorization"))
-    if api.answers_from_memory(token):
-        who = api.authenticate(token)
-    else:
+    answered, who = api.authenticate_from_memory(token)
+    if not answered:
         who = await anyio.to_thread.run_sync(api.warm, token)
     if who is None:
         raise unauthorized()

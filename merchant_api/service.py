@@ -151,25 +151,25 @@ class MerchantApi:
         if not token or len(token) > MAX_TOKEN_LENGTH:
             return None
         presented = token_hash(token)
-        merchant = self.merchants.get(presented)
-        if merchant is None or not merchant.active or not same(merchant.key_hash, presented):
-            return None
-        return merchant
+        return _accepted(self.merchants.get(presented), presented)
 
-    def answers_from_memory(self, token: str | None) -> bool:
-        """Whether authenticating `token` and checking a credential would read only caches.
-        When not, the hot path does that part in a worker thread: a cache refilled from a
-        database that is down waits for the pool's timeout, and on the event loop that wait
-        would stall every request, the probes included."""
+    def authenticate_from_memory(self, token: str | None) -> tuple[bool, MerchantRow | None]:
+        """(answered, merchant): `authenticate` from the caches alone, answered only when
+        checking a credential would read nothing else either. When not, the hot path calls
+        `warm` in a worker thread: a cache refilled from a database that is down waits for
+        the pool's timeout, and on the event loop that wait would stall every request, the
+        probes included."""
         if not token or len(token) > MAX_TOKEN_LENGTH:
-            return True
-        fresh, merchant = self.merchants.cached(token_hash(token))
+            return True, None
+        presented = token_hash(token)
+        fresh, merchant = self.merchants.cached(presented)
         if not fresh or not self.keys.fresh():
-            return False
-        if merchant is None:
-            return True
-        cached = self._catalogs.get((merchant.region, today_in_shanghai(self.clock)))
-        return cached is not None and time.monotonic() - cached.read_at <= CATALOG_CACHE_SECONDS
+            return False, None
+        if merchant is not None:
+            cached = self._catalogs.get((merchant.region, today_in_shanghai(self.clock)))
+            if cached is None or time.monotonic() - cached.read_at > CATALOG_CACHE_SECONDS:
+                return False, None
+        return True, _accepted(merchant, presented)
 
     def warm(self, token: str | None) -> MerchantRow | None:
         """Authenticate and refill the caches the verification reads (blocking)."""
@@ -362,6 +362,13 @@ class MerchantApi:
             benefits=eligibility.applied,
             refusals=eligibility.refusals,
         )
+
+
+def _accepted(merchant: MerchantRow | None, presented: str) -> MerchantRow | None:
+    """The merchant the presented key's hash opens: active, compared in constant time."""
+    if merchant is None or not merchant.active or not same(merchant.key_hash, presented):
+        return None
+    return merchant
 
 
 def now_iso(moment: datetime) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import anyio.to_thread
+
 from cardservice.bootstrap.lifecycle import Lifecycle
 from cardservice.clock import Clock, SystemClock
 from cardservice.migrations import prepare_schema
@@ -67,6 +69,13 @@ class ReadSide:
         lifecycle.add("verification_log", stop=api.close, check=lambda: log_health(api))
         lifecycle.add_check("rate_limits", api.limiter.health)
         return cls(settings, clock, db, catalog, probes, api, lifecycle)
+
+    async def loop_ending(self) -> None:
+        """What an app's shutdown does on its own event loop, before the loop ends: close
+        the card reader's asyncio pool there (an open pool's tasks would keep the loop from
+        ending), and wait, off the loop, until the queued verifications are written."""
+        await self.merchant_api.cards.aclose()
+        await anyio.to_thread.run_sync(self.merchant_api.log.flush)
 
     def close(self) -> None:
         self.lifecycle.stop()

@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-import anyio.to_thread
 from fastapi import FastAPI
 
 from cardservice.api.app import create_app
@@ -46,10 +45,7 @@ def served_app(write: WriteSide, *, run_projections: bool, own: bool = True) -> 
             try:
                 yield
             finally:
-                # The card reader's asyncio pool lives on this app's event loop: closed on
-                # it, before the loop ends (an open pool's tasks would keep it from ending).
-                await read.merchant_api.cards.aclose()
-                await anyio.to_thread.run_sync(read.merchant_api.log.flush)
+                await read.loop_ending()
 
     app.router.lifespan_context = lifespan
     return app
