@@ -1,7 +1,8 @@
 """Support for the browser tests: a real server in a thread, Debian's Chromium, fake camera.
 
-The server is exactly what `cardservice serve` runs (`served_app`) on a
-fresh SQLite data dir and a free localhost port. Chromium is /usr/bin/chromium driven by
+The server is exactly what `cardservice serve` runs (`served_app`) on a free localhost port,
+over a fresh SQLite data dir or (`backend="postgres"`) a throwaway schema in the test
+PostgreSQL database, dropped afterwards. Chromium is /usr/bin/chromium driven by
 Playwright for Python; nothing is downloaded at test time.
 """
 
@@ -69,12 +70,24 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+ENGINES = ["sqlite", "postgres"]
+
+
 @dataclass
 class LiveServer:
     url: str
     svc: Any
     http: httpx.Client
     background: Any
+    backend: str = "sqlite"
+
+    def artifact(self, name: str) -> Path:
+        """`artifact(name)`, with `-postgres` before the extension on PostgreSQL, so the two
+        engines' screenshots sit side by side (SQLite keeps the plain names)."""
+        if self.backend != "sqlite":
+            stem, dot, ext = name.rpartition(".")
+            name = f"{stem}-{self.backend}{dot}{ext}" if dot else f"{name}-{self.backend}"
+        return artifact(name)
 
     def admin(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {ADMIN_TOKEN}"}
@@ -142,7 +155,30 @@ class LiveServer:
 
 
 @contextmanager
-def live_server(data_dir: Path) -> Iterator[LiveServer]:
+def live_server(data_dir: Path, backend: str = "sqlite") -> Iterator[LiveServer]:
+    """The served app on `backend`: "sqlite" (files under `data_dir`) or "postgres" (a fresh
+    schema; skipped when PostgreSQL is unreachable, a failure under CI=true)."""
+    if backend == "postgres":
+        from tests.conftest import PG_URL, PgSchema, require_postgres
+
+        require_postgres()
+        schema: Any = PgSchema()
+        try:
+            with _live_server(data_dir, backend, PG_URL, schema.name) as live:
+                yield live
+        finally:
+            schema.drop()
+        return
+    if backend != "sqlite":
+        raise ValueError(f"unknown backend {backend!r}")
+    with _live_server(data_dir, backend, None, "") as live:
+        yield live
+
+
+@contextmanager
+def _live_server(
+    data_dir: Path, backend: str, database_url: str | None, schema: str
+) -> Iterator[LiveServer]:
     import uvicorn
 
     from cardservice.bootstrap.serve import add_background, served_app
@@ -150,7 +186,8 @@ def live_server(data_dir: Path) -> Iterator[LiveServer]:
     from cardservice.settings import Settings
 
     settings = Settings(
-        database_url=None,
+        database_url=database_url,
+        postgres_schema=schema,
         data_dir=data_dir,
         admin_token=ADMIN_TOKEN,
         secret="pages-test-secret",
@@ -175,7 +212,7 @@ def live_server(data_dir: Path) -> Iterator[LiveServer]:
     url = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=url, timeout=10) as http:
-            yield LiveServer(url=url, svc=svc, http=http, background=background)
+            yield LiveServer(url=url, svc=svc, http=http, background=background, backend=backend)
     finally:
         server.should_exit = True
         thread.join(15)
@@ -312,4 +349,4 @@ def clean_artifacts() -> None:
             png.unlink()
 
 
-__all__ = ["ADMIN_TOKEN", "PHONE", "LiveServer", "shutil"]
+__all__ = ["ADMIN_TOKEN", "ENGINES", "PHONE", "LiveServer", "shutil"]

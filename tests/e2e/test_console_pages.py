@@ -1,6 +1,7 @@
 """The bureau console in a real browser: search to card detail, an import with its progress
 bar and rejects download, a merchant edit, tokens and the audit viewer; keyboard use,
-axe-core clean, screenshots kept."""
+axe-core clean, screenshots kept (`-postgres` in the name for the PostgreSQL run). Every
+test runs on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -18,8 +19,8 @@ except ImportError:  # the tests skip (or fail under CI) in require_browser()
 
 from tests.e2e.browser_support import (
     ADMIN_TOKEN,
+    ENGINES,
     LiveServer,
-    artifact,
     dump,
     launch,
     live_server,
@@ -32,10 +33,15 @@ from tests.factories import id_number
 pytestmark = pytest.mark.browser
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[LiveServer]:
     require_browser()
-    with live_server(tmp_path_factory.mktemp("console") / "var") as live:
+    with live_server(tmp_path_factory.mktemp("console") / "var", engine) as live:
         yield live
 
 
@@ -94,7 +100,7 @@ def test_search_leads_to_the_card_detail(page: Any, server: LiveServer) -> None:
     assert "周*一" in (rows.first.text_content() or "")
     assert "渝北区" in (rows.first.text_content() or "")
     assert "周八一" not in (page.text_content("#search-table") or "")
-    page.screenshot(path=artifact("console-search.png"), full_page=True)
+    page.screenshot(path=server.artifact("console-search.png"), full_page=True)
     axe_clean(page)
     rows.first.locator("button").focus()
     page.keyboard.press("Enter")
@@ -106,7 +112,7 @@ def test_search_leads_to_the_card_detail(page: Any, server: LiveServer) -> None:
     page.click("#status-form [data-action=suspend]")
     expect(page.locator("#card-status-words")).to_contain_text("暂停")
     expect(page.locator("#history-table")).to_contain_text("暂停使用")
-    page.screenshot(path=artifact("console-card.png"), full_page=True)
+    page.screenshot(path=server.artifact("console-card.png"), full_page=True)
     axe_clean(page)
 
     page.select_option("#search-by", "id_number")
@@ -135,7 +141,7 @@ def test_import_with_progress_and_rejects(page: Any, server: LiveServer, tmp_pat
     expect(page.locator("#im-counts")).to_contain_text("新发 40")
     assert page.get_attribute("#im-progress", "value") == page.get_attribute("#im-progress", "max")
     page.wait_for_selector("#im-rejects:not([hidden])")
-    page.screenshot(path=artifact("console-import.png"), full_page=True)
+    page.screenshot(path=server.artifact("console-import.png"), full_page=True)
     axe_clean(page)
     with page.expect_download() as info:
         page.click("#im-rejects")
@@ -166,7 +172,7 @@ def test_merchant_list_and_edit(page: Any, server: LiveServer) -> None:
     page.fill("#me-name", "解放碑老小面")
     page.fill("#me-a-level", "3")
     page.check("#me-require")
-    page.screenshot(path=artifact("console-merchant-edit.png"), full_page=True)
+    page.screenshot(path=server.artifact("console-merchant-edit.png"), full_page=True)
     axe_clean(page)
     page.press("#me-name", "Enter")
     expect(page.locator("#me-msg")).to_contain_text("解放碑老小面")
@@ -189,7 +195,7 @@ def test_tokens_and_audit(page: Any, server: LiveServer) -> None:
     assert minted.startswith("adm_")
     expect(page.locator("#tk-table tbody tr", has_text="审计员")).to_have_count(1)
     assert minted not in (page.text_content("#tk-table") or "")
-    page.screenshot(path=artifact("console-tokens.png"), full_page=True)
+    page.screenshot(path=server.artifact("console-tokens.png"), full_page=True)
     axe_clean(page)
     page.once("dialog", lambda d: d.accept())
     page.locator("#tk-table tbody tr", has_text="审计员").locator("button").click()
@@ -199,6 +205,6 @@ def test_tokens_and_audit(page: Any, server: LiveServer) -> None:
     page.click("#tab-audit")
     expect(page.locator("#au-table tbody tr").first).to_be_visible()
     assert "发放令牌" in (page.text_content("#au-table") or "")
-    page.screenshot(path=artifact("console-audit.png"), full_page=True)
+    page.screenshot(path=server.artifact("console-audit.png"), full_page=True)
     axe_clean(page)
     assert not page.errors, page.errors

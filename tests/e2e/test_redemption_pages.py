@@ -1,6 +1,7 @@
 """Redeeming on the merchant page, its offline queue, "my usage" on the holder page and the
 statistics dashboard on the admin page: a real server, Debian's Chromium, screenshots kept
-in test-artifacts/. Nothing is mocked; the merchant page goes offline through Playwright's
+in test-artifacts/ (`-postgres` in the name for the PostgreSQL run). Every test runs on
+SQLite and on PostgreSQL. Nothing is mocked; the merchant page goes offline through Playwright's
 network switch (the page sees navigator.onLine and failing requests, as on a real phone)."""
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ import pytest
 
 from tests.e2e.browser_support import (
     ADMIN_TOKEN,
+    ENGINES,
     PHONE,
     LiveServer,
-    artifact,
     dump,
     launch,
     live_server,
@@ -51,10 +52,15 @@ BENEFITS = [
 ]
 
 
+@pytest.fixture(scope="module", params=ENGINES)
+def engine(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def server(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[LiveServer]:
     require_browser()
-    with live_server(tmp_path_factory.mktemp("redemption-pages") / "var") as live:
+    with live_server(tmp_path_factory.mktemp("redemption-pages") / "var", engine) as live:
         today = datetime.now(UTC).date().isoformat()
         resp = live.http.put(
             f"/v1/admin/regions/{CITY}/catalog",
@@ -105,8 +111,8 @@ def redemptions(server: LiveServer, key: str) -> list[dict[str, Any]]:
     return items
 
 
-def check(page: Any, name: str) -> None:
-    page.screenshot(path=artifact(f"redemption-{name}.png"), full_page=True)
+def check(server: LiveServer, page: Any, name: str) -> None:
+    page.screenshot(path=server.artifact(f"redemption-{name}.png"), full_page=True)
     overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0, f"{name}: {overflow}px wider than the phone"
     violations = run_axe(page)
@@ -128,7 +134,7 @@ def test_redeem_with_a_companion_shows_what_is_left(server: LiveServer, browser:
     plus.click()
     assert plus.is_disabled()
     assert row.locator(".stepper-value").text_content() == "1"
-    check(page, "verdict-with-redeem")
+    check(server, page, "verdict-with-redeem")
     row.locator(".redeem-btn").click()
     page.wait_for_function(
         "() => document.querySelector('.redeem[data-benefit=meal-half] .redeem-msg')"
@@ -136,7 +142,7 @@ def test_redeem_with_a_companion_shows_what_is_left(server: LiveServer, browser:
     )
     assert row.locator(".redeem-left").get_attribute("data-remaining") == "1"
     assert row.locator(".redeem-btn").is_disabled(), "one verdict redeems a benefit once"
-    check(page, "redeemed")
+    check(server, page, "redeemed")
     mine = redemptions(server, merchant["api_key"])
     assert [(r["benefit_id"], r["companions"], r["status"]) for r in mine] == [
         ("meal-half", 1, "recorded")
@@ -161,7 +167,7 @@ def test_redeem_with_a_companion_shows_what_is_left(server: LiveServer, browser:
 
     assert wait_for(used_up, timeout=20)
     assert page.locator(".redeem[data-benefit=meal-half] .redeem-btn").is_disabled()
-    check(page, "used-up")
+    check(server, page, "used-up")
     assert not errors, errors
     ctx.close()
 
@@ -188,7 +194,7 @@ def test_offline_redemptions_are_queued_and_sent_once_back_online(
     )
     page.click("#verdict-next")
     assert page.get_attribute("#queue-info", "data-pending") == "1"
-    check(page, "offline-queued")
+    check(server, page, "offline-queued")
     assert redemptions(server, key) == []
 
     # Back online: the page sends the batch by itself and shows each outcome.
@@ -196,7 +202,7 @@ def test_offline_redemptions_are_queued_and_sent_once_back_online(
     ctx.set_offline(False)
     page.wait_for_selector("#queue-outcomes li[data-status=recorded]")
     assert page.get_attribute("#queue-info", "data-pending") == "0"
-    check(page, "offline-sent")
+    check(server, page, "offline-sent")
     mine = redemptions(server, key)
     assert [(r["benefit_id"], r["status"], r["verification_id"]) for r in mine] == [
         ("meal-half", "recorded", None)
@@ -211,12 +217,12 @@ def test_offline_redemptions_are_queued_and_sent_once_back_online(
 
 
 @pytest.fixture(scope="module")
-def demo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def demo_server(tmp_path_factory: pytest.TempPathFactory, engine: str) -> Iterator[LiveServer]:
     """A server seeded by `cardservice demo` (its own, so the demo catalogs stay apart)."""
     require_browser()
     from cardservice.demo import seed
 
-    with live_server(tmp_path_factory.mktemp("dashboard") / "var") as live:
+    with live_server(tmp_path_factory.mktemp("dashboard") / "var", engine) as live:
         seed(live.svc)
         yield live
 
@@ -266,7 +272,7 @@ def test_dashboard_charts_the_demo_usage_and_offers_the_settlement(
         assert drawn > 500, chart
         assert page.get_attribute(f"#chart-{chart}", "aria-label")
     assert "每月赠送10GB国内流量" in (page.get_attribute("#chart-benefits", "aria-label") or "")
-    page.screenshot(path=artifact("redemption-dashboard.png"), full_page=True)
+    page.screenshot(path=server.artifact("redemption-dashboard.png"), full_page=True)
     violations = run_axe(page)
     assert not violations, dump(violations)
 
@@ -276,7 +282,7 @@ def test_dashboard_charts_the_demo_usage_and_offers_the_settlement(
     page.wait_for_function(
         "() => document.getElementById('chart-region').dataset.summary.match(/[1-9][0-9]*%/)"
     )
-    page.screenshot(path=artifact("redemption-dashboard-chongqing.png"), full_page=True)
+    page.screenshot(path=server.artifact("redemption-dashboard-chongqing.png"), full_page=True)
 
     with page.expect_download() as info:
         page.click("#stats-csv")
@@ -334,7 +340,7 @@ def test_holder_sees_usage_and_what_is_left(server: LiveServer, browser: Any) ->
     left.wait_for()
     assert left.get_attribute("data-remaining") == "1"
     assert "1" in (left.text_content() or "") and "2" in (left.text_content() or "")
-    check(page, "holder-usage")
+    check(server, page, "holder-usage")
     assert not errors, errors
     ctx.close()
 
@@ -368,7 +374,7 @@ def test_an_offline_redemption_past_the_limit_is_recorded_and_shown_as_over(
     ctx.unroute(f"{server.url}/**")
     ctx.set_offline(False)
     page.wait_for_selector("#queue-outcomes li[data-status=over_limit]")
-    check(page, "offline-over-limit")
+    check(server, page, "offline-over-limit")
     statuses = sorted(r["status"] for r in redemptions(server, key))
     assert statuses == ["over_limit", "recorded", "recorded"]
     assert not errors, errors
