@@ -613,6 +613,7 @@ def test_admin_catalog_editor_drafts_diffs_and_schedules(server: LiveServer, bro
                 "holder_categories": ["veteran"],
                 "local_only": False,
                 "merchant_categories": ["dining"],
+                "limit": {"count": 2, "per": "day"},
             },
         ],
     }
@@ -628,17 +629,39 @@ def test_admin_catalog_editor_drafts_diffs_and_schedules(server: LiveServer, bro
     page.fill("#admin-token", ADMIN_TOKEN)
     page.click("#signin-form button")
     page.click("#tab-catalog")
-    page.fill("#catalog-region", "500112")
+    # The clerk names the region as the list offers it, not by its code.
+    assert page.locator("#region-names option[value='重庆市 渝北区']").count() == 1
+    page.fill("#catalog-region", "重庆市 渝北区")
     page.click("#catalog-load button")
     page.wait_for_selector("#catalog-editor:not([hidden])")
+    assert "500112" in (page.text_content("#catalog-current") or "")
     assert "相同" in (page.text_content("#draft-diff") or "")
     page.fill("#b0-discount", "八折")
+    # The existing limit: a new count, then a new period; both stay.
+    page.fill("#b0-limit", "5")
+    page.select_option("#b0-limit-per", "year")
     page.click("#draft-add")
     page.fill("#b1-id", "taxi")
     page.fill("#b1-title", "出租车优先")
     page.fill("#b1-partner", "渝北出租车公司")
     page.fill("#b1-category", "transport")
     page.fill("#b1-discount", "优先派车")
+    # Two new benefits limited to 3 a month with one companion: the count typed before the
+    # period on one, after it on the other (the editor once kept only the last of the two).
+    for n, (ident, count_first) in enumerate((("noodles", True), ("museum", False)), start=2):
+        page.click("#draft-add")
+        page.fill(f"#b{n}-id", ident)
+        page.fill(f"#b{n}-title", f"{ident} 限次")
+        page.fill(f"#b{n}-partner", "渝北文旅")
+        page.fill(f"#b{n}-category", "scenic")
+        page.fill(f"#b{n}-discount", "半价")
+        if count_first:
+            page.fill(f"#b{n}-limit", "3")
+            page.select_option(f"#b{n}-limit-per", "month")
+        else:
+            page.select_option(f"#b{n}-limit-per", "month")
+            page.fill(f"#b{n}-limit", "3")
+        page.fill(f"#b{n}-companions", "1")
     diff = page.text_content("#draft-diff") or ""
     assert "新增" in diff and "taxi" in diff and "修改" in diff and "八折" in diff
     future = (date.today() + timedelta(days=7)).isoformat()
@@ -651,8 +674,20 @@ def test_admin_catalog_editor_drafts_diffs_and_schedules(server: LiveServer, bro
         benefits = server.http.get(f"/v1/catalog/500112?at={day}").json()["benefits"]
         return [b["id"] for b in benefits if b["region"] == "500112"]
 
-    later = wait_for(lambda: published_ids(future) == ["hotpot", "taxi"], timeout=10)
+    want = ["hotpot", "taxi", "noodles", "museum"]
+    later = wait_for(lambda: published_ids(future) == want, timeout=10)
     assert later, "the new version is in force from its date"
+    published = {
+        b["id"]: (b.get("limit"), b.get("companions", 0))
+        for b in server.http.get(f"/v1/catalog/500112?at={future}").json()["benefits"]
+        if b["region"] == "500112"
+    }
+    assert published == {
+        "hotpot": ({"count": 5, "per": "year"}, 0),
+        "taxi": (None, 0),
+        "noodles": ({"count": 3, "per": "month"}, 1),
+        "museum": ({"count": 3, "per": "month"}, 1),
+    }
     today = server.http.get("/v1/catalog/500112").json()["benefits"]
     assert [b["discount"] for b in today if b["region"] == "500112"] == ["九折"]
     ctx.close()

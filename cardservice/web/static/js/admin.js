@@ -244,10 +244,16 @@ function fieldInput(b, i, field) {
   }
   if (field === 'limit') {
     const limit = b.limit || {};
-    const set = (patch) => update({ count: limit.count ?? null, per: limit.per || 'day', ...patch });
+    // The draft's limit as it is now (not as it was when the field was drawn: `update` does
+    // not redraw), so a count and a period chosen in either order both stay. A period chosen
+    // before any count is kept, and the count joins it.
+    const set = (patch) => {
+      const now = draft[i].limit || {};
+      update({ count: now.count ?? null, per: now.per || 'day', ...patch });
+    };
     return h('div', { class: 'field' }, lab(field),
       h('input', { id, type: 'number', min: '1', max: '1000', value: limit.count ?? '',
-        oninput: (e) => (e.target.value === '' ? update(null) : set({ count: Number(e.target.value) })) }),
+        oninput: (e) => (e.target.value === '' ? set({ count: null }) : set({ count: Number(e.target.value) })) }),
       h('select', { id: `${id}-per`, 'aria-label': t('admin.catalog.field.limit_per'), onchange: (e) => set({ per: e.target.value }) },
         ...PERIODS.map((p) => h('option', { value: p, selected: (limit.per || 'day') === p }, t(`admin.catalog.per.${p}`)))));
   }
