@@ -208,3 +208,107 @@ def test_tokens_and_audit(page: Any, server: LiveServer) -> None:
     page.screenshot(path=server.artifact("console-audit.png"), full_page=True)
     axe_clean(page)
     assert not page.errors, page.errors
+
+
+def test_tabs_switch_with_the_keyboard(page: Any, server: LiveServer) -> None:
+    """The WAI-ARIA tabs pattern: arrows (round the list), Home and End move focus and select;
+    only the selected tab is in the Tab order, and Tab goes on into its panel."""
+    tabs = page.locator("[role=tablist] [role=tab]")
+    ids = [tabs.nth(n).get_attribute("id") for n in range(tabs.count())]
+    assert ids[0] == "tab-cards" and len(ids) >= 3
+
+    def selected(tab_id: str) -> None:
+        expect(page.locator(f"#{tab_id}")).to_be_focused()
+        expect(page.locator(f"#{tab_id}")).to_have_attribute("aria-selected", "true")
+        panel = page.get_attribute(f"#{tab_id}", "aria-controls")
+        expect(page.locator(f"#{panel}")).to_be_visible()
+        for other in ids:
+            if other != tab_id:
+                expect(page.locator(f"#{other}")).to_have_attribute("aria-selected", "false")
+                expect(page.locator(f"#{other}")).to_have_attribute("tabindex", "-1")
+                hidden = page.get_attribute(f"#{other}", "aria-controls")
+                expect(page.locator(f"#{hidden}")).to_be_hidden()
+        expect(page.locator(f"#{tab_id}")).to_have_attribute("tabindex", "0")
+
+    page.focus("#tab-cards")
+    page.keyboard.press("ArrowRight")
+    selected(ids[1])
+    page.keyboard.press("ArrowRight")
+    selected(ids[2])
+    page.keyboard.press("ArrowLeft")
+    selected(ids[1])
+    page.keyboard.press("Home")
+    selected(ids[0])
+    page.keyboard.press("ArrowLeft")  # round from the first to the last
+    selected(ids[-1])
+    page.keyboard.press("ArrowRight")  # and back
+    selected(ids[0])
+    page.keyboard.press("End")
+    selected(ids[-1])
+    page.keyboard.press("Home")
+    for _ in range(ids.index("tab-merchants")):
+        page.keyboard.press("ArrowRight")
+    selected("tab-merchants")
+    page.keyboard.press("Tab")  # out of the tab list, into the merchants panel
+    assert page.evaluate(
+        "document.getElementById('panel-merchants').contains(document.activeElement)"
+    ), page.evaluate("document.activeElement.outerHTML")
+    page.keyboard.press("Shift+Tab")  # back to the selected tab, not the first one
+    expect(page.locator("#tab-merchants")).to_be_focused()
+    axe_clean(page)
+    assert not page.errors, page.errors
+
+
+def test_merchant_key_rotation_and_deactivation_from_the_page(
+    page: Any, server: LiveServer
+) -> None:
+    shop = server.merchant(name="观音桥茶馆", region="500105")
+    old_key = shop["api_key"]
+
+    def answers(key: str) -> int:
+        auth = {"Authorization": f"Bearer {key}"}
+        return int(server.http.get("/v1/verifications", headers=auth).status_code)
+
+    assert wait_for(lambda: answers(old_key) == 200)
+    dialogs: list[str] = []
+
+    def on_dialog(dialog: Any) -> None:  # a confirmation, if the page asks one, is accepted
+        dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", on_dialog)
+    page.click("#tab-merchants")
+    page.fill("#ml-region", "重庆市 江北区")
+    page.click("#ml-form button[type=submit]")
+    row = page.locator("#ml-table tbody tr", has_text="观音桥茶馆")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("在用")
+    row.locator("button").click()
+    expect(page.locator("#me-name")).to_be_focused()
+
+    page.click("#me-rotate")
+    expect(page.locator("#me-msg")).to_contain_text("只显示这一次")
+    shown = page.text_content("#me-msg") or ""
+    match = re.search(r"(mk_[A-Za-z0-9_-]+)\s*$", shown)
+    assert match, shown
+    new_key = match.group(1)
+    assert new_key != old_key and len(new_key) > 20
+    assert wait_for(lambda: answers(new_key) == 200 and answers(old_key) == 401)
+    assert new_key not in (page.text_content("#ml-table") or "")
+    page.screenshot(path=server.artifact("console-merchant-rotated.png"), full_page=True)
+    axe_clean(page)
+    # Shown once: opening the merchant again clears it, and nothing on the page keeps it.
+    row.locator("button").click()
+    assert new_key not in (page.text_content("body") or "")
+
+    page.click("#me-deactivate")
+    expect(page.locator("#me-msg")).to_contain_text("商户已停用")
+    expect(page.locator("#me-form")).to_be_hidden()
+    expect(row).to_contain_text("已停用")
+    expect(row.locator("button")).to_have_count(0)
+    got = server.http.get(f"/v1/admin/merchants/{shop['merchant_id']}", headers=server.admin())
+    assert got.json()["active"] is False
+    assert wait_for(lambda: answers(new_key) == 401)
+    page.screenshot(path=server.artifact("console-merchant-deactivated.png"), full_page=True)
+    axe_clean(page)
+    assert not page.errors, page.errors

@@ -30,10 +30,13 @@ function wireTabs() {
   };
   tabs.forEach((tab, i) => {
     tab.addEventListener('click', () => select(tab));
+    // The WAI-ARIA tabs pattern: arrows move round the list, Home and End to its ends; the
+    // tab focused is selected (automatic activation), and only it is in the Tab order.
     tab.addEventListener('keydown', (e) => {
-      const d = e.key === 'ArrowRight' ? 1 : e.key === 'ArrowLeft' ? -1 : 0;
-      if (!d) return;
-      const next = tabs[(i + d + tabs.length) % tabs.length];
+      const to = { ArrowRight: i + 1, ArrowLeft: i - 1, Home: 0, End: tabs.length - 1 }[e.key];
+      if (to === undefined || e.altKey || e.ctrlKey || e.metaKey) return;
+      e.preventDefault();
+      const next = tabs[(to + tabs.length) % tabs.length];
       next.focus();
       select(next);
     });
