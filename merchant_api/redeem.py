@@ -26,7 +26,7 @@ from merchant_api.core import Standing, check_credential, decide, standing_from_
 from merchant_api.counters import CounterReader, Used
 from projections.card_history import as_of, select_history
 from projections.merchants import MerchantRow
-from redemptions.application import AlreadyRedeemed, Grant, Outcome
+from redemptions.application import AlreadyRedeemed, Grant, KeyReused, Outcome
 from redemptions.domain import LimitReached, Redemption, period_of
 from redemptions.service import RedemptionContext
 
@@ -249,6 +249,10 @@ class RedemptionDesk:
             ) from None
         except LimitReached:
             raise Refused(409, "limit_reached", "the period's count is used up") from None
+        except KeyReused:
+            raise Refused(
+                422, "idempotency_mismatch", "Idempotency-Key reused with another body"
+            ) from None
         return redemption_view(outcome.redemption)
 
     # -- offline ---------------------------------------------------------------------------
