@@ -10,7 +10,6 @@ first recording.
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections.abc import Sequence
@@ -19,6 +18,8 @@ from typing import Any
 
 from cardservice.clock import SHANGHAI
 from merchant_api import vlog
+from merchant_api.catalog import Decision, decide_benefits
+from merchant_api.redeem import applied_json, refusals_json
 from redemptions.application import Grant
 from redemptions.service import RedemptionContext
 
@@ -39,27 +40,25 @@ def subtree(code: str, region: str) -> bool:
     return code == region
 
 
-def applicable(
+def decided(
     catalogs: dict[str, list[dict[str, Any]]], merchant: dict[str, Any], card: dict[str, Any]
-) -> list[tuple[str, dict[str, Any]]]:
-    """(publishing region, benefit) pairs that apply to `card` at `merchant`: the
-    contract's eligibility rules over the demo catalogs of the merchant's region chain."""
-    out = []
-    for region, benefits in catalogs.items():
-        if not subtree(merchant["region"], region):
-            continue
-        for b in benefits:
-            wanted = set(b.get("merchant_categories") or [])
-            if card["category"] not in b["holder_categories"]:
-                continue
-            if wanted and not wanted & set(merchant["categories"]):
-                continue
-            if b.get("min_a_level") and (merchant.get("a_level") or 0) < b["min_a_level"]:
-                continue
-            if b.get("local_only") and not subtree(card["region"], region):
-                continue
-            out.append((region, b))
-    return out
+) -> Decision:
+    """The live path's decision (which benefits apply, and why not the others) over the
+    demo catalogs of the merchant's region chain."""
+    items = [  # the catalog version is only read, never written to the log
+        {**b, "region": region, "version": 1}
+        for region, benefits in catalogs.items()
+        if subtree(merchant["region"], region)
+        for b in benefits
+    ]
+    return decide_benefits(
+        items,
+        holder_category=card["category"],
+        card_region=card["region"],
+        merchant_region=merchant["region"],
+        merchant_categories=merchant["categories"],
+        merchant_a_level=merchant.get("a_level"),
+    )
 
 
 def period(per: str, local: datetime) -> str:
@@ -98,7 +97,9 @@ def seed_usage(
                 status = draw.choice(OTHER_STATUSES)
             else:
                 status = "valid"
-            benefits = applicable(catalogs, merchant, card) if status == "valid" else []
+            decision = decided(catalogs, merchant, card) if status == "valid" else None
+            benefits = [(b["region"], b) for b in decision.benefits] if decision else []
+            trusted = status != "bad_signature"
             records.append(
                 vlog.Record(
                     verification_id=vid,
@@ -106,24 +107,15 @@ def seed_usage(
                     merchant_name=merchant["name"],
                     merchant_kind=merchant["kind"],
                     merchant_region=merchant["region"],
-                    card_id=card["card_id"] if status != "bad_signature" else None,
-                    card_number=card["card_number"] if status != "bad_signature" else None,
+                    card_id=card["card_id"] if trusted else None,
+                    card_number=card["card_number"] if trusted else None,
                     status=status,
                     presentation="static",
                     checked_at=at.isoformat(),
-                    card_region=card["region"],
-                    benefits=json.dumps(
-                        [
-                            {
-                                "id": b["id"],
-                                "region": r,
-                                "limit": b.get("limit"),
-                                "companions": b.get("companions", 0),
-                            }
-                            for r, b in benefits
-                        ]
-                    ),
-                    refusals=json.dumps({}),
+                    # As the live path writes them: NULL where it writes NULL.
+                    card_region=card["region"] if trusted else None,
+                    benefits=applied_json(decision.benefits) if decision and benefits else None,
+                    refusals=refusals_json(decision.not_applicable) if decision else None,
                 )
             )
             if not benefits or draw.random() > 0.7:

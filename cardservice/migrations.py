@@ -136,9 +136,26 @@ def offline_bundles(tx: Tx, settings: Settings) -> None:
         tx.execute(statement.format(blob=blob))
 
 
+def card_history(tx: Tx, settings: Settings) -> None:
+    """Version 3: each card's status changes over time (`view_card_history`), folded from
+    the card events by the runner; its position starts at 0, so an existing database's
+    cards get their whole history on the runner's next windows."""
+    from projections.card_history import CardHistoryView
+
+    view = CardHistoryView()
+    for statement in view.ddl(tx.dialect):
+        tx.execute(statement)
+    tx.execute(
+        "INSERT INTO projection_positions (view, source, position) VALUES (?, ?, 0) "
+        "ON CONFLICT (view, source) DO NOTHING",
+        (view.name, view.source),
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline", baseline),
     Migration(2, "offline_bundles", offline_bundles),
+    Migration(3, "card_history", card_history),
 )
 
 

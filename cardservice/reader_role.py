@@ -5,8 +5,9 @@ serves and writes its own tables, nothing else. An allow-list, applied after a
 `REVOKE ALL` in the configured schema, so re-running converges on exactly these grants
 (a table a later migration adds is the role's only once it is listed here):
 
-- SELECT on the views it reads: card status, status list, issuer public keys, merchants,
-  the catalog views, the photo view, holder sessions, the stored offline bundles,
+- SELECT on the views it reads: card status and its history (offline redemptions are
+  judged as of their time), status list, issuer public keys, merchants, the catalog
+  views, the photo view, holder sessions, the stored offline bundles,
   `schema_migrations` (a start checks the version) and the projection positions and
   set-aside events (lag probes), and of the write side's event stores only the
   `notification_id` column (the newest id, for the lag probe; no event is readable);
@@ -33,6 +34,7 @@ from cardservice.storage import Database
 
 READS = (
     "view_cards",
+    "view_card_history",
     "view_status_list",
     "view_issuer_keys",
     "view_merchants",

@@ -18,13 +18,15 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from cardservice.clock import SHANGHAI
+from cardservice.credentials import ParsedCredential
 from cardservice.storage import Tx
 from merchant_api import vlog
 from merchant_api.catalog import catalog_for
-from merchant_api.core import check_credential, decide, standing_from_view
+from merchant_api.core import Standing, check_credential, decide, standing_from_view
 from merchant_api.counters import CounterReader, Used
+from projections.card_history import as_of, select_history
 from projections.merchants import MerchantRow
-from redemptions.application import AlreadyRedeemed, Grant, Outcome
+from redemptions.application import AlreadyRedeemed, Grant, KeyReused, Outcome
 from redemptions.domain import LimitReached, Redemption, period_of
 from redemptions.service import RedemptionContext
 
@@ -247,6 +249,10 @@ class RedemptionDesk:
             ) from None
         except LimitReached:
             raise Refused(409, "limit_reached", "the period's count is used up") from None
+        except KeyReused:
+            raise Refused(
+                422, "idempotency_mismatch", "Idempotency-Key reused with another body"
+            ) from None
         return redemption_view(outcome.redemption)
 
     # -- offline ---------------------------------------------------------------------------
@@ -272,11 +278,7 @@ class RedemptionDesk:
         if checked.status is not None or checked.parsed is None:
             return refused(checked.status or "malformed")
         claims = checked.parsed.claims
-        row = self.api.cards.get(claims.card_id)
-        standing = (
-            standing_from_view(checked.parsed, row.status, row.version) if row is not None else None
-        )
-        status = decide(checked, standing, when, policy)
+        status = decide(checked, self._standing_at(checked.parsed, at), when, policy)
         if status != "valid":
             return refused(status)
         answer = catalog_for(self.api.catalogs, merchant.region, at.astimezone(SHANGHAI).date())
@@ -306,6 +308,21 @@ class RedemptionDesk:
             "redemption_id": str(outcome.redemption.id),
             "status": outcome.redemption.status,
         }
+
+    def _standing_at(self, parsed: ParsedCredential, at: datetime) -> Standing | None:
+        """The card's standing as of `at`: the status and credential version in effect
+        then, from the card history view (None: the card did not exist yet). A card the
+        history has not folded yet (a database just migrated to it, while the runner
+        catches up) is judged by its current row, as before the history existed."""
+        with self.api.db.read() as tx:
+            history = select_history(tx, parsed.claims.card_id)
+        if not history:
+            row = self.api.cards.get(parsed.claims.card_id)
+            return standing_from_view(parsed, row.status, row.version) if row else None
+        change = as_of(history, at)
+        if change is None:
+            return None
+        return standing_from_view(parsed, change.status, change.version)
 
     # -- lists -----------------------------------------------------------------------------
     def page(self, column: str, value: str, before: int | None, limit: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 from projections.admin_cards import AdminCardView
 from projections.appeals import AppealsView
 from projections.audit import CatalogAuditView, LedgerAuditView
+from projections.card_history import CardHistoryView
 from projections.cards import CardStatusView, StatusListView
 from projections.catalog import CatalogView
 from projections.keys import IssuerKeyView
@@ -38,6 +39,7 @@ _FACTORIES: list[ViewFactory] = [
     HolderSessionView,
     AdminCardView,
     TokenView,
+    CardHistoryView,
 ]
 
 

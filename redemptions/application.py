@@ -78,6 +78,10 @@ class AlreadyRedeemed(Exception):
         self.redemption = redemption
 
 
+class KeyReused(Exception):
+    """The Idempotency-Key was sent before with another body (422 `idempotency_mismatch`)."""
+
+
 def shanghai(moment: datetime) -> datetime:
     return moment.astimezone(SHANGHAI)
 
@@ -130,6 +134,16 @@ class Redemptions(Application[UUID]):
         found = self._get(RequestKey.create_id(scope))
         return found if isinstance(found, RequestKey) else None
 
+    def _replayed(self, scope: str, digest: str) -> Redemption | None:
+        """The redemption this Idempotency-Key made (None: the key is new); KeyReused when
+        it came with another body."""
+        used = self.request_key(scope)
+        if used is None:
+            return None
+        if used.digest != digest:
+            raise KeyReused(f"Idempotency-Key {scope!r} reused with another body")
+        return self.redemption(used.redemption_id)
+
     def redeem(
         self,
         grant: Grant,
@@ -140,17 +154,17 @@ class Redemptions(Application[UUID]):
         """Record `grant` once. Online: raises AlreadyRedeemed (checked first) or
         LimitReached. Offline: records past the limit as `over_limit`; a replay answers the
         first recording (`first` False). `request`: the (scope, body digest) of the
-        Idempotency-Key, recorded with the redemption."""
+        Idempotency-Key, recorded with the redemption; the same key again answers the
+        redemption it made (even when it races the first request), or raises KeyReused
+        for another body."""
         identity = grant.identity()
         redemption_id = Redemption.create_id(identity)
         local = shanghai(grant.redeemed_at)
         for _ in range(MAX_ATTEMPTS):
             if request is not None:
-                used = self.request_key(request[0])
-                if used is not None:
-                    replayed = self.redemption(used.redemption_id)
-                    if replayed is not None:
-                        return Outcome(replayed, first=False)
+                replayed = self._replayed(*request)
+                if replayed is not None:
+                    return Outcome(replayed, first=False)
             pending: list[Any] = []
             status, remaining = "recorded", None
             if grant.limit_count is not None and grant.limit_per is not None:
@@ -181,7 +195,11 @@ class Redemptions(Application[UUID]):
                 self.save(*pending)
             except IntegrityError:
                 # The redemption exists (a retry, a replay) or a concurrent writer won the
-                # counter: look which, and answer or re-read.
+                # counter: look which, and answer or re-read. A retry racing its original
+                # under the same Idempotency-Key finds the key saved: the next turn of the
+                # loop answers the first 201 (or refuses another body), not 409.
+                if request is not None and self.request_key(request[0]) is not None:
+                    continue
                 existing = self.redemption(redemption_id)
                 if existing is not None:
                     if offline:

@@ -105,18 +105,49 @@ def test_every_refusal(ready: Any) -> None:
     assert redeem(env, merchant, vid, "once").status_code == 201
     again = redeem(env, merchant, vid, "once")
     assert again.status_code == 409 and again.json()["error"] == "already_redeemed"
-    # A refused verdict offers nothing to redeem.
+    # A refused verdict is this merchant's verification, but it applied no benefit: 422
+    # (404 is for a verification that is not the merchant's; once the log holds it).
     env.action(card, "suspend")
     suspended = env.wait_status(card["qr"], merchant, "suspended")
-    assert redeem(env, merchant, suspended["verification_id"], "free").status_code in (404, 422)
-    # Older than 15 minutes.
+    logged(env, merchant, suspended["verification_id"])
+    refused = redeem(env, merchant, suspended["verification_id"], "free")
+    assert (refused.status_code, refused.json()["error"]) == (422, "invalid"), refused.text
     env.action(card, "reinstate")
-    fresh = valid_verdict(env, card["qr"], merchant, "free")
-    env.clock.advance(timedelta(minutes=15, seconds=1))
-    late = redeem(env, merchant, fresh["verification_id"], "free")
-    assert late.status_code == 422, late.text
     # A failed redemption recorded nothing.
     assert [i["benefit_id"] for i in listed(env, merchant)] == ["once"]
+
+
+def logged(env: MerchantEnv, headers: dict[str, str], verification_id: str) -> None:
+    """Wait until the merchant's log lists this verification (its writer batches)."""
+    for _ in range(500):
+        items = env.client.get("/v1/verifications", headers=headers).json()["items"]
+        if any(i["verification_id"] == verification_id for i in items):
+            return
+        threading.Event().wait(0.02)
+    raise AssertionError("the verification never reached the log")
+
+
+@pytest.mark.parametrize(
+    ("age", "status"),
+    [
+        (timedelta(minutes=15), 201),  # not older than 15 minutes: still redeemable
+        (timedelta(minutes=15, microseconds=1), 422),
+        (timedelta(minutes=15, seconds=1), 422),
+    ],
+)
+def test_a_verification_older_than_15_minutes_is_refused(
+    ready: Any, age: timedelta, status: int
+) -> None:
+    env, merchant, card = ready
+    verdict = valid_verdict(env, card["qr"], merchant, "free")
+    env.clock.advance(age)
+    resp = redeem(env, merchant, verdict["verification_id"], "free")
+    assert resp.status_code == status, resp.text
+    if status == 422:
+        assert resp.json()["error"] == "invalid"
+        assert listed(env, merchant) == []
+    else:
+        assert listed(env, merchant, want=1)[0]["benefit_id"] == "free"
 
 
 def test_already_redeemed_is_checked_before_limit_reached(ready: Any) -> None:
@@ -143,6 +174,59 @@ def test_idempotency_key_answers_the_first_201_and_refuses_another_body(ready: A
     late = redeem(env, merchant, verdict["verification_id"], "daily", extra_headers=key)
     assert (late.status_code, late.json()) == (201, first.json())
     assert len(listed(env, merchant, want=1)) == 1
+
+
+def race(api: Any, who: Any, calls: list[tuple[str, str]]) -> list[Any]:
+    """Each (verification, benefit) redeemed by its own thread under one Idempotency-Key,
+    all released at once: the answers (a body or the refusal's code), in call order."""
+    answers: list[Any] = [None] * len(calls)
+    start = threading.Barrier(len(calls))
+
+    def attempt(i: int, vid: str, benefit_id: str) -> None:
+        body = {"verification_id": vid, "benefit_id": benefit_id, "companions": 0}
+        digest = f"{vid}:{benefit_id}"  # what the route derives from the body, per body
+        start.wait()
+        try:
+            answers[i] = api.desk.redeem(who, vid, benefit_id, 0, key="race-key", digest=digest) | {
+                "sent": body
+            }
+        except Refused as exc:
+            answers[i] = exc.code
+
+    threads = [
+        threading.Thread(target=attempt, args=(i, vid, b)) for i, (vid, b) in enumerate(calls)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return answers
+
+
+def test_a_retry_racing_its_original_under_one_key_answers_the_first_201(
+    env: MerchantEnv,
+) -> None:
+    """Both requests pass the key check before either saves; the loser's save collides on
+    the redemption and finds the key saved with it: the first answer, not 409."""
+    publish(env, NATIONAL, LIMITED, "2026-01-01")
+    api = env.client.app.state.merchant_api
+    for n in range(6):
+        headers = env.merchant(name=f"并发{n}")  # a key is scoped per merchant
+        who = api.authenticate(headers["Authorization"][7:])
+        card = env.issue()
+        vid = valid_verdict(env, card["qr"], headers, "daily")["verification_id"]
+        first, second = race(api, who, [(vid, "daily"), (vid, "daily")])
+        assert isinstance(first, dict) and first == second, (first, second)
+        assert first["remaining"] == 1  # counted once
+        assert len(listed(env, headers, want=1)) == 1
+        # The same key with another body, racing: one 201, the other 422.
+        other = env.merchant(name=f"另一并发{n}")
+        who = api.authenticate(other["Authorization"][7:])
+        vid = valid_verdict(env, card["qr"], other, "free")["verification_id"]
+        answers = race(api, who, [(vid, "free"), (vid, "daily")])
+        codes = sorted("201" if isinstance(a, dict) else a for a in answers)
+        assert codes == ["201", "idempotency_mismatch"], answers
+        assert len(listed(env, other, want=1)) == 1
 
 
 def _at_shanghai(y: int, m: int, d: int, hh: int, mm: int, ss: int) -> datetime:

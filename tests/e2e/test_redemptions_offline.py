@@ -153,3 +153,72 @@ def test_offline_items_of_another_merchant_are_their_own(env: MerchantEnv) -> No
     item = {"qr": card["qr"], "benefit_id": "once", "redeemed_at": iso(env.clock.now())}
     assert send(env, a, [item]).json()["results"][0]["status"] == "recorded"
     assert send(env, b, [item]).json()["results"][0]["status"] == "over_limit"
+
+
+# -- the card's status as of `redeemed_at`, from the card history view -------------------
+def one(env: MerchantEnv, headers: dict[str, str], item: dict[str, Any]) -> dict[str, Any]:
+    resp = send(env, headers, [item])
+    assert resp.status_code == 200, resp.text
+    result: dict[str, Any] = resp.json()["results"][0]
+    return result
+
+
+def test_a_card_revoked_after_redeemed_at_is_recorded_and_one_revoked_before_refused(
+    ready: Any,
+) -> None:
+    env, merchant, _ = ready
+    card = env.issue(name="钱学森")
+    granted = env.clock.now()
+    valid_verdict(env, card["qr"], merchant, "free")
+    env.clock.advance(timedelta(hours=1))
+    env.action(card, "revoke")  # an hour after the grant
+    env.wait_status(card["qr"], merchant, "revoked")
+    before = {"qr": card["qr"], "benefit_id": "free", "redeemed_at": iso(granted)}
+    result = one(env, merchant, before)
+    assert result["status"] == "recorded" and result["redemption_id"], result
+    after = {**before, "redeemed_at": iso(env.clock.now() + timedelta(seconds=1))}
+    assert one(env, merchant, after) == {
+        "index": 0,
+        "redemption_id": None,
+        "status": "refused",
+        "reason": "revoked",
+    }
+
+
+def test_a_redemption_while_suspended_is_refused_after_reinstatement(ready: Any) -> None:
+    env, merchant, card = ready
+    env.action(card, "suspend")
+    env.wait_status(card["qr"], merchant, "suspended")
+    env.clock.advance(timedelta(minutes=10))
+    during = env.clock.now()
+    env.clock.advance(timedelta(minutes=10))
+    env.action(card, "reinstate")
+    env.wait_status(card["qr"], merchant, "valid")
+    item = {"qr": card["qr"], "benefit_id": "free", "redeemed_at": iso(during)}
+    assert one(env, merchant, item) == {
+        "index": 0,
+        "redemption_id": None,
+        "status": "refused",
+        "reason": "suspended",
+    }
+    # After the reinstatement the same card is fine again.
+    later = {**item, "redeemed_at": iso(env.clock.now())}
+    assert one(env, merchant, later)["status"] == "recorded"
+
+
+def test_a_code_current_at_redeemed_at_is_recorded_though_reissued_since(ready: Any) -> None:
+    env, merchant, card = ready
+    shown = env.clock.now()  # the holder showed the static code, offline
+    env.clock.advance(timedelta(minutes=30))
+    env.bind(card)  # a reissue: version 2, the static code of version 1 is superseded
+    env.wait_status(card["qr"], merchant, "superseded")
+    item = {"qr": card["qr"], "benefit_id": "free", "redeemed_at": iso(shown)}
+    result = one(env, merchant, item)
+    assert result["status"] == "recorded" and result["redemption_id"], result
+    stale = {**item, "redeemed_at": iso(env.clock.now())}
+    assert one(env, merchant, stale) == {
+        "index": 0,
+        "redemption_id": None,
+        "status": "refused",
+        "reason": "superseded",
+    }

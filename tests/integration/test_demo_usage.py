@@ -3,6 +3,7 @@ bureau's dashboard shows something on the first run; on both engines."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from datetime import timedelta
 from typing import Any
@@ -52,7 +53,13 @@ def test_demo_usage_fills_the_dashboard_once(
             "SELECT card_id, benefit_region, benefit_id, redeemed_at, companions, status "
             "FROM view_redemptions"
         )
+        # The log's columns as the live path writes them: NULL, never "[]" or "{}".
+        logged = tx.all("SELECT status, benefits, refusals, card_region FROM verification_log")
     assert len(rows) == redemptions
+    assert not [r for r in logged if r[1] == "[]" or r[2] == "{}"]
+    assert not [r for r in logged if r[0] != "valid" and (r[1] or r[2])]
+    assert any(r[1] and json.loads(r[1])[0]["id"] for r in logged if r[0] == "valid")
+    assert all(r[3] is None for r in logged if r[0] == "bad_signature")
     from datetime import datetime
 
     from cardservice.clock import SHANGHAI

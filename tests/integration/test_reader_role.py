@@ -57,7 +57,13 @@ def refused(conn: psycopg.Connection[Any], statement: str) -> bool:
 def test_the_reader_role_reads_views_and_writes_only_its_own(granted: tuple[str, str]) -> None:
     schema, role = granted
     with connect_as(role, schema) as conn:
-        for view in ("view_cards", "view_merchants", "view_status_list", "view_issuer_keys"):
+        for view in (
+            "view_cards",
+            "view_card_history",
+            "view_merchants",
+            "view_status_list",
+            "view_issuer_keys",
+        ):
             assert conn.execute(f"SELECT COUNT(*) FROM {view}").fetchone() == (0,)
         conn.execute(
             "INSERT INTO verification_log (verification_id, merchant_id, merchant_name, "
@@ -73,6 +79,7 @@ def test_the_reader_role_reads_views_and_writes_only_its_own(granted: tuple[str,
             conn.execute(f"SELECT MAX(notification_id) FROM {store}")
         assert refused(conn, "UPDATE view_cards SET status = 'valid'")
         assert refused(conn, "DELETE FROM view_status_list")
+        assert refused(conn, "DELETE FROM view_card_history")
         assert refused(conn, "INSERT INTO sequences (name, last_value) VALUES ('x', 1)")
         # Positions: all readable (lag probes), written only for its own application.
         assert conn.execute("SELECT COUNT(*) FROM projection_positions").fetchone() != (0,)

@@ -1,6 +1,7 @@
 """Lost acknowledgement: the server commits and answers, but the connection is reset before
 the client reads the answer (a TCP proxy in between drops it). The client retries with the
 same Idempotency-Key and gets the first answer again; the effect happened exactly once.
+Admin writes and the merchant API's redemptions alike.
 
 Real HTTP server, real sockets, SQLite and PostgreSQL; only the clock is fixed.
 """
@@ -16,7 +17,10 @@ import pytest
 
 from cardservice.api import presenters
 from cardservice.bootstrap.write import WriteSide
+from cardservice.clock import FrozenClock
 from tests.factories import card_body
+from tests.merchant_support import MerchantEnv
+from tests.redemption_support import LIMITED, NATIONAL, publish, valid_verdict
 from tests.reliability.support import DroppingProxy, served
 
 CATALOG = {
@@ -144,3 +148,64 @@ def test_without_a_key_a_lost_reply_is_not_applied_twice_either(
     assert failures == 1
     assert resp.status_code == 409, resp.text
     assert len(events_of(services, "ledger", "Card.Issued")) == 1
+
+
+# -- POST /v1/redemptions (the merchant API, served with the rest) -----------------------
+@pytest.fixture
+def served_all(services: WriteSide, clock: FrozenClock) -> Iterator[tuple[Any, DroppingProxy]]:
+    """The whole service with its projections running, behind a dropping proxy: a client
+    straight to the server (set-up) and the proxy (the requests under test)."""
+    from cardservice.bootstrap.serve import add_background, served_app
+
+    background = add_background(services)
+    services.lifecycle.start()
+    app = served_app(services, run_projections=False, own=False)
+    with served(app) as url, httpx.Client(base_url=url, timeout=30) as client:
+        front = DroppingProxy(int(url.rsplit(":", 1)[1]))
+        try:
+            yield (
+                MerchantEnv(svc=services, client=client, clock=clock, background=background),
+                front,
+            )
+        finally:
+            front.close()
+
+
+def redemption_events(env: MerchantEnv) -> list[Any]:
+    app = env.svc.read.merchant_api.desk.app  # the Redemptions application's own store
+    notes = app.recorder.select_notifications(1, limit=10_000)
+    return [n for n in notes if n.topic.endswith("Redemption.Recorded")]
+
+
+def test_a_redemption_survives_a_lost_reply(served_all: tuple[MerchantEnv, DroppingProxy]) -> None:
+    env, proxy = served_all
+    publish(env, NATIONAL, LIMITED, "2026-01-01")
+    merchant = env.merchant()
+    card = env.issue()
+    verdict = valid_verdict(env, card["qr"], merchant, "daily")
+    body = {"verification_id": verdict["verification_id"], "benefit_id": "daily"}
+    # The first reply is lost after COMMIT; the retry with the same key answers it again.
+    headers = {**merchant, "Idempotency-Key": "redeem-lost-0001"}
+    proxy.drop(1)
+    resp, failures = send_until_answered(
+        proxy, "POST", "/v1/redemptions", headers=headers, json=body
+    )
+    assert failures == 1 and len(proxy.dropped) == 1
+    assert b" 201 " in proxy.dropped[0].split(b"\r\n")[0]  # the server did answer 201 first
+    assert resp.status_code == 201, resp.text
+    assert resp.json()["redemption_id"].encode() in proxy.dropped[0]  # the very same one
+    assert resp.json()["remaining"] == 1  # counted once
+    assert len(redemption_events(env)) == 1
+    # The same key with another body: 422, nothing recorded.
+    other = {**body, "benefit_id": "free"}
+    changed = httpx.post(proxy.url + "/v1/redemptions", headers=headers, json=other)
+    assert changed.status_code == 422 and changed.json()["error"] == "idempotency_mismatch"
+    # Without a key the retry cannot answer the first 201, but nothing counts twice.
+    proxy.drop(1)
+    body = {"verification_id": verdict["verification_id"], "benefit_id": "once"}
+    resp, failures = send_until_answered(
+        proxy, "POST", "/v1/redemptions", headers=merchant, json=body
+    )
+    assert failures == 1 and b" 201 " in proxy.dropped[1].split(b"\r\n")[0]
+    assert resp.status_code == 409 and resp.json()["error"] == "already_redeemed", resp.text
+    assert len(redemption_events(env)) == 2

@@ -193,3 +193,36 @@ def test_status_list_bits_round_trip(entries: dict[int, int]) -> None:
 def test_status_list_bit_order() -> None:
     # Index 0 sits in the two most significant bits, as in the W3C Bitstring Status List.
     assert status_list_bytes([(0, 2), (3, 1)]) == bytes([0b10_00_00_01])
+
+
+def test_card_history_keeps_every_change_with_its_time_and_answers_as_of() -> None:
+    from datetime import timedelta
+
+    from projections.card_history import Change, apply_history, as_of
+
+    card = new_card()
+    hour = timedelta(hours=1)
+    card.suspend("lost", WHO, AT + hour)
+    card.reinstate("found", WHO, AT + 2 * hour)
+    card.reissue(
+        reason="bind", status_index=9, kid="k", device_key=JWK, actor=WHO, at=AT + 3 * hour
+    )
+    card.record_credential_digest(2, "ab" * 32, AT + 3 * hour)  # not a status change
+    card.revoke("gone", WHO, AT + 4 * hour)
+    history = fold(apply_history, card.collect_events())
+    assert history == (
+        Change(AT.isoformat(), "active", 1),
+        Change((AT + hour).isoformat(), "suspended", 1),
+        Change((AT + 2 * hour).isoformat(), "active", 1),
+        Change((AT + 3 * hour).isoformat(), "active", 2),
+        Change((AT + 4 * hour).isoformat(), "revoked", 2),
+    )
+    assert as_of(history, AT - timedelta(seconds=1)) is None
+    assert as_of(history, AT) == history[0]
+    assert as_of(history, AT + hour + timedelta(minutes=30)) == history[1]
+    assert as_of(history, AT + 4 * hour) == history[4]  # in effect from its very instant
+    card2 = new_card()
+    card2.collect_events()
+    card2.revoke("gone", WHO, AT)
+    with pytest.raises(ProjectionError):
+        apply_history(None, card2.collect_events()[0])
