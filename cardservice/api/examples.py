@@ -147,7 +147,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("POST", "/v1/admin/tokens"): Example(
         {"token": "ptk_9f8e7d6c5b4a39281706f5e4d3c2b1a0", "token_id": TOKEN_ID}
-        | {"role": "issuer", "region": "500112"},
+        | {"role": "issuer", "region": "500112", "expires_at": "2026-03-01T02:00:00+00:00"},
         request={"region": "500112", "role": "issuer"},
     ),
     ("POST", "/v1/admin/tokens/{token_id}/revoke"): Example(
