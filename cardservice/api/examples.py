@@ -210,6 +210,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         request={"name": "重庆园博园（北门）", "a_level": 5},
     ),
     ("GET", "/v1/cards/{card_id}/notices"): Example({"items": [NOTICE], "next": None}),
+    ("GET", "/v1/admin/cards/{card_id}/notices"): Example({"items": [NOTICE], "next": None}),
     ("POST", "/v1/cards/{card_id}/appeals"): Example(
         {"appeal_id": APPEAL_ID, "status": "open"},
         request={"text": "景区说外地证不能用", "verification_id": None},
@@ -264,6 +265,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "/v1/admin/cards limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT},
     "/v1/admin/merchants limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT},
     "/v1/admin/merchants cursor": UUID_SCHEMA,
+    "/v1/admin/appeals card": UUID_SCHEMA,
     "/v1/admin/merchants kind": {"type": "string", "enum": list(KINDS)},
     "/v1/admin/merchants active": {"type": "string", "enum": ["true", "false"]},
 }
