@@ -4,9 +4,11 @@ under another path it is another key."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from cardservice.bootstrap.write import WriteSide
+from cardservice.clock import FrozenClock
 from tests.e2e.test_console_http import register
 from tests.e2e.test_console_search import catch_up, views
 
@@ -62,7 +64,9 @@ def test_revoke_token_replay(client: Any, admin_headers: Headers, services: Writ
     assert client.post(url, json={"reason": "left"}, headers=admin_headers).status_code == 409
 
 
-def test_merchant_patch_replay(client: Any, admin_headers: Headers, services: WriteSide) -> None:
+def test_merchant_patch_replay(
+    client: Any, admin_headers: Headers, services: WriteSide, clock: FrozenClock
+) -> None:
     m = register(client, admin_headers, "渝北饭店", "500112")
     url = f"/v1/admin/merchants/{m['merchant_id']}"
     h = keyed(admin_headers, "patch-1")
@@ -77,6 +81,10 @@ def test_merchant_patch_replay(client: Any, admin_headers: Headers, services: Wr
     other = client.patch(url, json={"name": "别名"}, headers=h)
     assert other.status_code == 422 and other.json()["error"] == "idempotency_mismatch"
     assert client.get(url, headers=admin_headers).json()["name"] == "新名"
+    clock.advance(timedelta(hours=24))  # after 24 h the key is a new one
+    later = client.patch(url, json={"name": "别名"}, headers=h)
+    assert later.status_code == 200 and later.json()["name"] == "别名"
+    assert client.patch(url, json={"name": "别名"}, headers=h).json() == later.json()
     # under another path the key is another key
     other_m = register(client, admin_headers, "江北饭店", "500112")
     elsewhere = client.patch(
