@@ -16,7 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import catalog, importer, inprocess, issuance, scale, shared_limit, suite, topology
+from bench import (
+    catalog,
+    importer,
+    inprocess,
+    issuance,
+    scale,
+    search,
+    shared_limit,
+    suite,
+    topology,
+)
 from bench import verify as verify_http
 
 
@@ -43,6 +53,10 @@ def _catalog() -> Any:
 def _importer() -> Any:
     with tempfile.TemporaryDirectory(prefix="bench-smoke-") as tmp:
         return importer.measure("sqlite", 200, Path(tmp))
+
+
+def _search() -> Any:
+    return search.measure("sqlite", 200, 20, seed=15)
 
 
 def _verify_http() -> Any:
@@ -78,6 +92,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "issuance": _issuance,
     "catalog": _catalog,
     "importer": _importer,
+    "search": _search,
     "verify_http": _verify_http,
     "scale": _scale,
     "topology": _topology,

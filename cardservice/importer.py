@@ -82,7 +82,10 @@ def import_csv(
     report: ImportReport | None = None,
 ) -> ImportReport:
     """The rows of a file (or of lines in memory), validated one by one and issued in
-    batches; `report` fills as it goes (imports over HTTP read it at each `progress`)."""
+    batches. `report` fills as it goes, its rejects in the order they were decided (a bad
+    row at once, a row its batch refuses when the batch is issued): imports over HTTP save
+    what was appended since their last `progress`. The report returned lists the rejects
+    in file order."""
     report = report if report is not None else ImportReport()
     batch: list[tuple[int, list[str], IssueCardRequest]] = []
 
@@ -119,8 +122,8 @@ def import_csv(
             flush()
     if batch:
         flush()
-    report.rejected.sort(key=lambda rejected: rejected[0])  # in file order
-    return report
+    in_file_order = sorted(report.rejected, key=lambda rejected: rejected[0])
+    return ImportReport(report.imported, report.existing, in_file_order)
 
 
 def write_rejects(path: Path, report: ImportReport) -> Path:

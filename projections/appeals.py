@@ -89,12 +89,16 @@ def appeals_in(
     status: str | None,
     before: tuple[str, str] | None,
     limit: int,
+    card_id: UUID | None = None,
 ) -> tuple[list[AppealRow], tuple[str, str] | None]:
-    """Appeals whose card or merchant region lies in `region`'s subtree, newest first, and
-    the (filed_at, appeal_id) to continue from, or None."""
+    """Appeals whose card or merchant region lies in `region`'s subtree (of one card, when
+    given), newest first, and the (filed_at, appeal_id) to continue from, or None."""
     prefix = subtree_prefix(region) + "%"
     where = ["(card_region LIKE ? OR merchant_region LIKE ?)"]
     params: list[Any] = [prefix, prefix]
+    if card_id is not None:
+        where.append("card_id = ?")
+        params.append(str(card_id))
     if status:
         where.append("status = ?")
         params.append(status)

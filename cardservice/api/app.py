@@ -65,6 +65,7 @@ def create_app(services: WriteSide | None = None, *, own_services: bool | None =
         catalog.router,
         audit.router,
         holder_notices.router,
+        holder_notices.admin_router,
         holder_appeals.router,
         stats.router,
         search_router,

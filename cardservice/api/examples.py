@@ -147,7 +147,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
     ),
     ("POST", "/v1/admin/tokens"): Example(
         {"token": "ptk_9f8e7d6c5b4a39281706f5e4d3c2b1a0", "token_id": TOKEN_ID}
-        | {"role": "issuer", "region": "500112"},
+        | {"role": "issuer", "region": "500112", "expires_at": "2026-03-01T02:00:00+00:00"},
         request={"region": "500112", "role": "issuer"},
     ),
     ("POST", "/v1/admin/tokens/{token_id}/revoke"): Example(
@@ -210,6 +210,7 @@ EXAMPLES: dict[tuple[str, str], Example] = {
         request={"name": "重庆园博园（北门）", "a_level": 5},
     ),
     ("GET", "/v1/cards/{card_id}/notices"): Example({"items": [NOTICE], "next": None}),
+    ("GET", "/v1/admin/cards/{card_id}/notices"): Example({"items": [NOTICE], "next": None}),
     ("POST", "/v1/cards/{card_id}/appeals"): Example(
         {"appeal_id": APPEAL_ID, "status": "open"},
         request={"text": "景区说外地证不能用", "verification_id": None},
@@ -264,6 +265,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "/v1/admin/cards limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT},
     "/v1/admin/merchants limit": {"type": "integer", "minimum": 1, "maximum": SEARCH_LIMIT},
     "/v1/admin/merchants cursor": UUID_SCHEMA,
+    "/v1/admin/appeals card": UUID_SCHEMA,
     "/v1/admin/merchants kind": {"type": "string", "enum": list(KINDS)},
     "/v1/admin/merchants active": {"type": "string", "enum": ["true", "false"]},
 }

@@ -86,10 +86,14 @@ class DeviceKeyOut(Out):
 
 
 class TokenOut(Out):
-    token: str
+    """`token` is shown once; a replay answers null and says why in `detail`."""
+
+    token: str | None
     token_id: str
     role: str
     region: str
+    expires_at: str
+    detail: str | None = None
 
 
 class TokenRevokedOut(Out):
@@ -116,8 +120,11 @@ class MerchantCreatedOut(MerchantOut):
 
 
 class MerchantKeyOut(Out):
+    """`api_key` is shown once; a replay answers null and says why in `detail`."""
+
     merchant_id: str
-    api_key: str
+    api_key: str | None
+    detail: str | None = None
 
 
 class PublishedOut(Out):

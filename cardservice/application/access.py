@@ -7,7 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from cardservice.application.base import ServiceApplication, require_region, require_scope
+from cardservice.application.base import (
+    ServiceApplication,
+    require_region,
+    require_scope,
+    retrying,
+)
 from cardservice.domain.access import (
     DEFAULT_TOKEN_DAYS,
     MAX_TOKEN_DAYS,
@@ -28,7 +33,9 @@ practice: each link is an admin minting inside its own subtree)."""
 
 @dataclass(frozen=True)
 class MintedToken:
-    token: str
+    """`token` is None for a replay: the secret was shown once and is not stored."""
+
+    token: str | None
     token_id: UUID
     expires_at: datetime
 
@@ -76,10 +83,38 @@ class AdminAccess(ServiceApplication):
 
     def mint_token(self, role: str, region: str, actor: Actor) -> tuple[str, UUID]:
         minted = self.mint(role, region, actor)
+        assert minted.token is not None  # no key, never a replay
         return minted.token, minted.token_id
 
     def mint(
-        self, role: str, region: str, actor: Actor, expires_in_days: int | None = None
+        self,
+        role: str,
+        region: str,
+        actor: Actor,
+        expires_in_days: int | None = None,
+        *,
+        command_id: str | None = None,
+        request_digest: str = "",
+    ) -> MintedToken:
+        """A new token (its secret shown once); a keyed replay answers the first token
+        without its secret and mints nothing."""
+
+        def command() -> MintedToken:
+            first = self._replayed(actor, command_id, request_digest)
+            if isinstance(first, AdminToken):
+                return MintedToken(None, first.id, first.expires_at)
+            return self._mint(role, region, actor, expires_in_days, command_id, request_digest)
+
+        return retrying(command)
+
+    def _mint(
+        self,
+        role: str,
+        region: str,
+        actor: Actor,
+        expires_in_days: int | None,
+        command_id: str | None,
+        request_digest: str,
     ) -> MintedToken:
         if role not in ROLES:
             raise InvalidInput(f"role must be one of {', '.join(ROLES)}")
@@ -104,13 +139,29 @@ class AdminAccess(ServiceApplication):
             at=now,
             expires_at=expires_at,
         )
-        self.save(token)
+        self.save(token, *self._answered(actor, command_id, request_digest, token))
         return MintedToken(secret, token.id, expires_at)
 
-    def revoke_token(self, token_id: UUID, reason: str, actor: Actor) -> None:
-        token = self._get_or_none(token_id)
-        if not isinstance(token, AdminToken):
-            raise NotFound(f"no token {token_id}")
-        require_scope(actor, token.region, "tokens")
-        token.revoke(reason, actor.as_dict(), self.now())
-        self.save(token)
+    def revoke_token(
+        self,
+        token_id: UUID,
+        reason: str,
+        actor: Actor,
+        *,
+        command_id: str | None = None,
+        request_digest: str = "",
+    ) -> None:
+        """Revoke a token (and so every token minted under it); a keyed replay answers
+        again without a second revocation (409)."""
+
+        def command() -> None:
+            if self._replayed(actor, command_id, request_digest) is not None:
+                return
+            token = self._get_or_none(token_id)
+            if not isinstance(token, AdminToken):
+                raise NotFound(f"no token {token_id}")
+            require_scope(actor, token.region, "tokens")
+            token.revoke(reason, actor.as_dict(), self.now())
+            self.save(token, *self._answered(actor, command_id, request_digest, token))
+
+        retrying(command)

@@ -16,6 +16,7 @@ from cardservice.clock import SHANGHAI, Clock, today_in_shanghai
 from cardservice.domain import regions as region_table
 from cardservice.domain.access import PERMISSIONS
 from cardservice.domain.actors import Actor
+from cardservice.domain.commands import CommandRecord
 from cardservice.domain.errors import Conflict, Forbidden, InvalidInput
 from cardservice.settings import Settings
 from cardservice.storage import Database
@@ -137,3 +138,28 @@ class ServiceApplication(Application[UUID]):
             return self.repository.get(aggregate_id, version=version)
         except AggregateNotFoundError:
             return None
+
+    def _replayed(self, actor: Actor, command_id: str | None, digest: str) -> Any:
+        """The aggregate as a keyed command first answered with it (None: a new command);
+        the same key with another body is refused (422). Nothing is written."""
+        if not command_id:
+            return None
+        record = self._get_or_none(command_uuid(actor, command_id, "command"))
+        if not isinstance(record, CommandRecord) or not record.live(self.now()):
+            return None
+        if record.digest != digest:
+            raise IdempotencyMismatch("Idempotency-Key reused with a different request body")
+        return self._get_or_none(record.target, version=record.target_version)
+
+    def _answered(
+        self, actor: Actor, command_id: str | None, digest: str, answer: Any
+    ) -> list[CommandRecord]:
+        """The record to save with a keyed command's change (none without a key)."""
+        if not command_id:
+            return []
+        record_id = command_uuid(actor, command_id, "command")
+        record = self._get_or_none(record_id)
+        if isinstance(record, CommandRecord):
+            record.answer_again(digest, answer.id, answer.version, self.now())
+            return [record]
+        return [CommandRecord(record_id, digest, answer.id, answer.version, self.now())]

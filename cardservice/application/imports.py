@@ -152,8 +152,13 @@ class HttpImports(CardSearch):
         out = io.StringIO()
         csv.writer(out, lineterminator="\n").writerow([*job.header, "line", "reason"])
         sealer = Sealer(self._import_key)
-        for sealed in job.sealed_rejects:
-            out.write(sealer.unseal(bytes.fromhex(sealed), job.id.bytes).decode())
+        saved = "".join(
+            sealer.unseal(bytes.fromhex(sealed), job.id.bytes).decode()
+            for sealed in job.sealed_rejects
+        )
+        # Saved in the order they were decided; shown in file order (line is next to last).
+        rows = sorted(csv.reader(io.StringIO(saved, newline="")), key=lambda r: int(r[-2]))
+        csv.writer(out, lineterminator="\n").writerows(rows)
         return out.getvalue()
 
     def close(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -93,8 +94,17 @@ class Merchants(ServiceApplication):
             raise NotFound(f"no merchant {merchant_id}")
         return merchant
 
-    def update_merchant(self, merchant_id: UUID, changes: dict[str, Any], actor: Actor) -> Merchant:
-        """Edit name, categories, A-level or device binding (an `Updated` event)."""
+    def update_merchant(
+        self,
+        merchant_id: UUID,
+        changes: dict[str, Any],
+        actor: Actor,
+        *,
+        command_id: str | None = None,
+        request_digest: str = "",
+    ) -> Merchant:
+        """Edit name, categories, A-level or device binding (an `Updated` event); a keyed
+        replay answers the merchant as the first edit left it."""
         if "name" in changes:
             changes["name"] = str(changes["name"]).strip()
             if not 1 <= len(changes["name"]) <= 100 or not changes["name"].isprintable():
@@ -107,26 +117,63 @@ class Merchants(ServiceApplication):
         if a_level is not None and not 1 <= a_level <= 5:
             raise InvalidInput("a_level must be 1 to 5")
 
-        def command() -> Merchant:
+        def command(merchant: Merchant) -> None:
+            merchant.update(changes, actor.as_dict(), self.now())
+
+        return self._merchant_command(merchant_id, actor, command, command_id, request_digest)[0]
+
+    def deactivate_merchant(
+        self,
+        merchant_id: UUID,
+        reason: str,
+        actor: Actor,
+        *,
+        command_id: str | None = None,
+        request_digest: str = "",
+    ) -> Merchant:
+        def command(merchant: Merchant) -> None:
+            merchant.deactivate(reason, actor.as_dict(), self.now())
+
+        return self._merchant_command(merchant_id, actor, command, command_id, request_digest)[0]
+
+    def rotate_merchant_key(
+        self,
+        merchant_id: UUID,
+        actor: Actor,
+        *,
+        command_id: str | None = None,
+        request_digest: str = "",
+    ) -> str | None:
+        """A new API key, shown once (None for a keyed replay: the key is not stored)."""
+        api_key = new_secret_token("mk")
+
+        def command(merchant: Merchant) -> None:
+            merchant.rotate_key(token_hash(api_key), actor.as_dict(), self.now())
+
+        _, replayed = self._merchant_command(
+            merchant_id, actor, command, command_id, request_digest
+        )
+        return None if replayed else api_key
+
+    def _merchant_command(
+        self,
+        merchant_id: UUID,
+        actor: Actor,
+        change: Callable[[Merchant], None],
+        command_id: str | None,
+        request_digest: str,
+    ) -> tuple[Merchant, bool]:
+        """(merchant, replayed): load, check the scope, change and save, with its replay
+        record when keyed; a replay answers the merchant at the version the first left."""
+
+        def command() -> tuple[Merchant, bool]:
+            first = self._replayed(actor, command_id, request_digest)
+            if isinstance(first, Merchant):
+                return first, True
             merchant = self.merchant(merchant_id)
             require_scope(actor, merchant.region, "merchants")
-            merchant.update(changes, actor.as_dict(), self.now())
-            self.save(merchant)
-            return merchant
+            change(merchant)
+            self.save(merchant, *self._answered(actor, command_id, request_digest, merchant))
+            return merchant, False
 
         return retrying(command)
-
-    def deactivate_merchant(self, merchant_id: UUID, reason: str, actor: Actor) -> Merchant:
-        merchant = self.merchant(merchant_id)
-        require_scope(actor, merchant.region, "merchants")
-        merchant.deactivate(reason, actor.as_dict(), self.now())
-        self.save(merchant)
-        return merchant
-
-    def rotate_merchant_key(self, merchant_id: UUID, actor: Actor) -> str:
-        merchant = self.merchant(merchant_id)
-        require_scope(actor, merchant.region, "merchants")
-        api_key = new_secret_token("mk")
-        merchant.rotate_key(token_hash(api_key), actor.as_dict(), self.now())
-        self.save(merchant)
-        return api_key

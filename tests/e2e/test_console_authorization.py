@@ -10,7 +10,7 @@ from typing import Any
 
 from cardservice.bootstrap.write import WriteSide
 from tests.e2e.test_console_search import catch_up, views
-from tests.factories import id_number
+from tests.factories import card_body, id_number
 
 __all__ = ["views"]
 
@@ -25,6 +25,7 @@ ALLOWED: dict[str, set[str]] = {
     "list tokens": EVERYONE,
     "import progress": EVERYONE,
     "import rejects": EVERYONE,
+    "card notices": EVERYONE,
 }
 Headers = dict[str, str]
 Call = Callable[[Headers, str], Any]
@@ -49,6 +50,12 @@ def calls(client: Any, admin: Headers) -> dict[str, Call]:
         resp = client.post("/v1/admin/merchants", json=body, headers=admin)
         assert resp.status_code == 201, resp.text
         return str(resp.json()["merchant_id"])
+
+    def card(region: str) -> str:
+        body = card_body(next(seq), region=region)
+        resp = client.post("/v1/admin/cards", json=body, headers=admin)
+        assert resp.status_code == 201, resp.text
+        return str(resp.json()["card_id"])
 
     def import_in(region: str) -> str:
         """An import sent by an admin of `region` (an import belongs to its sender's)."""
@@ -84,6 +91,7 @@ def calls(client: Any, admin: Headers) -> dict[str, Call]:
         "import rejects": lambda h, r: client.get(
             f"/v1/admin/imports/{import_in(r)}/rejects.csv", headers=h
         ),
+        "card notices": lambda h, r: client.get(f"/v1/admin/cards/{card(r)}/notices", headers=h),
     }
 
 

@@ -108,6 +108,8 @@ def test_search_leads_to_the_card_detail(page: Any, server: LiveServer) -> None:
     assert card["card_number"] in (page.text_content("#card-fields") or "")
     assert "有效" in (page.text_content("#card-status-words") or "")
     assert "发证" in (page.text_content("#history-table") or "")
+    expect(page.locator("#card-notices")).to_be_visible()  # what the holder was told
+    expect(page.locator("#card-appeals-list")).to_contain_text("这张卡没有申诉")
     page.fill("#status-reason", "证件遗失")
     page.click("#status-form [data-action=suspend]")
     expect(page.locator("#card-status-words")).to_contain_text("暂停")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
 from cardservice.api import responses as out
@@ -44,18 +44,34 @@ def merchant_view(merchant: Merchant) -> dict[str, Any]:
     openapi_extra=body_doc(MintTokenIn),
 )
 def mint_token(
+    request: Request,
+    response: Response,
     actor: AdminActor,
     body: Annotated[MintTokenIn, Depends(json_body(MintTokenIn))],
     svc: ServicesDep,
+    key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
-    minted = svc.catalog.mint(body.role, body.region, actor, body.expires_in_days)
-    return {
+    """A new token, its secret shown once; a replay under the same `Idempotency-Key`
+    answers the same token with `token: null` and mints nothing."""
+    minted = svc.catalog.mint(
+        body.role,
+        body.region,
+        actor,
+        body.expires_in_days,
+        command_id=key,
+        request_digest=request.state.body_digest,
+    )
+    view: dict[str, Any] = {
         "token": minted.token,
         "token_id": str(minted.token_id),
         "role": body.role,
         "region": body.region,
         "expires_at": minted.expires_at.astimezone(UTC).isoformat(),
     }
+    if minted.token is None:
+        view["detail"] = "replayed: the token was shown once and is not stored"
+        response.headers["Idempotent-Replayed"] = "true"
+    return view
 
 
 @router.post(
@@ -64,15 +80,19 @@ def mint_token(
     openapi_extra=body_doc(ReasonIn),
 )
 def revoke_token(
+    request: Request,
     token_id: str,
     actor: AdminActor,
     body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
     svc: ServicesDep,
+    key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
     parsed = parse_id(token_id)
     if parsed is None:
         raise NotFound(f"no token {token_id}")
-    svc.catalog.revoke_token(parsed, body.reason, actor)
+    svc.catalog.revoke_token(
+        parsed, body.reason, actor, command_id=key, request_digest=request.state.body_digest
+    )
     return {"token_id": token_id, "revoked": True}
 
 
@@ -131,16 +151,36 @@ def get_merchant(merchant_id: str, actor: AdminActor, svc: ServicesDep) -> dict[
     openapi_extra=body_doc(ReasonIn),
 )
 def deactivate_merchant(
+    request: Request,
     merchant_id: str,
     actor: AdminActor,
     body: Annotated[ReasonIn, Depends(json_body(ReasonIn))],
     svc: ServicesDep,
+    key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
-    merchant = svc.catalog.deactivate_merchant(_merchant_id(merchant_id), body.reason, actor)
+    merchant = svc.catalog.deactivate_merchant(
+        _merchant_id(merchant_id),
+        body.reason,
+        actor,
+        command_id=key,
+        request_digest=request.state.body_digest,
+    )
     return merchant_view(merchant)
 
 
 @router.post("/merchants/{merchant_id}/rotate-key", response_model=out.MerchantKeyOut)
-def rotate_merchant_key(merchant_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
-    api_key = svc.catalog.rotate_merchant_key(_merchant_id(merchant_id), actor)
-    return {"merchant_id": merchant_id, "api_key": api_key}
+def rotate_merchant_key(
+    merchant_id: str,
+    response: Response,
+    actor: AdminActor,
+    svc: ServicesDep,
+    key: ScopedIdempotencyKey,
+) -> dict[str, Any]:
+    """A new API key, shown once; a replay under the same `Idempotency-Key` answers
+    `api_key: null` and rotates nothing."""
+    api_key = svc.catalog.rotate_merchant_key(_merchant_id(merchant_id), actor, command_id=key)
+    view: dict[str, Any] = {"merchant_id": merchant_id, "api_key": api_key}
+    if api_key is None:
+        view["detail"] = "replayed: the API key was shown once and is not stored"
+        response.headers["Idempotent-Replayed"] = "true"
+    return view

@@ -139,11 +139,16 @@ def admin_appeals(
     svc: ServicesDep,
     region: Annotated[str | None, Query(max_length=6)] = None,
     status: Annotated[Literal["open", "answered"] | None, Query()] = None,
+    card: Annotated[str | None, Query(max_length=36)] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
 ) -> dict[str, Any]:
     """Appeals of cards issued in the caller's subtree or about checks at merchants in it
-    (`region` narrows to either side in that subtree), each with the verdict as decided."""
+    (`region` narrows to either side in that subtree; `card`, a card_id, to one card's),
+    each with the verdict as decided."""
+    card_id = None if card is None else parse_id(card)
+    if card is not None and card_id is None:
+        raise InvalidInput("card must be a card_id (a UUID)")
     where = actor.region
     if region is not None:
         require_region(region)
@@ -152,7 +157,9 @@ def admin_appeals(
         where = region
     before = _cursor_in(cursor)
     with svc.db.read() as tx:
-        rows, after = appeals_in(tx, where, status=status, before=before, limit=limit)
+        rows, after = appeals_in(
+            tx, where, status=status, before=before, limit=limit, card_id=card_id
+        )
     items = []
     for row in rows:
         appeal = svc.ledger.appeal(row.appeal_id)

@@ -12,6 +12,7 @@ from cardservice.api import responses as out
 from cardservice.api.deps import (
     AdminActor,
     IdempotencyKey,
+    ScopedIdempotencyKey,
     ServicesDep,
     body_doc,
     json_body,
@@ -126,23 +127,28 @@ def merchants(
     responses=ex.MERCHANT_EDITED,
 )
 def edit_merchant(
+    request: Request,
     merchant_id: str,
     actor: AdminActor,
     body: Annotated[MerchantPatchIn, Depends(json_body(MerchantPatchIn))],
     svc: ServicesDep,
+    key: ScopedIdempotencyKey,
 ) -> dict[str, Any]:
     """Change `name`, `categories`, `a_level` (null removes it) or
     `require_device_binding`; recorded as a `Merchant.Updated` event."""
     changes = {k: getattr(body, k) for k in body.model_fields_set}
     if not changes:
         raise InvalidInput("give at least one of name, categories, a_level, require_device_binding")
-    for key in ("name", "categories", "require_device_binding"):
-        if key in changes and changes[key] is None:
-            raise InvalidInput(f"{key} may not be null")
+    for field in ("name", "categories", "require_device_binding"):
+        if field in changes and changes[field] is None:
+            raise InvalidInput(f"{field} may not be null")
     parsed = parse_id(merchant_id)
     if parsed is None:
         raise NotFound(f"no merchant {merchant_id}")
-    return merchant_view(svc.catalog.update_merchant(parsed, changes, actor))
+    merchant = svc.catalog.update_merchant(
+        parsed, changes, actor, command_id=key, request_digest=request.state.body_digest
+    )
+    return merchant_view(merchant)
 
 
 @router.get("/tokens", response_model=out.TokenPageOut, responses=ex.TOKENS)

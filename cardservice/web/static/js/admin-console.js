@@ -2,6 +2,7 @@
 // revoke), imports (upload, progress bar, rejects download) and the audit viewer.
 // Regions are picked by name (the served region table); nothing is put in as HTML.
 import { api, errorText, fmtDateTime, h, label, setText, show, t } from '/static/js/app.js';
+import { renderRecords } from '/static/js/admin_card_records.js';
 import { regionFullName, regionName } from '/static/js/regions.js';
 
 let ctx = null; // { token: () => string, openCard: (cardId) => Promise }
@@ -109,7 +110,6 @@ export async function renderServices(card) {
   const links = [];
   const fetchLink = (key, path, filename) => h('button', { type: 'button', class: 'btn', onclick: () => download(path, filename) }, t(key));
   if (have.has('/v1/admin/cards/{card_id}/card.pdf') && !card.device_bound) links.push(fetchLink('admin.card.print', `/v1/admin/cards/${id}/card.pdf`, `${card.card_number}.pdf`));
-  if (have.has('/v1/admin/appeals')) links.push(h('button', { type: 'button', class: 'btn', onclick: () => appeals(card) }, t('admin.card.appeals')));
   if (have.has('/v1/admin/cards/{card_id}/photo')) {
     const input = h('input', { type: 'file', accept: 'image/jpeg,image/png', id: 'card-photo', hidden: true, onchange: (e) => photo(card, e.target.files[0]) });
     links.push(h('label', { for: 'card-photo', class: 'btn', tabindex: '0', onkeydown: (e) => { if (e.key === 'Enter' || e.key === ' ') input.click(); } }, t('admin.card.photo')), input);
@@ -118,6 +118,7 @@ export async function renderServices(card) {
   const nav = document.getElementById('card-services');
   nav.replaceChildren(...links);
   show(nav, links.length > 0);
+  await renderRecords(card, have, ctx.token());
 }
 
 async function photo(card, file) {
@@ -131,17 +132,6 @@ async function photo(card, file) {
   }
   const data = resp.ok ? null : await resp.json().catch(() => null);
   msg('card-msg', resp.ok ? t('admin.card.photo.saved') : errorText({ ok: false, status: resp.status, data }), resp.ok ? 'ok' : 'error');
-}
-
-/** The card's appeals (the bureau list, filtered to this card), status and answer. */
-async function appeals(card) {
-  const got = await api(`/v1/admin/appeals?region=${card.region}`, { token: ctx.token() });
-  if (!got.ok) {
-    msg('card-msg', errorText(got), 'error');
-    return;
-  }
-  const mine = (got.data.items || []).filter((a) => a.card_id === card.card_id);
-  msg('card-msg', mine.length ? mine.map((a) => `${fmtDateTime(a.filed_at)} · ${a.status} · ${a.text}`).join('\n') : t('admin.card.appeals.none'), 'ok');
 }
 
 async function unbind(card) {

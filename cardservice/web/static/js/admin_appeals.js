@@ -1,6 +1,9 @@
 // The bureau's appeals queue on the admin page: appeals of cards issued in the caller's
 // subtree or about checks at merchants in it, each with the verdict as decided; answer
-// once (upheld or rejected, with a reply). Uses the token admin.js signed in with.
+// once (upheld or rejected, with a reply). Narrowed by status and by a region picked by
+// name; "more" pages on while the server gives a `next`. Uses the token admin.js signed
+// in with.
+import { regionCode } from '/static/js/admin-console.js';
 import { api, errorText, fmtDateTime, h, label, onLangChange, t } from '/static/js/app.js';
 
 const TOKEN_KEY = 'cardservice.admin.token';
@@ -42,8 +45,8 @@ function answerForm(appeal) {
       message(errorText(got), 'error');
       return;
     }
+    await load();
     message(t('admin.appeals.answered'), 'ok');
-    load();
   });
   return form;
 }
@@ -59,16 +62,33 @@ function item(a) {
   return h('li', { class: `appeal appeal-${a.status}`, 'data-appeal': a.appeal_id }, ...parts);
 }
 
-async function load() {
-  const status = document.getElementById('appeals-status').value;
-  const got = await api(`/v1/admin/appeals?status=${encodeURIComponent(status)}`, { token: token() });
+let query = null;
+
+async function load(more = false) {
   const list = document.getElementById('appeals-queue');
+  if (!more) {
+    const params = new URLSearchParams({ status: document.getElementById('appeals-status').value });
+    const input = document.getElementById('appeals-region');
+    const region = regionCode(input);
+    if (region === null) {
+      message(t('admin.region.unknown'), 'error');
+      input.focus();
+      return;
+    }
+    if (region) params.set('region', region);
+    query = params;
+  }
+  const got = await api(`/v1/admin/appeals?${query}`, { token: token() });
   if (!got.ok) {
     message(errorText(got), 'error');
     return;
   }
-  const items = got.data.items || [];
-  list.replaceChildren(...(items.length ? items.map(item) : [h('li', { class: 'empty' }, t('admin.appeals.empty'))]));
+  if (!more) message('');
+  const items = (got.data.items || []).map(item);
+  if (more) list.append(...items);
+  else list.replaceChildren(...(items.length ? items : [h('li', { class: 'empty' }, t('admin.appeals.empty'))]));
+  if (got.data.next) query.set('cursor', got.data.next);
+  document.getElementById('appeals-more').hidden = !got.data.next;
 }
 
 function wire() {
@@ -76,6 +96,7 @@ function wire() {
   if (!panel) return;
   new MutationObserver(() => { if (!panel.hidden) load(); }).observe(panel, { attributes: true, attributeFilter: ['hidden'] });
   document.getElementById('appeals-filter').addEventListener('submit', (e) => { e.preventDefault(); load(); });
+  document.getElementById('appeals-more').addEventListener('click', () => load(true));
   onLangChange(() => { if (!panel.hidden) load(); });
 }
 
