@@ -4,9 +4,10 @@ The rows go through the same code as `cardservice import` (`cardservice.importer
 imports the applications, hence imported here when an import runs), so a
 re-sent file finds its cards already issued (counted as `skipped`) and issues nothing
 twice; an `Idempotency-Key` answers the first import's id. Rows outside the caller's
-subtree are rejected one by one. The file itself is not kept: a restart during an import
-leaves it `running` with the counts so far, and sending the file again (under a new key,
-or none) completes it without issuing anything twice.
+subtree are rejected one by one. The file itself is not kept: an import whose process
+stops records nothing more, is reported `failed` (interrupted) once it has been silent for
+`STALLED_AFTER`, and sending the file again (under a new key, or none) completes it
+without issuing anything twice.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import io
 import logging
 import threading
 import uuid
+from datetime import timedelta
 from typing import TYPE_CHECKING, cast
 from uuid import UUID
 
@@ -35,6 +37,9 @@ log = logging.getLogger("cardservice.imports")
 
 PROGRESS_EVERY = 500
 """Rows between two recorded progress events."""
+HEARTBEAT = timedelta(seconds=30)
+"""At most this long between two progress events while rows move (well inside
+`STALLED_AFTER`, so a slow import is never taken for an interrupted one)."""
 
 
 class HttpImports(CardSearch):
@@ -118,7 +123,7 @@ class HttpImports(CardSearch):
 
         def progress(_: int) -> None:
             done = report.imported + report.existing + len(report.rejected)
-            if done - sum(seen) >= PROGRESS_EVERY:
+            if done - sum(seen) >= PROGRESS_EVERY or self.now() - job.last_at >= HEARTBEAT:
                 record()
 
         try:

@@ -6,7 +6,7 @@ side's import key); counts and the outcome are plain.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +15,14 @@ from eventsourcing.domain import Aggregate, event
 from cardservice.domain.errors import InvalidTransition
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
+
+STALLED_AFTER = timedelta(minutes=5)
+"""A running import records progress at least every 30 s (and every 500 rows); one that
+has recorded nothing for this long was stopped with its process (the file is not kept)."""
+INTERRUPTED = (
+    "the import was interrupted (its process stopped); send the file again to finish it:"
+    " rows already issued count as skipped"
+)
 
 
 class Import(Aggregate):
@@ -46,6 +54,14 @@ class Import(Aggregate):
         self.rejected = 0
         self.sealed_rejects: list[str] = []
         self.reason = ""
+        self.last_at = at
+
+    def state(self, now: datetime) -> tuple[str, str]:
+        """(status, reason) as of `now`: a running import silent for `STALLED_AFTER` is
+        reported failed (interrupted); its events stay as they are."""
+        if self.status == RUNNING and now - self.last_at > STALLED_AFTER:
+            return FAILED, INTERRUPTED
+        return self.status, self.reason
 
     def progress(
         self, imported: int, skipped: int, rejected: int, sealed: str, at: datetime
@@ -71,6 +87,7 @@ class Import(Aggregate):
         self.rejected += rejected
         if sealed:
             self.sealed_rejects.append(sealed)
+        self.last_at = at
 
     @event("Finished")
     def _finished(self, status: str, reason: str, at: datetime) -> None:

@@ -4,8 +4,11 @@ step refused it; progress observed while an import runs."""
 from __future__ import annotations
 
 import time
+import uuid
+from datetime import timedelta
 from typing import Any
 
+from cardservice.domain.imports import Import
 from tests.e2e.test_console_http import HEADER, post_csv, wait_done
 from tests.e2e.test_console_search import mint, views
 from tests.factories import id_number
@@ -47,3 +50,33 @@ def test_progress_while_running(client: Any, admin_headers: Headers) -> None:
     assert partial, seen
     assert all(s["imported"] % 500 == 0 for s in partial)
     assert (seen[-1]["status"], seen[-1]["imported"], seen[-1]["total"]) == ("done", 1500, 1500)
+
+
+def test_an_interrupted_import_is_answered_failed(
+    client: Any, services: Any, clock: Any, admin_headers: Headers
+) -> None:
+    """A process that stopped mid-import leaves only its `Started` event: the import is
+    `running` while it could still be alive, then `failed` (interrupted) with its counts;
+    the file sent again issues every row."""
+    header = HEADER.strip().split(",")
+    job = Import(
+        import_id=uuid.uuid4(),
+        actor={"kind": "admin", "id": "x", "role": "admin", "region": "000000"},
+        at=clock.now(),
+        total=2,
+        header=header,
+        file_digest="0" * 64,
+        command_id="",
+    )
+    services.ledger.save(job)
+    url = f"/v1/admin/imports/{job.id}"
+    clock.advance(timedelta(minutes=5))
+    assert client.get(url, headers=admin_headers).json()["status"] == "running"
+    clock.advance(timedelta(seconds=1))
+    state = client.get(url, headers=admin_headers).json()
+    assert (state["status"], state["imported"], state["total"]) == ("failed", 0, 2)
+    assert "interrupted" in state["reason"]
+    rows = [f"张三明,{id_number(n)},veteran,500112" for n in range(2)]
+    again = post_csv(client, admin_headers, HEADER + "\n".join(rows) + "\n")
+    done = wait_done(client, admin_headers, again.json()["import_id"])
+    assert (done["status"], done["imported"]) == ("done", 2)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -159,17 +160,18 @@ def tokens(actor: AdminActor, svc: ServicesDep, region: str | None = None) -> di
     return {"items": list_tokens(svc.db, scope, svc.clock.now()), "next": None}
 
 
-def _import_view(job: Any) -> dict[str, Any]:
+def _import_view(job: Any, now: datetime) -> dict[str, Any]:
+    status, reason = job.state(now)
     view: dict[str, Any] = {
         "import_id": str(job.id),
-        "status": job.status,
+        "status": status,
         "total": job.total,
         "imported": job.imported,
         "skipped": job.skipped,
         "rejected": job.rejected,
     }
-    if job.status == "failed":
-        view["reason"] = job.reason
+    if status == "failed":
+        view["reason"] = reason
     return view
 
 
@@ -221,8 +223,9 @@ def _job(import_id: str, actor: Any, svc: Any) -> Any:
 
 @router.get("/imports/{import_id}", response_model=out.ImportOut, responses=ex.IMPORT_PROGRESS)
 def import_progress(import_id: str, actor: AdminActor, svc: ServicesDep) -> dict[str, Any]:
-    """`running` or `done` with the counts so far (`failed` with a `reason`)."""
-    return _import_view(_job(import_id, actor, svc))
+    """`running` or `done` with the counts so far (`failed` with a `reason`: the file could
+    not be read, or the import was interrupted and recorded nothing for 5 minutes)."""
+    return _import_view(_job(import_id, actor, svc), svc.clock.now())
 
 
 @router.get("/imports/{import_id}/rejects.csv", response_class=Response, responses=ex.REJECTS)
