@@ -274,9 +274,9 @@ def test_merchant_key_rotation_and_deactivation_from_the_page(
     assert wait_for(lambda: answers(old_key) == 200)
     dialogs: list[str] = []
 
-    def on_dialog(dialog: Any) -> None:  # a confirmation, if the page asks one, is accepted
+    def on_dialog(dialog: Any) -> None:  # the page asks before each; the test agrees
         dialogs.append(dialog.message)
-        dialog.accept()
+        dialog.accept(dialog.default_value)  # a prompt's suggested reason, kept
 
     page.on("dialog", on_dialog)
     page.click("#tab-merchants")
@@ -311,6 +311,9 @@ def test_merchant_key_rotation_and_deactivation_from_the_page(
     got = server.http.get(f"/v1/admin/merchants/{shop['merchant_id']}", headers=server.admin())
     assert got.json()["active"] is False
     assert wait_for(lambda: answers(new_key) == 401)
+    assert len(dialogs) == 2 and all("观音桥茶馆" in d for d in dialogs), dialogs
+    audit = server.http.get("/v1/admin/audit", headers=server.admin()).json()["items"]
+    assert any(e.get("reason") == "停止合作" for e in audit), audit[:3]
     page.screenshot(path=server.artifact("console-merchant-deactivated.png"), full_page=True)
     axe_clean(page)
     assert not page.errors, page.errors

@@ -235,8 +235,14 @@ function updateRow(m) {
 
 async function merchantAction(kind) {
   if (!editing) return;
+  let body;
+  if (kind === 'deactivate') {
+    const reason = window.prompt(t('admin.merchants.deactivate.ask', { name: editing.name }), t('admin.merchants.deactivate.default'));
+    if (!reason || !reason.trim()) return;
+    body = { reason: reason.trim() };
+  } else if (!window.confirm(t('admin.merchants.rotate.confirm', { name: editing.name }))) return;
   const path = `/v1/admin/merchants/${editing.merchant_id}/${kind}`;
-  const got = await api(path, { method: 'POST', token: ctx.token(), body: kind === 'deactivate' ? { reason: 'console' } : undefined });
+  const got = await api(path, { method: 'POST', token: ctx.token(), body });
   if (!got.ok) {
     msg('me-msg', errorText(got), 'error');
     return;
