@@ -58,6 +58,14 @@ OUTBOX_DDL_SQLITE = """CREATE TABLE IF NOT EXISTS notice_outbox (
 )"""
 
 
+OUTBOX_REFUSAL_COLUMNS = (
+    ("refusals", "INTEGER NOT NULL DEFAULT 0"),
+    ("last_status", "INTEGER"),
+)
+"""Added by migration 3 (`cardservice.migrations.notice_outbox_refusals`): how often the
+gateway refused a row for good (4xx other than 408 and 429), and its last HTTP status."""
+
+
 def outbox_ddl(dialect: str) -> list[str]:
     table = OUTBOX_DDL_SQLITE
     if dialect == "postgres":
