@@ -152,10 +152,36 @@ def card_history(tx: Tx, settings: Settings) -> None:
     )
 
 
+def notice_outbox_refusals(tx: Tx, settings: Settings) -> None:
+    """Version 4: the outbox counts a gateway's permanent refusals (4xx other than 408 and
+    429) and keeps the last HTTP status, so a row refused `REFUSALS_BEFORE_FAILED` times is
+    given up (`outcome = 'failed'`) instead of retried forever; an index on `outcome`
+    finds the finished rows the delivery prunes after their retention."""
+    from projections.notices import OUTBOX_REFUSAL_COLUMNS
+
+    if tx.dialect == "postgres":
+        found = {
+            str(r[0])
+            for r in tx.all(
+                "SELECT column_name FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = 'notice_outbox'"
+            )
+        }
+    else:
+        found = {str(r[1]) for r in tx.all("PRAGMA table_info(notice_outbox)")}
+    for column, kind in OUTBOX_REFUSAL_COLUMNS:
+        if column not in found:
+            tx.execute(f"ALTER TABLE notice_outbox ADD COLUMN {column} {kind}")
+    tx.execute(
+        "CREATE INDEX IF NOT EXISTS notice_outbox_finished ON notice_outbox (outcome, delivered_at)"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline", baseline),
     Migration(2, "offline_bundles", offline_bundles),
     Migration(3, "card_history", card_history),
+    Migration(4, "notice_outbox_refusals", notice_outbox_refusals),
 )
 
 

@@ -2,10 +2,13 @@
 
 The notices view writes each notice into `notice_outbox` in the same transaction as the
 inbox (see `projections.notices`); this worker POSTs the due rows, one at a time, and
-marks a row delivered only after a 2xx answer. A failure (refusal, timeout, connection
-error) schedules the row again with exponential back-off and jitter, capped. Rows live in
-the database, so a restart loses nothing: at least once, and the gateway drops duplicates
-by the `Idempotency-Key` header (the notice id).
+marks a row delivered only after a 2xx answer. A failure (5xx, 408, 429, a timeout, a
+dropped connection) schedules the row again with exponential back-off and jitter, capped.
+A permanent refusal (any other 4xx) counts too, and after `REFUSALS_BEFORE_FAILED` of them
+the row is given up: `outcome = 'failed'` with the last status, logged, counted in
+/healthz and in `/metrics`. Rows live in the database, so a restart loses nothing: at
+least once, and the gateway drops duplicates by the `Idempotency-Key` header (the notice
+id). Finished rows are deleted `RETENTION` after they finished, a bounded batch per pass.
 
 A row is claimed by moving its `next_attempt_at` one lease ahead with a compare-and-set,
 so two workers (a `serve` and a `worker`) never send the same row at the same moment.
@@ -25,12 +28,15 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
+
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import today_in_shanghai
@@ -46,6 +52,16 @@ SENDERS = 4
 MAX_AGE = timedelta(days=7)
 """A notice older than this when first tried is not sent (a backlog of old history, for
 example when the view is first built on a long-running ledger); the inbox still shows it."""
+REFUSALS_BEFORE_FAILED = 5
+"""Permanent refusals (4xx other than 408 and 429) before a row is given up."""
+TRANSIENT_4XX = frozenset({408, 429})
+RETENTION = timedelta(days=40)
+"""Finished rows (delivered, too old, failed) are deleted this long after they finished.
+Longer than MAX_AGE and than the 30-day expiring window plus a day: a notice whose row is
+gone and that a view rebuild or an expiry sweep queues again is too old to be sent, or its
+card has expired, so pruning never sends a notice twice."""
+PRUNE_BATCH = 500
+PRUNE_EVERY_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -58,11 +74,13 @@ class Due:
     message_en: str
     attempts: int
     next_attempt_at: float
+    refusals: int = 0
 
 
 def backoff(attempts: int, base: float, cap: float, rng: random.Random) -> float:
-    """Seconds before attempt `attempts + 1`: base·2^(attempts-1), ±20 % jitter, capped."""
-    delay = min(cap, base * 2 ** max(0, attempts - 1))
+    """Seconds before attempt `attempts + 1`: base·2^(attempts-1), ±20 % jitter, capped.
+    The exponent stops at 64: a gateway down for days must not overflow the float."""
+    delay = min(cap, base * 2 ** min(64, max(0, attempts - 1)))
     return float(min(cap, delay * rng.uniform(0.8, 1.2)))
 
 
@@ -86,12 +104,17 @@ class NoticeDelivery:
         self.cap = max(self.base, svc.settings.notify_backoff_max_seconds)
         self.poll_seconds = poll_seconds if poll_seconds is not None else min(1.0, self.base)
         self.rng = random.Random()  # noqa: S311 - jitter, not a secret
+        self.timeout = SEND_TIMEOUT_SECONDS
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._last_sweep = 0.0
+        self._last_prune = -PRUNE_EVERY_SECONDS
+        self._prune_more = False
         self._pool = ThreadPoolExecutor(max_workers=SENDERS, thread_name_prefix="notice-send")
         self.sent = 0
         self.failed = 0
+        """Attempts that did not deliver (each retried, or given up)."""
+        self.given_up = 0
         self._count_lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -117,6 +140,9 @@ class NoticeDelivery:
                     self.sweep_expiring()
                     self._last_sweep = self.now()
                 worked = self.deliver_due()
+                if self._prune_more or self.now() - self._last_prune >= PRUNE_EVERY_SECONDS:
+                    self._prune_more = self.prune() == PRUNE_BATCH
+                    self._last_prune = self.now()
             except Exception:  # supervised: a database hiccup must not end delivery
                 log.exception("notice delivery failed; retrying")
                 worked = 0
@@ -144,13 +170,32 @@ class NoticeDelivery:
                 insert_outbox(tx, notices[start : start + 500])
         return len(notices)
 
+    def prune(self, limit: int = PRUNE_BATCH) -> int:
+        """Delete at most `limit` rows finished more than RETENTION ago; how many."""
+        before = self.now() - RETENTION.total_seconds()
+        with self.svc.db.transaction() as tx:
+            tx.execute(
+                "DELETE FROM notice_outbox WHERE notice_id IN (SELECT notice_id FROM "
+                "notice_outbox WHERE delivered_at IS NOT NULL AND delivered_at < ? LIMIT ?)",
+                (before, limit),
+            )
+            return max(0, tx.rowcount)
+
     def deliver_due(self) -> int:
         """Try every row due now (at most one batch); the number tried."""
+        claimed = self.claim_due()
+        # A few sends in flight: a slow gateway costs one round trip per SENDERS notices.
+        list(self._pool.map(self._attempt, claimed))
+        return len(claimed)
+
+    def claim_due(self) -> list[Due]:
+        """Lease the rows due now (at most one batch) to this deliverer, LEASE_SECONDS long:
+        a deliverer that dies before it finishes them leaves them to another after that."""
         now = self.now()
         with self.svc.db.read() as tx:
             rows = tx.all(
                 "SELECT notice_id, card_id, kind, at, message, message_en, attempts, "
-                "next_attempt_at FROM notice_outbox WHERE delivered_at IS NULL "
+                "next_attempt_at, refusals FROM notice_outbox WHERE delivered_at IS NULL "
                 "AND next_attempt_at <= ? ORDER BY next_attempt_at, notice_id LIMIT ?",
                 (now, BATCH),
             )
@@ -167,12 +212,11 @@ class NoticeDelivery:
                 message_en=row[5],
                 attempts=int(row[6]),
                 next_attempt_at=float(row[7]),
+                refusals=int(row[8]),
             )
             if self._claim(due):
                 claimed.append(due)
-        # A few sends in flight: a slow gateway costs one round trip per SENDERS notices.
-        list(self._pool.map(self._attempt, claimed))
-        return len(claimed)
+        return claimed
 
     def _claim(self, due: Due) -> bool:
         with self.svc.db.transaction() as tx:
@@ -197,8 +241,33 @@ class NoticeDelivery:
             with self._count_lock:
                 self.sent += 1
             self._finish(due, "delivered", status)
+        elif 400 <= status < 500 and status not in TRANSIENT_4XX:
+            self._refused(due, status)
         else:
-            self._retry(due, f"HTTP {status}")
+            self._retry(due, f"HTTP {status}", status)
+
+    def _refused(self, due: Due, status: int) -> None:
+        """A permanent refusal: retried until the REFUSALS_BEFORE_FAILED-th, then given up."""
+        refusals = due.refusals + 1
+        if refusals < REFUSALS_BEFORE_FAILED:
+            self._retry(due, f"HTTP {status}", status, refusals)
+            return
+        with self._count_lock:
+            self.failed += 1
+            self.given_up += 1
+        with self.svc.db.transaction() as tx:
+            tx.execute(
+                "UPDATE notice_outbox SET attempts = ?, refusals = ?, delivered_at = ?, "
+                "outcome = 'failed', last_status = ?, last_error = ? "
+                "WHERE notice_id = ? AND delivered_at IS NULL",
+                (due.attempts + 1, refusals, self.now(), status, f"HTTP {status}", due.notice_id),
+            )
+        log.warning(
+            "notice %s given up: the gateway refused it %d times (last HTTP %d)",
+            due.notice_id,
+            refusals,
+            status,
+        )
 
     def payload(self, due: Due) -> dict[str, Any]:
         return {
@@ -234,38 +303,49 @@ class NoticeDelivery:
             },
         )
         try:
-            with urllib.request.urlopen(request, timeout=SEND_TIMEOUT_SECONDS) as answer:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self.timeout) as answer:  # noqa: S310
                 return int(answer.status)
         except urllib.error.HTTPError as exc:
             return int(exc.code)
 
-    def _retry(self, due: Due, error: str) -> None:
+    def _retry(
+        self, due: Due, error: str, status: int | None = None, refusals: int | None = None
+    ) -> None:
         with self._count_lock:
             self.failed += 1
         attempts = due.attempts + 1
         when = self.now() + backoff(attempts, self.base, self.cap, self.rng)
         with self.svc.db.transaction() as tx:
             tx.execute(
-                "UPDATE notice_outbox SET attempts = ?, next_attempt_at = ?, last_error = ? "
-                "WHERE notice_id = ? AND delivered_at IS NULL",
-                (attempts, when, error, due.notice_id),
+                "UPDATE notice_outbox SET attempts = ?, next_attempt_at = ?, last_error = ?, "
+                "last_status = ?, refusals = ? WHERE notice_id = ? AND delivered_at IS NULL",
+                (
+                    attempts,
+                    when,
+                    error,
+                    status,
+                    due.refusals if refusals is None else refusals,
+                    due.notice_id,
+                ),
             )
 
     def _finish(self, due: Due, outcome: str, status: int | None) -> None:
         with self.svc.db.transaction() as tx:
             tx.execute(
                 "UPDATE notice_outbox SET attempts = ?, delivered_at = ?, outcome = ?, "
-                "last_error = NULL WHERE notice_id = ?",
-                (due.attempts + (status is not None), self.now(), outcome, due.notice_id),
+                "last_status = ?, last_error = NULL WHERE notice_id = ?",
+                (due.attempts + (status is not None), self.now(), outcome, status, due.notice_id),
             )
 
 
 def backlog(svc: WriteSide) -> dict[str, Any]:
-    """Rows not delivered yet and how long the oldest has waited (for /healthz)."""
+    """Rows not delivered yet, how long the oldest has waited, and the rows given up
+    (refused for good; kept until RETENTION) (for /healthz)."""
     with svc.db.read() as tx:
         row = tx.one(
             "SELECT COUNT(*), MIN(at), MAX(attempts) FROM notice_outbox WHERE delivered_at IS NULL"
         )
+        dead = tx.one("SELECT COUNT(*) FROM notice_outbox WHERE outcome = 'failed'")
     count = int(row[0]) if row else 0
     oldest = None
     if row and row[1]:
@@ -275,6 +355,7 @@ def backlog(svc: WriteSide) -> dict[str, Any]:
         "pending": count,
         "oldest_seconds": oldest,
         "max_attempts": int(row[2] or 0) if row else 0,
+        "failed": int(dead[0]) if dead else 0,
     }
 
 
@@ -283,3 +364,28 @@ def pending(svc: WriteSide) -> int:
     with svc.db.read() as tx:
         row = tx.one("SELECT COUNT(*) FROM notice_outbox WHERE delivered_at IS NULL")
     return int(row[0]) if row else 0
+
+
+class OutboxMetrics(Collector):
+    """`/metrics` figures of the outbox, read from the database at scrape time (so a
+    `serve` reports the rows a `worker` gave up): pending and failed rows."""
+
+    def __init__(self, svc: WriteSide) -> None:
+        self._svc = svc
+
+    def collect(self) -> Iterator[Metric]:
+        pending_rows = GaugeMetricFamily(
+            "cardservice_notices_pending", "Holder notices not yet delivered to the gateway"
+        )
+        failed_rows = GaugeMetricFamily(
+            "cardservice_notices_failed",
+            "Holder notices the gateway refused for good (4xx), given up and kept until pruned",
+        )
+        try:  # a scrape must not fail because the database blinked
+            figures = backlog(self._svc)
+            pending_rows.add_metric([], float(figures["pending"]))
+            failed_rows.add_metric([], float(figures["failed"]))
+        except Exception as exc:
+            log.warning("outbox figures unavailable for /metrics: %s", exc)
+        yield pending_rows
+        yield failed_rows

@@ -23,7 +23,7 @@ from cardservice.clock import SHANGHAI
 from cardservice.dialect import Insert
 from cardservice.domain.activation import ISSUANCE
 from cardservice.domain.appeals import Appeal
-from cardservice.domain.cards import Card
+from cardservice.domain.cards import DEVICE_KEY_BOUND, Card
 from cardservice.storage import Row, Tx
 from projections.view import Event, View, chunks, event_name, placeholders, topics_of
 
@@ -56,6 +56,14 @@ OUTBOX_DDL_SQLITE = """CREATE TABLE IF NOT EXISTS notice_outbox (
     outcome TEXT,
     last_error TEXT
 )"""
+
+
+OUTBOX_REFUSAL_COLUMNS = (
+    ("refusals", "INTEGER NOT NULL DEFAULT 0"),
+    ("last_status", "INTEGER"),
+)
+"""Added by migration 3 (`cardservice.migrations.notice_outbox_refusals`): how often the
+gateway refused a row for good (4xx other than 408 and 429), and its last HTTP status."""
 
 
 def outbox_ddl(dialect: str) -> list[str]:
@@ -120,6 +128,13 @@ def message_for(kind: str, reason: str = "", outcome: str = "") -> tuple[str, st
         return (
             "您的优待证已被注销，不能再使用。" + _because(reason, True),
             "Your card has been revoked and can no longer be used." + _because(reason, False),
+        )
+    if kind == "reissued" and reason == DEVICE_KEY_BOUND:
+        # The phone bound its own key (right after activation): no "old codes" alarm.
+        return (
+            "您的优待证已与这部手机绑定，可以用这部手机出示。如非本人操作，请联系发证机关。",
+            "This card is now bound to this phone and can be shown with it. "
+            "If you did not do this, contact the issuing office.",
         )
     if kind == "reissued":
         return (

@@ -2,18 +2,25 @@
 
 `behaviour(n, body, key)` decides each answer from the request number `n` (1-based), so a
 test can refuse the first requests, or half of them, and still read every request kept.
+Besides real HTTP statuses it may answer LOST (acted on, then the answer is lost: a 502),
+SLOW (acted on, answered only after `slow_seconds`: beyond the sender's timeout) or DROP
+(the connection is closed without any answer, nothing acted on).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Behaviour = Callable[[int, dict[str, Any], str], int]
+LOST = 599
+SLOW = 597
+DROP = 596
 
 
 def always_ok(n: int, body: dict[str, Any], key: str) -> int:
@@ -29,6 +36,7 @@ class Receiver:
     """Keys of the requests the gateway acted on (2xx, or a lost answer: 599)."""
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    slow_seconds: float = 1.0
 
     @property
     def url(self) -> str:
@@ -48,13 +56,22 @@ class Receiver:
                     n = len(receiver.requests) + 1
                     status = receiver.behaviour(n, body, key)
                     receiver.requests.append((key, body, status))
-                    if 200 <= status < 300 or status == 599:
+                    if 200 <= status < 300 or status in (LOST, SLOW):
                         receiver.processed.append(key)
-                if status == 599:  # acted on, then the answer was lost
+                if status == DROP:  # no answer: the server closes the connection
+                    self.close_connection = True
+                    return
+                if status == SLOW:
+                    time.sleep(receiver.slow_seconds)
+                    status = 200
+                if status == LOST:  # acted on, then the answer was lost
                     status = 502
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the sender gave up waiting (SLOW)
+                    self.close_connection = True
 
             def log_message(self, format: str, *args: Any) -> None:
                 return

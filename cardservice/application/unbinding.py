@@ -1,7 +1,9 @@
 """Unbind: a holder who gives up the phone gets the card back without a device key.
 
 A reissue without `cnf`: the phone's live codes verify as `superseded`, and the card can
-be printed (`card.pdf`) or activated on another phone.
+be printed (`card.pdf`) or activated on another phone. The phone's session ends in the
+same save, so the given-up phone's token is refused from then on (it can neither show the
+new static QR nor bind its key again).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from cardservice.application.base import retrying
 from cardservice.application.cards import CardLifecycle
 from cardservice.domain.actors import Actor
 from cardservice.domain.card_status import clean_reason
-from cardservice.domain.cards import Card
+from cardservice.domain.cards import SESSION_UNBOUND, Card
 from cardservice.domain.errors import InvalidTransition
 
 UNBOUND = "unbound"
@@ -29,13 +31,16 @@ class Unbinding(CardLifecycle):
                 if command_id and getattr(last, "reason", "").startswith(UNBOUND):
                     return card  # a retried unbind after a lost answer
                 raise InvalidTransition("the card is not bound to a phone")
+            now = self.now()
+            if card.session_id is not None:
+                card.end_session(reason=SESSION_UNBOUND, actor=actor.as_dict(), at=now)
             card.reissue(
                 reason=f"{UNBOUND}: {text}" if text else UNBOUND,
                 status_index=self.db.allocate("status_index"),
                 kid=self.active_kid(),
                 device_key=None,
                 actor=actor.as_dict(),
-                at=self.now(),
+                at=now,
             )
             self.save(card)
             return card

@@ -15,12 +15,13 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
 
 from cardservice.api.app import create_app
 from cardservice.bootstrap.write import WriteSide
 from cardservice.bundles import BundleSigner
 from cardservice.digests import backfill_credential_digests
-from cardservice.outbox import NoticeDelivery, backlog
+from cardservice.outbox import NoticeDelivery, OutboxMetrics, backlog
 from cardservice.web import install as install_pages
 from merchant_api.app import install as install_merchant_api
 from projections.service import ProjectionService
@@ -37,6 +38,8 @@ def served_app(write: WriteSide, *, run_projections: bool, own: bool = True) -> 
     install_pages(app, write)
     read = write.read
     install_merchant_api(app, read)
+    if write.settings.notify_url:
+        register_outbox_metrics(read.merchant_api.metrics.registry, write)
     inner = app.router.lifespan_context
 
     @asynccontextmanager
@@ -91,3 +94,11 @@ def backfill(write: WriteSide) -> None:
         backfill_credential_digests(write.ledger, write.db)
     except Exception:
         log.exception("credential digest backfill failed; verifying those cards by signature")
+
+
+def register_outbox_metrics(registry: CollectorRegistry, write: WriteSide) -> None:
+    """The outbox's pending and failed rows on this app's `/metrics` (once per registry)."""
+    try:
+        registry.register(OutboxMetrics(write))
+    except ValueError:  # registered already: prometheus_client refuses duplicate names
+        return

@@ -39,6 +39,7 @@ DEVICE_KEY_BOUND = "device_key_bound"
 SESSION_STARTED_BY = "activation"
 SESSION_REPLACED = "replaced_by_new_activation"
 SESSION_REMOVED = "removed_from_phone"
+SESSION_UNBOUND = "card_unbound_from_phone"
 
 
 class Card(Aggregate):

@@ -102,6 +102,9 @@ def test_inbox_shows_status_changes(server: LiveServer, browser: Any) -> None:
     kinds = page.eval_on_selector_all("#notice-list li", "els => els.map(e => e.dataset.kind)")
     assert kinds == ["reinstated", "suspended", "reissued"]
     assert "暂停" in (page.text_content("#notice-list") or "")
+    # The reissue is the phone binding its own key: said so, not "old codes no longer work".
+    bound = page.text_content("#notice-list li[data-kind=reissued]") or ""
+    assert "已与这部手机绑定" in bound and "不再有效" not in bound, bound
     check(page, "inbox")
     page.click("#lang-switch")
     assert wait_for(lambda: "suspended" in (page.text_content("#notice-list") or ""))
@@ -176,8 +179,29 @@ def test_holder_appeals_a_check_and_the_bureau_answers_in_the_queue(
     assert page.is_visible("#panel-inbox") and page.is_visible("#appeal-about")
     page.fill("#appeal-text", "收银员不认这张卡，请核实。")
     check(page, "appeal-form")
+
+    # The first answer is lost on the way back (the server filed the appeal); the holder
+    # taps again, twice: one more request, with the same Idempotency-Key, one appeal.
+    keys: list[str] = []
+
+    def lose_first_answer(route: Any) -> None:
+        if route.request.method != "POST":
+            route.continue_()
+            return
+        keys.append(route.request.headers.get("idempotency-key", ""))
+        if len(keys) == 1:
+            assert route.fetch().status == 201  # reached the server
+            route.abort("connectionreset")
+        else:
+            route.continue_()
+
+    page.route("**/v1/cards/*/appeals", lose_first_answer)
     page.click("#appeal-form button[type=submit]")
+    assert wait_for(lambda: "网络" in (page.text_content("#appeal-msg") or ""))
+    page.dblclick("#appeal-form button[type=submit]")
     assert wait_for(lambda: "申诉已提交" in (page.text_content("#appeal-msg") or ""))
+    page.unroute("**/v1/cards/*/appeals")
+    assert len(keys) == 2 and keys[0] == keys[1] and len(keys[0]) >= 16, keys
 
     # The bureau's queue on the admin page.
     admin = ctx.new_page()
@@ -194,6 +218,8 @@ def test_holder_appeals_a_check_and_the_bureau_answers_in_the_queue(
         return admin.locator("#appeals-queue li[data-appeal]").count() >= 1
 
     assert wait_for(queued, timeout=15), admin.text_content("#appeals-queue")
+    mine = admin.locator("#appeals-queue li[data-appeal]", has_text="收银员不认这张卡")
+    assert mine.count() == 1  # the retried filing is the same appeal
     entry = admin.locator("#appeals-queue li[data-appeal]").first
     assert "收银员不认这张卡" in (entry.text_content() or "")
     assert shop["name"] in (entry.text_content() or "")

@@ -216,6 +216,8 @@ def test_appeal_refusals(env: MerchantEnv) -> None:
     second = file(env, other, {"text": "重复"}, **{"Idempotency-Key": "k1"})
     assert first.status_code == second.status_code == 201
     assert first.json()["appeal_id"] == second.json()["appeal_id"]
+    assert "idempotent-replayed" not in first.headers
+    assert second.headers["idempotent-replayed"] == "true"
     changed = file(env, other, {"text": "另一件事"}, **{"Idempotency-Key": "k1"})
     assert changed.status_code == 422, changed.text
     assert wait(lambda: len(appeals(env, other)) == 1, "one appeal")

@@ -136,7 +136,12 @@ def test_notices_reach_a_gateway_that_fails_at_first(env: MerchantEnv) -> None:
             }
             assert sent["card_id"] == card["card_id"] and sent["phone"] == "13800138000"
         assert pending(env.svc) == 0
-        assert backlog(env.svc) == {"pending": 0, "oldest_seconds": None, "max_attempts": 0}
+        assert backlog(env.svc) == {
+            "pending": 0,
+            "oldest_seconds": None,
+            "max_attempts": 0,
+            "failed": 0,
+        }
     finally:
         receiver.stop()
 

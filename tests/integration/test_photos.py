@@ -2,27 +2,31 @@
 bytes, at most 100 KiB), sealed with the holder's data key, shown through a valid
 verdict's `photo_url` to the same merchant key for 120 s only, printed on card.pdf, never
 in a QR or a bundle, and gone with erasure. Unbind reissues a phone-bound card without
-its device key."""
+its device key and ends the phone's session."""
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import shutil
 import subprocess
 import time
+import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import cbor2
 import pytest
 from PIL import Image
 
+from cardservice import credentials
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
-from tests.merchant_support import ADMIN, MerchantEnv, build_env, holder
+from tests.merchant_support import ADMIN, MerchantEnv, build_env, holder, phone_jwk
 
 
 @pytest.fixture
@@ -81,10 +85,55 @@ def test_photo_link_for_the_same_merchant_for_120_seconds(env: MerchantEnv) -> N
     env.action(card, "suspend")
     assert env.wait_status(card["qr"], shop, "suspended")["photo_url"] is None
 
-    # Never in a bundle.
-    bundle = env.client.get("/v1/offline-bundle", headers=shop)
-    if bundle.status_code == 200:
-        assert jpeg not in bundle.content and png not in bundle.content
+
+def encodings(photo: bytes) -> list[bytes]:
+    """The photo's bytes as they could leak: raw, base64 (standard and URL-safe), hex."""
+    return [
+        photo,
+        base64.b64encode(photo),
+        base64.urlsafe_b64encode(photo).rstrip(b"="),
+        photo.hex().encode(),
+    ]
+
+
+def first_bundle(env: MerchantEnv, key: dict[str, str]) -> bytes:
+    """Poll until the signer stored the region's first bundle (503 until then)."""
+    deadline = time.monotonic() + 20
+    while True:
+        resp = env.client.get("/v1/offline-bundle", headers=key)
+        if resp.status_code == 200:
+            return resp.content
+        assert resp.status_code == 503, resp.text
+        assert time.monotonic() < deadline, "no bundle was ever signed"
+        time.sleep(0.1)
+
+
+def test_the_photo_is_never_in_a_bundle_or_a_qr(env: MerchantEnv) -> None:
+    card = env.issue()
+    png = image()
+    assert put(env, card, png, "image/png").status_code == 204
+    shop = env.merchant()
+    assert env.wait_status(card["qr"], shop, "valid")["photo_url"]
+
+    # A QR made after the upload (the phone binds its key: a reissue) carries no photo.
+    bound = env.bind(card)
+    parsed = credentials.parse_credential(bound)
+    claims = cbor2.loads(parsed.payload)
+    assert isinstance(claims, dict)
+    assert not any("photo" in str(name).lower() for name in claims), claims.keys()
+    for leaked in encodings(png):
+        assert leaked not in parsed.card_bytes and leaked not in bound.encode()
+    static = env.client.get(f"/v1/cards/{card['card_id']}", headers=holder(card))
+    assert static.status_code == 200, static.text
+    assert png not in static.content and base64.b64encode(png) not in static.content
+
+    # The signed bundle, raw and decoded (its status list is zlib-compressed).
+    bundle = first_bundle(env, shop)
+    payload = cbor2.loads(credentials.parse_sign1(bundle).payload)
+    assert not any("photo" in str(name).lower() for name in payload), payload.keys()
+    inflated = zlib.decompress(payload["status_list"])
+    for leaked in encodings(png):
+        assert leaked not in bundle and leaked not in inflated
 
 
 def test_photo_refusals(env: MerchantEnv) -> None:
@@ -151,6 +200,15 @@ def test_printed_card_has_the_photo_and_erasure_removes_it(
     )
 
 
+def wait_refused(env: MerchantEnv, path: str, headers: dict[str, str]) -> None:
+    """Poll until the read side's session view (it lags the write) refuses the token."""
+    deadline = time.monotonic() + 15
+    while (status := env.client.get(path, headers=headers).status_code) != 401:
+        assert status == 200, status
+        assert time.monotonic() < deadline, "the read side still opens the session"
+        time.sleep(0.05)
+
+
 def test_unbind_reissues_without_the_device_key(env: MerchantEnv) -> None:
     card = env.issue()
     path = f"/v1/admin/cards/{card['card_id']}/unbind"
@@ -174,6 +232,18 @@ def test_unbind_reissues_without_the_device_key(env: MerchantEnv) -> None:
     assert done.json()["device_bound"] is False and done.json()["version"] == 3
     again = env.client.post(path, json={"reason": "交回手机"}, headers=ADMIN)
     assert again.status_code == 409
+    # The given-up phone's session ended in the same save: its token shows no QR and
+    # cannot bind its key again (that would undo the unbind).
+    card_path = f"/v1/cards/{card['card_id']}"
+    assert env.client.get(card_path, headers=holder(card)).status_code == 401
+    rebind = env.client.post(
+        f"{card_path}/device-key", json={"jwk": phone_jwk()}, headers=holder(card)
+    )
+    assert rebind.status_code == 401, rebind.text
+    history = env.client.get(f"/v1/admin/cards/{card['card_id']}", headers=ADMIN).json()
+    ended = [h for h in history["history"] if h["type"] == "SessionEnded"]
+    assert [h["reason"] for h in ended] == ["card_unbound_from_phone"]
+    wait_refused(env, f"{card_path}/verifications", holder(card))  # the read side too
     env.wait_status(bound, shop, "superseded")
     assert (
         env.client.get(f"/v1/admin/cards/{card['card_id']}/card.pdf", headers=ADMIN).status_code

@@ -1,14 +1,19 @@
 """JSON logs of a real `cardservice serve`: request ids, access lines, and not one secret.
 
-A full flow (issue with a name, ID number and phone, activate, bind nothing, verify,
-hostile requests carrying the secrets in headers, bodies and query strings) runs with
-`CARDSERVICE_LOG_FORMAT=json`; the whole log is then searched for every secret it used.
+A full flow (issue with a name, ID number and phone, activate, bind nothing, verify, a
+photo uploaded and fetched through the verdict's link, hostile requests carrying the
+secrets in headers, bodies and query strings) runs with `CARDSERVICE_LOG_FORMAT=json`;
+the whole log is then searched for every secret it used, and for the photo's bytes raw
+and base64.
 """
 
 from __future__ import annotations
 
+import base64
+import io
 import json
 import logging
+import os
 import signal
 import subprocess
 import time
@@ -17,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
 from cardservice.logs import JsonFormatter, RequestIdFilter, request_id_var
 from tests.conftest import ADMIN_TOKEN, make_settings
@@ -57,7 +63,7 @@ def test_json_logs_carry_request_ids_and_no_secret(tmp_path: Path) -> None:
         proc = subprocess.Popen(args, env=env, stdout=out, stderr=err)
     try:
         wait_http(url + "/healthz", proc, log)
-        secrets = run_flow(url)
+        secrets, photo = run_flow(url)
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
@@ -67,6 +73,9 @@ def test_json_logs_carry_request_ids_and_no_secret(tmp_path: Path) -> None:
         assert value not in text, f"{label} reached the log"
         assert value.upper() not in text and value.lower() not in text, label
     assert SECRET not in text and ADMIN_TOKEN not in text
+    raw = log.read_bytes() + stdout.read_bytes()
+    for form in photo_forms(photo):
+        assert form not in raw, f"the photo reached the log ({form[:12]!r}…)"
 
     access = [e for e in entries if e.get("logger") == "cardservice.access"]
     assert len(access) >= 8
@@ -84,7 +93,28 @@ def test_json_logs_carry_request_ids_and_no_secret(tmp_path: Path) -> None:
     assert all(e["request_id"] for e in access)
 
 
-def run_flow(url: str) -> dict[str, str]:
+def photo_forms(photo: bytes) -> list[bytes]:
+    """The photo as a log could carry it: raw, base64 (standard, URL-safe, a slice from the
+    middle, so a truncated line is caught too) and hex."""
+    b64 = base64.b64encode(photo)
+    middle = len(b64) // 2
+    return [
+        photo,
+        b64,
+        base64.urlsafe_b64encode(photo).rstrip(b"="),
+        b64[middle : middle + 48],
+        photo.hex().encode(),
+    ]
+
+
+def noisy_png() -> bytes:
+    """A small PNG of random pixels: its bytes occur nowhere by chance."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (24, 24), os.urandom(24 * 24 * 3)).save(out, "PNG")
+    return out.getvalue()
+
+
+def run_flow(url: str) -> tuple[dict[str, str], bytes]:
     admin = {"Authorization": f"Bearer {ADMIN_TOKEN}", "X-Request-ID": "flow-issue-1"}
     body = card_body(name=NAME)
     body["holder"]["id_number"] = ID_NUMBER
@@ -119,6 +149,7 @@ def run_flow(url: str) -> dict[str, str]:
                 break
             assert time.monotonic() < deadline, resp.text
             time.sleep(0.05)
+        photo = upload_and_fetch_photo(http, card["card_id"], card["qr"], admin, key)
         # Secrets in places a careless logger would copy: query strings, wrong headers, bodies.
         http.get(f"/v1/verifications?cursor={holder_token}&limit=5", headers=key)
         wrong = {"Authorization": f"Bearer {merchant['api_key']}x"}
@@ -138,7 +169,30 @@ def run_flow(url: str) -> dict[str, str]:
         "merchant_key": merchant["api_key"],
         "qr": card["qr"],
         "qr_payload": card["qr"][5:40],
-    }
+    }, photo
+
+
+def upload_and_fetch_photo(
+    http: httpx.Client, card_id: str, qr: str, admin: dict[str, str], key: dict[str, str]
+) -> bytes:
+    """The bureau uploads a photo (and one refused for its type), the merchant fetches it
+    through a valid verdict's link."""
+    photo = noisy_png()
+    path = f"/v1/admin/cards/{card_id}/photo"
+    refused = http.put(path, content=photo, headers={**admin, "Content-Type": "image/gif"})
+    assert refused.status_code == 415
+    done = http.put(path, content=photo, headers={**admin, "Content-Type": "image/png"})
+    assert done.status_code == 204, done.text
+    deadline = time.monotonic() + 30
+    while True:
+        verdict = http.post("/v1/verify", json={"qr": qr}, headers=key).json()
+        if verdict.get("photo_url"):
+            break
+        assert time.monotonic() < deadline, verdict
+        time.sleep(0.05)
+    got = http.get(verdict["photo_url"], headers=key)
+    assert got.status_code == 200 and got.content == photo
+    return photo
 
 
 def test_formatter_fields_and_request_id_outside_requests() -> None:

@@ -69,6 +69,14 @@ def test_each_change_is_one_notice_and_issuance_is_none() -> None:
         actor=ACTOR,
         at=AT + timedelta(minutes=3),
     )
+    c.reissue(
+        reason="key_rotation",
+        status_index=3,
+        kid="k2",
+        device_key=None,
+        actor=ACTOR,
+        at=AT + timedelta(minutes=3, seconds=30),
+    )
     c.revoke("遗失", ACTOR, AT + timedelta(minutes=4))
     events = c.collect_events()
     notices = fold(events)
@@ -77,8 +85,16 @@ def test_each_change_is_one_notice_and_issuance_is_none() -> None:
         "suspended",
         "reinstated",
         "reissued",
+        "reissued",
         "revoked",
     ]
+    # The phone binding its own key is worded as such, not as "old codes no longer work".
+    bound, renewed = notices[3], notices[4]
+    assert bound.message.startswith("您的优待证已与这部手机绑定")
+    assert bound.message_en.startswith("This card is now bound to this phone")
+    assert "不再有效" not in bound.message
+    assert renewed.message == "您的优待证已更新，旧的二维码和截图不再有效。"
+    assert bound.notice_id == notice_id_for(c.id, events[5].originator_version)
     assert notices[1].message == "您的优待证已被暂停使用。原因：核查"
     assert notices[1].message_en == "Your card has been suspended. Reason: 核查"
     assert all(n.card_id == c.id for n in notices)

@@ -65,20 +65,46 @@ function setAbout(next) {
   setText('appeal-about-text', about ? about.text : '');
 }
 
+// One Idempotency-Key per filed appeal: a retry after a lost answer (or a second tap)
+// sends the same key with the same text, and the server answers the first appeal again.
+let filing = null; // {key, cardId, text, verificationId} until the server has answered
+let busy = false;
+
+function filingKey(text, verificationId) {
+  const same = filing && filing.cardId === card.cardId && filing.text === text
+    && filing.verificationId === verificationId;
+  if (!same) filing = { key: crypto.randomUUID(), cardId: card.cardId, text, verificationId };
+  return filing.key;
+}
+
 async function fileAppeal(e) {
   e.preventDefault();
+  if (busy) return; // a double tap files one appeal
   const box = document.getElementById('appeal-text');
   const text = box.value.trim();
   if (!text) return;
   const body = { text };
   if (about) body.verification_id = about.id;
-  const got = await api(`/v1/cards/${card.cardId}/appeals`, { method: 'POST', token: card.token, body });
+  const key = filingKey(text, body.verification_id || null);
+  const button = document.querySelector('#appeal-form button[type=submit]');
+  busy = true;
+  if (button) button.disabled = true;
+  let got;
+  try {
+    got = await api(`/v1/cards/${card.cardId}/appeals`, { method: 'POST', token: card.token, body, headers: { 'Idempotency-Key': key } });
+  } finally {
+    busy = false;
+    if (button) button.disabled = false;
+  }
   const msg = document.getElementById('appeal-msg');
   if (!got.ok) {
+    // Unanswered (offline, 5xx, 429): keep the key, so trying again files the same appeal.
+    if (!got.offline && got.status < 500 && got.status !== 429) filing = null;
     msg.textContent = errorText(got);
     msg.className = 'message message-error';
     return;
   }
+  filing = null;
   box.value = '';
   setAbout(null);
   msg.textContent = t('holder.appeal.sent');
