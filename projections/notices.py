@@ -23,6 +23,7 @@ from cardservice.clock import SHANGHAI
 from cardservice.dialect import Insert
 from cardservice.domain.activation import ISSUANCE
 from cardservice.domain.appeals import Appeal
+from cardservice.domain.card_status import UNBOUND
 from cardservice.domain.cards import DEVICE_KEY_BOUND, Card
 from cardservice.storage import Row, Tx
 from projections.view import Event, View, chunks, event_name, placeholders, topics_of
@@ -135,6 +136,15 @@ def message_for(kind: str, reason: str = "", outcome: str = "") -> tuple[str, st
             "您的优待证已与这部手机绑定，可以用这部手机出示。如非本人操作，请联系发证机关。",
             "This card is now bound to this phone and can be shown with it. "
             "If you did not do this, contact the issuing office.",
+        )
+    if kind == "reissued" and reason.startswith(UNBOUND):
+        # The holder gave up the phone: the printed card is how to go on.
+        return (
+            "您的优待证已与原手机解除绑定，原手机不能再出示。可请发证机关打印纸质优待证，"
+            "或在新手机上用新的激活码激活。",
+            "Your card is no longer bound to the old phone, which can no longer show it. "
+            "The issuing office can print a paper card, or activate it on a new phone "
+            "with a new code.",
         )
     if kind == "reissued":
         return (

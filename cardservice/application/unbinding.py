@@ -13,11 +13,9 @@ from uuid import UUID
 from cardservice.application.base import retrying
 from cardservice.application.cards import CardLifecycle
 from cardservice.domain.actors import Actor
-from cardservice.domain.card_status import clean_reason
+from cardservice.domain.card_status import UNBOUND, clean_reason
 from cardservice.domain.cards import SESSION_UNBOUND, Card
 from cardservice.domain.errors import InvalidTransition
-
-UNBOUND = "unbound"
 
 
 class Unbinding(CardLifecycle):

@@ -16,6 +16,9 @@ SUSPENDED = "suspended"
 REVOKED = "revoked"
 EXPIRED = "expired"
 
+UNBOUND = "unbound"
+"""The reason of the reissue that unbinds a card from its phone (then `: why`, if given)."""
+
 MAX_REASON = 500
 
 

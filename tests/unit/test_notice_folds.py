@@ -141,3 +141,14 @@ def test_every_kind_has_both_texts() -> None:
             continue
         zh, en = message_for(kind, "r", "upheld")
         assert zh and en and zh != en
+
+
+def test_a_reissue_says_why_it_happened() -> None:
+    """Binding the phone, unbinding it and a renewal each read as what the holder did or
+    was done to the card, never the same alarm for all three."""
+    bound = message_for("reissued", DEVICE_KEY_BOUND, "")
+    unbound = message_for("reissued", f"{UNBOUND}: 手机丢失", "")
+    renewed = message_for("reissued", "照片更新", "")
+    assert len({bound, unbound, renewed}) == 3
+    assert "绑定" in bound[0] and "解除绑定" in unbound[0] and "纸质" in unbound[0]
+    assert "no longer work" in renewed[1]
