@@ -37,7 +37,7 @@ from merchant_api.core import (
     read_credential,
     standing_from_view,
 )
-from merchant_api.counters import Used
+from merchant_api.counters import Used, current_periods
 from merchant_api.metrics import Metrics
 from merchant_api.photos import PhotoLinks
 from merchant_api.redeem import RedemptionDesk, applied_json, refusals_json, with_remaining
@@ -202,7 +202,11 @@ class MerchantApi:
         if pending.card_id is None:
             return self._finish(merchant, pending, None, None)
         row = self.cards.get(pending.card_id)
-        used = self.desk.counters.get(str(pending.card_id)) if self._limited(merchant) else None
+        used = (
+            self.desk.counters.get(str(pending.card_id), current_periods(pending.now_dt))
+            if self._limited(merchant)
+            else None
+        )
         return self._finish(merchant, pending, row, used)
 
     async def adecide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
@@ -217,15 +221,16 @@ class MerchantApi:
         if not self._limited(merchant):
             row, _ = await asyncio.gather(self.cards.aget(pending.card_id), warm)
             return self._finish(merchant, pending, row, None)
+        periods = current_periods(pending.now_dt)
         if self.db.dialect == "postgres":
             (row, used), _ = await asyncio.gather(
-                self.desk.counters.card_and_counters(str(pending.card_id)), warm
+                self.desk.counters.card_and_counters(str(pending.card_id), periods), warm
             )
         else:
             await warm
             row, used = (
                 self.cards.get(pending.card_id),
-                self.desk.counters.get(str(pending.card_id)),
+                self.desk.counters.get(str(pending.card_id), periods),
             )
         return self._finish(merchant, pending, row, used)
 
