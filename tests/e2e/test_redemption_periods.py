@@ -1,6 +1,7 @@
 """A verdict's `remaining` counts the periods the verification falls in, and only those:
 a card's counters of earlier days, months and years stay in the view and change nothing
-(both engines; the verdict reads them by (card, period))."""
+(both engines; the verdict reads them by (card, period)). And a card whose benefits at a
+merchant carry no limit is answered without its counters, beside cards whose do."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from tests.merchant_support import MerchantEnv, build_env
 from tests.redemption_support import (
     LIMITED,
     NATIONAL,
+    benefit,
     publish,
     redeem,
     remaining,
@@ -100,3 +102,22 @@ def test_the_counters_are_indexed_by_card_and_period(env: MerchantEnv) -> None:
             )
     assert [d for (d,) in found if "(card_id, period)" in d], found
     assert not [d for (d,) in found if "(card_id)" in d], found  # its prefix went
+
+
+def test_limits_of_one_holder_category_leave_another_unlimited(env: MerchantEnv) -> None:
+    catalog = [
+        benefit("meal", limit={"count": 1, "per": "day"}),  # veterans only
+        benefit("free", holder_categories=["veteran", "martyr_family"]),
+    ]
+    publish(env, NATIONAL, catalog, "2026-01-01")
+    merchant = env.merchant()
+    veteran, family = env.issue(), env.issue(name="王建国", category="martyr_family")
+    for _ in range(2):  # the decision made, then remembered
+        verdict = valid_verdict(env, family["qr"], merchant, "free")
+        assert [(b["id"], b["remaining"]) for b in verdict["benefits"]] == [("free", None)]
+        assert [n["id"] for n in verdict["not_applicable"]] == ["meal"]
+    _use(env, merchant, veteran["qr"], "meal")
+    used_up = wait_remaining(env, veteran["qr"], merchant, "meal", 0)
+    assert remaining(used_up, "free") is None
+    verdict = valid_verdict(env, family["qr"], merchant, "free")
+    assert [(b["id"], b["remaining"]) for b in verdict["benefits"]] == [("free", None)]
