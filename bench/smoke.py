@@ -16,7 +16,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import catalog, importer, inprocess, issuance, scale, shared_limit, suite, topology
+from bench import (
+    catalog,
+    importer,
+    inprocess,
+    issuance,
+    redemptions,
+    scale,
+    shared_limit,
+    suite,
+    topology,
+)
 from bench import verify as verify_http
 
 
@@ -72,6 +82,10 @@ def _shared_limit() -> Any:
     return shared_limit.run(shared_limit.options([*args, "--concurrency", "2"]), log=_quiet)
 
 
+def _redemptions() -> Any:
+    return redemptions.run(scale=0.002, seconds=0.2, rounds=1, cards=8, queries=10)
+
+
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "qr_versions": _qr,
     "inprocess": _inprocess,
@@ -82,6 +96,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "scale": _scale,
     "topology": _topology,
     "shared_limit": _shared_limit,
+    "redemptions": _redemptions,
 }
 
 
