@@ -11,7 +11,8 @@
    10k rows and 2k redemptions, the two queried in turn (`--scale` shrinks the large
    one for a smoke run).
 
-    python -m bench.redemptions [--scale 1.0] [--seconds 3] [--json]
+    python -m bench.redemptions [--scale 1.0] [--seconds 3] [--rounds 3]
+        [--only redeem|verify|stats] [--json]
 """
 
 from __future__ import annotations
@@ -244,21 +245,24 @@ def run(
     *,
     cards: int = 200,
     queries: int = 200,
+    only: str | None = None,
 ) -> dict[str, Any]:
     """`cards`, `queries`: the verify benchmark's cards and the stats queries per side
-    (the smoke run shrinks them)."""
+    (the smoke run shrinks them); `only`: one part (`redeem`, `verify` or `stats`)."""
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="bench-redeem-") as name:
         tmp = Path(name)
-        with pg_schema("bench_redeem") as schema:
-            out["redeem_vs_raw_save"] = redemption_rate(
-                pg_settings(schema, tmp / "r", pool_size=MERCHANTS), seconds, rounds
-            )
-        with pg_schema("bench_redeem_verify") as schema:
-            out["verify_limits_vs_none"] = verify_latency(
-                pg_settings(schema, tmp / "v", pool_size=2, merchant_rate=0), seconds, rounds, cards
-            )
-        out["stats_big_vs_small"] = stats_ratio(tmp, scale, queries)
+        if only in (None, "redeem"):
+            with pg_schema("bench_redeem") as schema:
+                out["redeem_vs_raw_save"] = redemption_rate(
+                    pg_settings(schema, tmp / "r", pool_size=MERCHANTS), seconds, rounds
+                )
+        if only in (None, "verify"):
+            with pg_schema("bench_redeem_verify") as schema:
+                settings = pg_settings(schema, tmp / "v", pool_size=2, merchant_rate=0)
+                out["verify_limits_vs_none"] = verify_latency(settings, seconds, rounds, cards)
+        if only in (None, "stats"):
+            out["stats_big_vs_small"] = stats_ratio(tmp, scale, queries)
     return out
 
 
@@ -267,9 +271,10 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0, help="fraction of 1M/200k rows")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["redeem", "verify", "stats"])
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    result = run(args.scale, args.seconds, args.rounds)
+    result = run(args.scale, args.seconds, args.rounds, only=args.only)
     if args.json:
         print(json.dumps(result, indent=2))
         return
