@@ -68,8 +68,8 @@ class _Pending:
     policy: Policy
     checked: Checked
     card_id: UUID | None
-    entry: CachedCatalog
-    """The catalog answer the verdict's benefits come from."""
+    entry: CachedCatalog | None
+    """The catalog answer the verdict's benefits come from (None: no card to look up)."""
     counts: bool
     """Whether the card's counters are read with it."""
 
@@ -230,14 +230,12 @@ class MerchantApi:
             if checked.status is None and checked.parsed is not None
             else None
         )
+        if card_id is None or checked.parsed is None:  # answered without a read
+            return _Pending(started, now_dt, now, policy, checked, None, None, False)
         # Counters are read when the decision for these claims at this merchant, if it is
         # remembered, has a limited benefit; when it is not, when the catalog has any.
         entry = self._catalog_entry(merchant.region, today_in_shanghai(self.clock))
-        known = (
-            entry.decisions.get(decision_key(merchant, checked.parsed.claims))
-            if card_id is not None and checked.parsed is not None
-            else None
-        )
+        known = entry.decisions.get(decision_key(merchant, checked.parsed.claims))
         counts = bool(known.counted) if known is not None else entry.limited
         return _Pending(started, now_dt, now, policy, checked, card_id, entry, counts)
 
@@ -260,7 +258,9 @@ class MerchantApi:
             )
         status = decide(checked, standing, pending.now, pending.policy)
         eligibility = (
-            self.eligibility(checked, merchant, pending.entry) if status == "valid" else NO_BENEFITS
+            eligibility_at(pending.entry, checked, merchant)
+            if status == "valid" and pending.entry is not None
+            else NO_BENEFITS
         )
         benefits = with_remaining(
             eligibility.shown,
@@ -286,11 +286,6 @@ class MerchantApi:
         self.desk.remember(record)
         self.metrics.observe(status, time.perf_counter() - pending.started)
         return verdict, record
-
-    def eligibility(
-        self, checked: Checked, merchant: MerchantRow, cached: CachedCatalog
-    ) -> Eligibility:
-        return eligibility_at(cached, checked, merchant)
 
     def catalog(self, region: str, today: date) -> CatalogAnswer:
         return self._catalog_entry(region, today).answer
