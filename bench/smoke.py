@@ -21,6 +21,7 @@ from bench import (
     importer,
     inprocess,
     issuance,
+    redemptions,
     scale,
     search,
     shared_limit,
@@ -86,6 +87,10 @@ def _shared_limit() -> Any:
     return shared_limit.run(shared_limit.options([*args, "--concurrency", "2"]), log=_quiet)
 
 
+def _redemptions() -> Any:
+    return redemptions.run(scale=0.002, seconds=0.2, rounds=1, cards=8, queries=10)
+
+
 BENCHMARKS: dict[str, Callable[[], Any]] = {
     "qr_versions": _qr,
     "inprocess": _inprocess,
@@ -97,6 +102,7 @@ BENCHMARKS: dict[str, Callable[[], Any]] = {
     "scale": _scale,
     "topology": _topology,
     "shared_limit": _shared_limit,
+    "redemptions": _redemptions,
 }
 
 

@@ -177,11 +177,23 @@ def notice_outbox_refusals(tx: Tx, settings: Settings) -> None:
     )
 
 
+def counter_periods(tx: Tx, settings: Settings) -> None:
+    """Version 5: the usage counters indexed by (card_id, period). A verdict reads only the
+    periods it falls in (`merchant_api.counters`), and a card's counters of earlier periods
+    stay in the view; the index on card_id alone, a prefix of the new one, goes."""
+    tx.execute(
+        "CREATE INDEX IF NOT EXISTS view_redemption_counters_card_period "
+        "ON view_redemption_counters (card_id, period)"
+    )
+    tx.execute("DROP INDEX IF EXISTS view_redemption_counters_card")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "baseline", baseline),
     Migration(2, "offline_bundles", offline_bundles),
     Migration(3, "card_history", card_history),
     Migration(4, "notice_outbox_refusals", notice_outbox_refusals),
+    Migration(5, "counter_periods", counter_periods),
 )
 
 

@@ -2,6 +2,11 @@
 made only where the merchant's catalog has a limited benefit, and on the event loop
 alongside the card lookup rather than after it.
 
+It reads the periods the verification falls in only (its Asia/Shanghai day, month and
+year, and `ever`), through the (card_id, period) index: a card's counters of earlier
+periods stay in the view (statistics and the holder's history are elsewhere), and a card
+used daily for years costs the same read as a new one.
+
 PostgreSQL: autocommit connections and a prepared statement (one round trip, no
 transaction); on the event loop the card reader's pool. SQLite: a per-thread read-only
 connection (a local file read).
@@ -12,21 +17,40 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
+from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
+from cardservice.clock import SHANGHAI
 from cardservice.settings import Settings
 from cardservice.storage import Database
 from projections.cards import SELECT_CARD, CardRow, card_row_from_db
 
 Used = dict[tuple[str, str], int]
+Periods = tuple[str, str, str, str]
+"""The periods a moment falls in: (day, month, year, `ever`), as `period_of` spells them."""
 
-SELECT_COUNTERS = "SELECT benefit_key, period, used FROM view_redemption_counters WHERE card_id = ?"
+SELECT_COUNTERS = (
+    "SELECT benefit_key, period, used FROM view_redemption_counters "
+    "WHERE card_id = ? AND period IN (?, ?, ?, ?)"
+)
 _PG_SELECT = SELECT_COUNTERS.replace("?", "%s")
 # The card lookup and its counters in one statement (one round trip on the verdict's path).
 _PG_CARD_AND_COUNTERS = (
     f"SELECT c.*, r.benefit_key, r.period, r.used FROM ({SELECT_CARD.replace('?', '%s')}) AS c "  # noqa: S608
-    "LEFT JOIN view_redemption_counters r ON r.card_id = c.card_id"
+    "LEFT JOIN view_redemption_counters r ON r.card_id = c.card_id "
+    "AND r.period IN (%s, %s, %s, %s)"
 )
+
+
+def current_periods(moment: datetime) -> Periods:
+    """The Asia/Shanghai day, month and year `moment` falls in, and `ever`."""
+    return _periods_of(moment.astimezone(SHANGHAI).date())
+
+
+@lru_cache(maxsize=8)
+def _periods_of(day: date) -> Periods:
+    return (day.isoformat(), day.isoformat()[:7], day.isoformat()[:4], "ever")
 
 
 AsyncPool = Callable[[], Awaitable[Any]]
@@ -43,29 +67,32 @@ class CounterReader:
         self._pool: Any = None
         self._lock = threading.Lock()
 
-    def get(self, card_id: str) -> Used:
-        """{(benefit key, period): used} of one card."""
+    def get(self, card_id: str, periods: Periods) -> Used:
+        """{(benefit key, period): used} of one card, in `periods` (`current_periods`)."""
         if self.db.dialect == "postgres":
             with self._postgres().connection() as conn:
-                rows = conn.execute(_PG_SELECT, (card_id,), prepare=True).fetchall()
+                rows = conn.execute(_PG_SELECT, (card_id, *periods), prepare=True).fetchall()
         else:
-            rows = self._sqlite().execute(SELECT_COUNTERS, (card_id,)).fetchall()
+            rows = self._sqlite().execute(SELECT_COUNTERS, (card_id, *periods)).fetchall()
         return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
 
-    async def aget(self, card_id: str) -> Used:
+    async def aget(self, card_id: str, periods: Periods) -> Used:
         if self.db.dialect != "postgres":
-            return self.get(card_id)
+            return self.get(card_id, periods)
         pool = await self._async_pool()
         async with pool.connection() as conn:
-            cursor = await conn.execute(_PG_SELECT, (card_id,), prepare=True)
+            cursor = await conn.execute(_PG_SELECT, (card_id, *periods), prepare=True)
             rows = await cursor.fetchall()
         return {(str(r[0]), str(r[1])): int(r[2]) for r in rows}
 
-    async def card_and_counters(self, card_id: str) -> tuple[CardRow | None, Used]:
-        """PostgreSQL: the card's status-view row and its counters in one query."""
+    async def card_and_counters(
+        self, card_id: str, periods: Periods
+    ) -> tuple[CardRow | None, Used]:
+        """PostgreSQL: the card's status-view row and its counters in `periods`, in one
+        query."""
         pool = await self._async_pool()
         async with pool.connection() as conn:
-            cursor = await conn.execute(_PG_CARD_AND_COUNTERS, (card_id,), prepare=True)
+            cursor = await conn.execute(_PG_CARD_AND_COUNTERS, (card_id, *periods), prepare=True)
             rows = await cursor.fetchall()
         if not rows:
             return None, {}

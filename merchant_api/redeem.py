@@ -13,6 +13,7 @@ import json
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from merchant_api.counters import CounterReader, Used
 from projections.card_history import as_of, select_history
 from projections.merchants import MerchantRow
 from redemptions.application import AlreadyRedeemed, Grant, KeyReused, Outcome
-from redemptions.domain import LimitReached, Redemption, period_of
+from redemptions.domain import LimitReached, Redemption, benefit_key
 from redemptions.service import RedemptionContext
 
 if TYPE_CHECKING:
@@ -95,24 +96,51 @@ def applied_of(record: vlog.Record) -> list[Applied]:
     return out
 
 
+PERIODS = ("day", "month", "year", "ever")
+"""The order of `merchant_api.counters.current_periods`."""
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """A limited benefit of an eligibility decision, made ready for its verdicts."""
+
+    index: int
+    """Its position in the decision's benefits."""
+    key: str
+    """Its counter's benefit key, `{region}/{id}`."""
+    period: int
+    """Which of the verification's periods counts (an index into `PERIODS`)."""
+    count: int
+
+
+def shown_and_counted(
+    benefits: list[dict[str, Any]],
+) -> tuple[tuple[dict[str, Any], ...], tuple[Counted, ...]]:
+    """Once per eligibility decision: its benefits as a verdict shows them, each with
+    `remaining: None`, and what a verdict must count for its limited ones."""
+    shown = tuple({**b, "remaining": None} for b in benefits)
+    counted = tuple(
+        Counted(i, benefit_key(str(b["region"]), str(b["id"])), PERIODS.index(b["limit"]["per"]),
+                int(b["limit"]["count"]))
+        for i, b in enumerate(benefits)
+        if b.get("limit")
+    )  # fmt: skip
+    return shown, counted
+
+
 def with_remaining(
-    benefits: list[dict[str, Any]], used: Used, now: datetime
+    shown: tuple[dict[str, Any], ...],
+    counted: tuple[Counted, ...],
+    used: Used,
+    periods: Sequence[str],
 ) -> list[dict[str, Any]]:
-    """The verdict's benefits, each with `remaining` from the counter view (copies: the
-    eligibility decision is shared by every verdict it was cached for)."""
-    periods: dict[str, str] = {}
-    out = []
-    for b in benefits:
-        limit = b.get("limit")
-        remaining = None
-        if limit:
-            per = limit["per"]
-            period = periods.get(per)
-            if period is None:
-                period = periods[per] = period_of(per, now.astimezone(SHANGHAI))
-            spent = used.get((f"{b['region']}/{b['id']}", period), 0) if used else 0
-            remaining = max(0, limit["count"] - spent)
-        out.append({**b, "remaining": remaining})
+    """The verdict's benefits, each limited one with `remaining` from the counter view in
+    the verification's `periods` (copies of those: the decision is shared by every
+    verdict it was cached for; the unlimited ones are shown as the decision holds them)."""
+    out = list(shown)
+    for c in counted:
+        spent = used.get((c.key, periods[c.period]), 0)
+        out[c.index] = {**shown[c.index], "remaining": max(0, c.count - spent)}
     return out
 
 

@@ -10,7 +10,7 @@ import asyncio
 import os
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
@@ -25,7 +25,6 @@ from merchant_api.catalog import (
     CatalogAnswer,
     CatalogSource,
     catalog_for,
-    decide_benefits,
 )
 from merchant_api.core import (
     Checked,
@@ -37,10 +36,17 @@ from merchant_api.core import (
     read_credential,
     standing_from_view,
 )
-from merchant_api.counters import Used
+from merchant_api.counters import Used, current_periods
+from merchant_api.eligibility import (
+    NO_BENEFITS,
+    CachedCatalog,
+    Eligibility,
+    decision_key,
+    eligibility_at,
+)
 from merchant_api.metrics import Metrics
 from merchant_api.photos import PhotoLinks
-from merchant_api.redeem import RedemptionDesk, applied_json, refusals_json, with_remaining
+from merchant_api.redeem import RedemptionDesk, with_remaining
 from merchant_api.shared_limit import limiter_for
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow
@@ -49,33 +55,7 @@ from projections.merchants import MerchantRow
 
 SIGNATURE_MEMO_ENV = "CARDSERVICE_SIGNATURE_MEMO"
 CATALOG_CACHE_SECONDS = 1.0
-DECISIONS_PER_CATALOG = 4096
 MAX_TOKEN_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class Eligibility:
-    benefits: list[dict[str, Any]]
-    not_applicable: list[dict[str, Any]]
-    versions: dict[str, int]
-    applied: str | None = None
-    """What the verification log keeps of it (JSON, made once per cached decision)."""
-    refusals: str | None = None
-
-
-_NO_BENEFITS = Eligibility([], [], {})
-
-
-@dataclass
-class _CachedCatalog:
-    """A region's catalog answer for a day, when it was read, and the eligibility
-    decisions made from it (they live and expire with it)."""
-
-    read_at: float
-    answer: CatalogAnswer
-    decisions: dict[tuple[Any, ...], Eligibility] = field(default_factory=dict)
-    limited: bool = False
-    """Whether any benefit in force carries a limit (then a verdict reads counters)."""
 
 
 @dataclass(frozen=True)
@@ -88,6 +68,10 @@ class _Pending:
     policy: Policy
     checked: Checked
     card_id: UUID | None
+    entry: CachedCatalog | None
+    """The catalog answer the verdict's benefits come from (None: no card to look up)."""
+    counts: bool
+    """Whether the card's counters are read with it."""
 
 
 class Unavailable(Exception):
@@ -133,7 +117,7 @@ class MerchantApi:
         self.log = vlog.VerificationLog(db)
         self.photos = PhotoLinks(db)
         self.metrics = Metrics(probes.lag, probes.set_aside, lambda: self.log.depth)
-        self._catalogs: dict[tuple[str, date], _CachedCatalog] = {}
+        self._catalogs: dict[tuple[str, date], CachedCatalog] = {}
         self.desk = RedemptionDesk(self)
 
     def setup(self) -> None:
@@ -202,35 +186,38 @@ class MerchantApi:
         if pending.card_id is None:
             return self._finish(merchant, pending, None, None)
         row = self.cards.get(pending.card_id)
-        used = self.desk.counters.get(str(pending.card_id)) if self._limited(merchant) else None
+        used = (
+            self.desk.counters.get(str(pending.card_id), current_periods(pending.now_dt))
+            if pending.counts
+            else None
+        )
         return self._finish(merchant, pending, row, used)
 
     async def adecide(self, merchant: MerchantRow, text: str) -> tuple[dict[str, Any], vlog.Record]:
         """`decide` for the event loop: the card lookup never blocks it on PostgreSQL, and
-        where the catalog has limits the counters come with it, in the same query."""
+        where a benefit for this card may carry a limit the counters come with it, in the
+        same query."""
         pending = self._check(merchant, text)
         if pending.card_id is None:
             return self._finish(merchant, pending, None, None)
         # The photo flag (for `photo_url`) is looked up beside the card, off the event loop
         # on PostgreSQL; `_finish` then reads it from the photo links' short cache.
         warm = self.photos.awarm(pending.card_id)
-        if not self._limited(merchant):
+        if not pending.counts:
             row, _ = await asyncio.gather(self.cards.aget(pending.card_id), warm)
             return self._finish(merchant, pending, row, None)
+        periods = current_periods(pending.now_dt)
         if self.db.dialect == "postgres":
             (row, used), _ = await asyncio.gather(
-                self.desk.counters.card_and_counters(str(pending.card_id)), warm
+                self.desk.counters.card_and_counters(str(pending.card_id), periods), warm
             )
         else:
             await warm
             row, used = (
                 self.cards.get(pending.card_id),
-                self.desk.counters.get(str(pending.card_id)),
+                self.desk.counters.get(str(pending.card_id), periods),
             )
         return self._finish(merchant, pending, row, used)
-
-    def _limited(self, merchant: MerchantRow) -> bool:
-        return self._catalog_entry(merchant.region, today_in_shanghai(self.clock)).limited
 
     def _check(self, merchant: MerchantRow, text: str) -> _Pending:
         started = time.perf_counter()
@@ -243,7 +230,14 @@ class MerchantApi:
             if checked.status is None and checked.parsed is not None
             else None
         )
-        return _Pending(started, now_dt, now, policy, checked, card_id)
+        if card_id is None or checked.parsed is None:  # answered without a read
+            return _Pending(started, now_dt, now, policy, checked, None, None, False)
+        # Counters are read when the decision for these claims at this merchant, if it is
+        # remembered, has a limited benefit; when it is not, when the catalog has any.
+        entry = self._catalog_entry(merchant.region, today_in_shanghai(self.clock))
+        known = entry.decisions.get(decision_key(merchant, checked.parsed.claims))
+        counts = bool(known.counted) if known is not None else entry.limited
+        return _Pending(started, now_dt, now, policy, checked, card_id, entry, counts)
 
     def _finish(
         self, merchant: MerchantRow, pending: _Pending, row: CardRow | None, used: Used | None
@@ -264,11 +258,16 @@ class MerchantApi:
             )
         status = decide(checked, standing, pending.now, pending.policy)
         eligibility = (
-            self.eligibility(checked, merchant, today_in_shanghai(self.clock))
-            if status == "valid"
-            else _NO_BENEFITS
+            eligibility_at(pending.entry, checked, merchant)
+            if status == "valid" and pending.entry is not None
+            else NO_BENEFITS
         )
-        benefits = with_remaining(eligibility.benefits, used or {}, pending.now_dt)
+        benefits = with_remaining(
+            eligibility.shown,
+            eligibility.counted,
+            used or {},
+            current_periods(pending.now_dt) if eligibility.counted else (),
+        )
         verdict = {
             "valid": status == "valid",
             "status": status,
@@ -288,45 +287,10 @@ class MerchantApi:
         self.metrics.observe(status, time.perf_counter() - pending.started)
         return verdict, record
 
-    def eligibility(self, checked: Checked, merchant: MerchantRow, today: date) -> Eligibility:
-        """The decision for this card at this merchant, remembered with the catalog answer
-        it came from (so for as long as that answer is cached): it depends only on that
-        answer, the merchant's categories and A-level, and the card's category and issuing
-        region, and a region with a hundred benefits costs close to a millisecond to decide."""
-        cached = self._catalog_entry(merchant.region, today)
-        found = cached.answer
-        if checked.parsed is None:
-            return Eligibility([], [], found.versions)
-        claims = checked.parsed.claims
-        key = (merchant.categories, merchant.a_level, claims.category, claims.issuer_region)
-        remembered = cached.decisions.get(key)
-        if remembered is not None:
-            return remembered
-        decision = decide_benefits(
-            found.benefits,
-            upcoming=found.upcoming,
-            holder_category=claims.category,
-            card_region=claims.issuer_region,
-            merchant_region=merchant.region,
-            merchant_categories=merchant.categories,
-            merchant_a_level=merchant.a_level,
-        )
-        answer = Eligibility(
-            decision.benefits,
-            decision.not_applicable,
-            found.versions,
-            applied=applied_json(decision.benefits) if decision.benefits else None,
-            refusals=refusals_json(decision.not_applicable),
-        )
-        if len(cached.decisions) >= DECISIONS_PER_CATALOG:
-            cached.decisions.clear()
-        cached.decisions[key] = answer
-        return answer
-
     def catalog(self, region: str, today: date) -> CatalogAnswer:
         return self._catalog_entry(region, today).answer
 
-    def _catalog_entry(self, region: str, today: date) -> _CachedCatalog:
+    def _catalog_entry(self, region: str, today: date) -> CachedCatalog:
         """The merchant region's catalog, cached `CATALOG_CACHE_SECONDS` per (region, day):
         one catalog read per second per region instead of one per verification."""
         key = (region, today)
@@ -335,7 +299,7 @@ class MerchantApi:
         if cached is not None and now - cached.read_at <= CATALOG_CACHE_SECONDS:
             return cached
         answer = catalog_for(self.catalogs, region, today)
-        cached = _CachedCatalog(now, answer, limited=any(b.get("limit") for b in answer.benefits))
+        cached = CachedCatalog(now, answer, limited=any(b.get("limit") for b in answer.benefits))
         if len(self._catalogs) > 10_000:
             self._catalogs.clear()
         self._catalogs[key] = cached

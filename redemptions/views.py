@@ -215,6 +215,8 @@ class CounterView(View[CounterRow]):
                 period TEXT NOT NULL,
                 used INTEGER NOT NULL
             )""",
+            # Migration 3 replaces this index by (card_id, period): a verdict reads the
+            # periods it falls in only (`merchant_api.counters`).
             "CREATE INDEX IF NOT EXISTS view_redemption_counters_card "
             "ON view_redemption_counters (card_id)",
         ]

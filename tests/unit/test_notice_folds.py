@@ -9,7 +9,8 @@ from typing import Any
 
 from cardservice.domain.activation import ISSUANCE
 from cardservice.domain.appeals import Appeal
-from cardservice.domain.cards import Card
+from cardservice.domain.card_status import UNBOUND
+from cardservice.domain.cards import DEVICE_KEY_BOUND, Card
 from projections.notices import (
     KINDS,
     apply_notice,
