@@ -4,8 +4,7 @@ catalog as of the check, reasons included), answered once, and the answer a noti
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,19 +13,9 @@ import pytest
 
 from cardservice.clock import FrozenClock
 from tests.merchant_support import ADMIN, MerchantEnv, build_env, holder
+from tests.waiting import wait
 
-DEADLINE = 15.0
 HOLDERS = ["veteran", "martyr_family"]
-
-
-def wait(predicate: Callable[[], Any], what: str) -> Any:
-    end = time.monotonic() + DEADLINE
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ at first, across a restart of the whole service."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -20,18 +20,7 @@ from tests.conftest import make_settings
 from tests.factories import activated
 from tests.merchant_support import ADMIN, MerchantEnv, build_env, holder
 from tests.notify_support import Receiver
-
-DEADLINE = 15.0
-
-
-def wait(predicate: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
+from tests.waiting import wait
 
 
 @pytest.fixture

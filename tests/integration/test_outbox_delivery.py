@@ -32,6 +32,7 @@ from cardservice.outbox import (
     pending,
 )
 from projections.service import ProjectionService
+from tests import waiting
 from tests.conftest import make_settings
 from tests.factories import id_number
 from tests.notify_support import DROP, SLOW, Receiver
@@ -41,13 +42,7 @@ DEADLINE = 20.0
 
 
 def wait(predicate: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.02)
+    return waiting.wait(predicate, what, deadline)
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import signal
 import subprocess
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +18,7 @@ from cardservice.bootstrap.write import WriteSide
 from cardservice.clock import FrozenClock
 from cardservice.domain.actors import Actor
 from cardservice.outbox import REFUSALS_BEFORE_FAILED
+from tests import waiting
 from tests.conftest import make_settings
 from tests.factories import id_number
 from tests.merchant_support import build_env
@@ -30,13 +30,7 @@ DEADLINE = 30.0
 
 
 def wait(predicate: Callable[[], Any], what: str, deadline: float = DEADLINE) -> Any:
-    end = time.monotonic() + deadline
-    while True:
-        value = predicate()
-        if value:
-            return value
-        assert time.monotonic() < end, f"timed out waiting for {what}"
-        time.sleep(0.05)
+    return waiting.wait(predicate, what, deadline, 0.05)
 
 
 def test_the_served_app_delivers_and_reports_what_it_gave_up(
