@@ -30,11 +30,27 @@ export function leftOf(benefits, items, now = Date.now()) {
   });
 }
 
+/** Every page of the card's redemptions (newest first), so a yearly or lifetime limit
+ * counts them all; at most `pages` pages of 500. */
+async function allRedemptions(pages = 20) {
+  const items = [];
+  let next = null;
+  for (let n = 0; n < pages; n += 1) {
+    const cursor = next ? `&cursor=${encodeURIComponent(next)}` : '';
+    const got = await api(`/v1/cards/${card.cardId}/redemptions?limit=500${cursor}`, { token: card.token });
+    if (!got.ok) return got;
+    items.push(...(got.data.items || []));
+    next = got.data.next;
+    if (!next) break;
+  }
+  return { ok: true, data: { items } };
+}
+
 async function load() {
   if (!card) return;
   const [view, usage] = await Promise.all([
     api(`/v1/cards/${card.cardId}`, { token: card.token }),
-    api(`/v1/cards/${card.cardId}/redemptions?limit=500`, { token: card.token }),
+    allRedemptions(),
   ]);
   if (!view.ok || !usage.ok) {
     const bad = view.ok ? usage : view;
