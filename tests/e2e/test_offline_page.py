@@ -62,6 +62,10 @@ def shop(server: LiveServer) -> dict[str, Any]:
     merchant = server.merchant(name="渝北离线小馆", categories=["dining"])
     auth = {"Authorization": f"Bearer {merchant['api_key']}"}
     assert wait_for(lambda: server.http.get("/v1/verifications", headers=auth).status_code == 200)
+    # The write side signs the region's first bundle within seconds; until then a download
+    # is 503 (the page says so), which no test here is about.
+    bundle = "/v1/offline-bundle"
+    assert wait_for(lambda: server.http.get(bundle, headers=auth).status_code == 200, 30, 0.5)
     return merchant
 
 
