@@ -10,7 +10,8 @@ from typing import Any
 from cardservice.credentials import CardClaims
 from merchant_api.catalog import CatalogAnswer, decide_benefits
 from merchant_api.core import Checked
-from merchant_api.redeem import Counted, applied_json, refusals_json, shown_and_counted
+from merchant_api.redeem import applied_json, refusals_json
+from merchant_api.remaining import Counted, shown_and_counted
 from projections.merchants import MerchantRow
 
 DECISIONS_PER_CATALOG = 4096

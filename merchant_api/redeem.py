@@ -13,7 +13,6 @@ import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from cardservice.storage import Tx
 from merchant_api import vlog
 from merchant_api.catalog import catalog_for
 from merchant_api.core import Standing, check_credential, decide, standing_from_view
-from merchant_api.counters import CounterReader, Used
+from merchant_api.counters import CounterReader
 from projections.card_history import as_of, select_history
 from projections.merchants import MerchantRow
 from redemptions.application import AlreadyRedeemed, Grant, KeyReused, Outcome
@@ -96,54 +95,6 @@ def applied_of(record: vlog.Record) -> list[Applied]:
     return out
 
 
-PERIODS = ("day", "month", "year", "ever")
-"""The order of `merchant_api.counters.current_periods`."""
-
-
-@dataclass(frozen=True, slots=True)
-class Counted:
-    """A limited benefit of an eligibility decision, made ready for its verdicts."""
-
-    index: int
-    """Its position in the decision's benefits."""
-    key: str
-    """Its counter's benefit key, `{region}/{id}`."""
-    period: int
-    """Which of the verification's periods counts (an index into `PERIODS`)."""
-    count: int
-
-
-def shown_and_counted(
-    benefits: list[dict[str, Any]],
-) -> tuple[tuple[dict[str, Any], ...], tuple[Counted, ...]]:
-    """Once per eligibility decision: its benefits as a verdict shows them, each with
-    `remaining: None`, and what a verdict must count for its limited ones."""
-    shown = tuple({**b, "remaining": None} for b in benefits)
-    counted = tuple(
-        Counted(i, benefit_key(str(b["region"]), str(b["id"])), PERIODS.index(b["limit"]["per"]),
-                int(b["limit"]["count"]))
-        for i, b in enumerate(benefits)
-        if b.get("limit")
-    )  # fmt: skip
-    return shown, counted
-
-
-def with_remaining(
-    shown: tuple[dict[str, Any], ...],
-    counted: tuple[Counted, ...],
-    used: Used,
-    periods: Sequence[str],
-) -> list[dict[str, Any]]:
-    """The verdict's benefits, each limited one with `remaining` from the counter view in
-    the verification's `periods` (copies of those: the decision is shared by every
-    verdict it was cached for; the unlimited ones are shown as the decision holds them)."""
-    out = list(shown)
-    for c in counted:
-        spent = used.get((c.key, periods[c.period]), 0)
-        out[c.index] = {**shown[c.index], "remaining": max(0, c.count - spent)}
-    return out
-
-
 def refusals_json(not_applicable: list[dict[str, Any]]) -> str | None:
     """`{benefit id: reason}` of the benefits that did not apply (None: every one did)."""
     if not not_applicable:
@@ -173,6 +124,9 @@ class RedemptionDesk:
         self.app = self.context.app
         self.counters = CounterReader(api.settings, api.db, api.cards._postgres_pool)
         self._recent: OrderedDict[str, vlog.Record] = OrderedDict()
+        self._unused: dict[str, frozenset[str]] = {}
+        """Per remembered verification, the counter keys its verdict found unused (a hint
+        for `Grant.counter_unused`; never stored)."""
         self._lock = threading.Lock()
 
     def setup(self) -> None:
@@ -184,14 +138,18 @@ class RedemptionDesk:
         self.context.close()
 
     # -- verdicts ------------------------------------------------------------------------
-    def remember(self, record: vlog.Record) -> None:
-        """Keep a valid verification at hand until the log writer has stored it."""
+    def remember(self, record: vlog.Record, unused: frozenset[str] = frozenset()) -> None:
+        """Keep a valid verification at hand until the log writer has stored it, with the
+        counter keys its verdict found unused."""
         if record.status != "valid":
             return
         with self._lock:
             self._recent[record.verification_id] = record
+            if unused:
+                self._unused[record.verification_id] = unused
             while len(self._recent) > RECENT_VERIFICATIONS:
-                self._recent.popitem(last=False)
+                gone, _ = self._recent.popitem(last=False)
+                self._unused.pop(gone, None)
 
     # -- online ----------------------------------------------------------------------------
     def verification(self, merchant: MerchantRow, verification_id: str) -> vlog.Record:
@@ -209,6 +167,10 @@ class RedemptionDesk:
         if record is None or record.merchant_id != str(merchant.merchant_id):
             raise Refused(404, "unknown_verification", "no such verification of this merchant")
         return record
+
+    def _unused_of(self, record: vlog.Record) -> frozenset[str]:
+        with self._lock:
+            return self._unused.get(record.verification_id, frozenset())
 
     def replayed(
         self, merchant: MerchantRow, key: str | None, digest: str
@@ -267,6 +229,7 @@ class RedemptionDesk:
             companions=companions,
             redeemed_at=now,
             verification_id=verification_id,
+            counter_unused=benefit_key(benefit.region, benefit.id) in self._unused_of(record),
         )
         request = (self._scope(merchant, key), digest) if key is not None else None
         try:

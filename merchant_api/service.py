@@ -46,7 +46,8 @@ from merchant_api.eligibility import (
 )
 from merchant_api.metrics import Metrics
 from merchant_api.photos import PhotoLinks
-from merchant_api.redeem import RedemptionDesk, with_remaining
+from merchant_api.redeem import RedemptionDesk
+from merchant_api.remaining import unused_of, with_remaining
 from merchant_api.shared_limit import limiter_for
 from merchant_api.store import CardReader, KeyCache, MerchantCache, ViewReader
 from projections.cards import CardRow
@@ -262,12 +263,8 @@ class MerchantApi:
             if status == "valid" and pending.entry is not None
             else NO_BENEFITS
         )
-        benefits = with_remaining(
-            eligibility.shown,
-            eligibility.counted,
-            used or {},
-            current_periods(pending.now_dt) if eligibility.counted else (),
-        )
+        periods = current_periods(pending.now_dt) if eligibility.counted else ()
+        benefits = with_remaining(eligibility.shown, eligibility.counted, used or {}, periods)
         verdict = {
             "valid": status == "valid",
             "status": status,
@@ -282,8 +279,9 @@ class MerchantApi:
         verdict["photo_url"] = self.photos.url_for(
             status, pending.card_id, str(verdict["verification_id"])
         )
+        unused = unused_of(eligibility.counted, used or {}, periods) if periods else frozenset()
         record = self._record(merchant, checked, verdict, eligibility)
-        self.desk.remember(record)
+        self.desk.remember(record, unused)
         self.metrics.observe(status, time.perf_counter() - pending.started)
         return verdict, record
 

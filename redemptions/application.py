@@ -48,6 +48,11 @@ class Grant:
     companions: int
     redeemed_at: datetime
     verification_id: str | None = None
+    counter_unused: bool = False
+    """The verdict saw no use of this benefit in its period: the first attempt creates the
+    counter without reading it (one event-store read fewer for the common first use). A
+    hint only: where the counter exists after all, the save collides and the next attempt
+    reads it, so a wrong hint costs a retry and never a count."""
 
     @property
     def key(self) -> str:
@@ -160,7 +165,7 @@ class Redemptions(Application[UUID]):
         identity = grant.identity()
         redemption_id = Redemption.create_id(identity)
         local = shanghai(grant.redeemed_at)
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             if request is not None:
                 replayed = self._replayed(*request)
                 if replayed is not None:
@@ -169,7 +174,8 @@ class Redemptions(Application[UUID]):
             status, remaining = "recorded", None
             if grant.limit_count is not None and grant.limit_per is not None:
                 period = period_of(grant.limit_per, local)
-                counter = self._get(UsageCounter.create_id(grant.card_id, grant.key, period))
+                counter_id = UsageCounter.create_id(grant.card_id, grant.key, period)
+                counter = None if attempt == 0 and grant.counter_unused else self._get(counter_id)
                 if not isinstance(counter, UsageCounter):
                     counter = UsageCounter(card_id=grant.card_id, key=grant.key, period=period)
                 try:
