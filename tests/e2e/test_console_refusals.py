@@ -1,5 +1,6 @@
 """The console's token and merchant commands refused in the contract's order, on both
-engines through the ASGI app: 413 (a body over 16 KiB) before 415 (not JSON), 404 for an
+engines through the ASGI app: 413 (a body over 16 KiB) before 415 (not JSON), 422 for a
+malformed body with nothing applied, 404 for an
 unknown merchant, 409 for a deactivated one; search by status expired and revoked."""
 
 from __future__ import annotations
@@ -51,6 +52,33 @@ def test_413_before_415_on_every_command(client: Any, admin_headers: Headers) ->
         assert plain.headers["content-type"].startswith("application/problem+json")
         ok = client.request(method, path, json=body, headers=admin_headers)
         assert ok.status_code in (200, 201), (name, ok.text)  # nothing before was applied
+
+
+BAD_BODIES: dict[str, list[Any]] = {
+    "patch merchant": [
+        {"a_level": 9}, {"name": "a\u0000b"}, {"categories": "dining"}, {"name": ""},
+        {"unknown": 1}, [], "text",
+    ],
+    "mint token": [
+        {"role": "god", "region": "500000"}, {"role": "auditor", "region": "999999"},
+        {"role": "auditor"}, {"role": "auditor", "region": "500000", "expires_in_days": 0},
+        {"role": "auditor", "region": "500000", "expires_in_days": "soon"}, [],
+    ],
+    "revoke token": [{"reason": "a\u0000b"}, {"reason": "x" * 501}, [], 7],
+    "deactivate": [{"reason": "a\u0000b"}, {"reason": "\u202e"}, {"reason": 5}, []],
+}  # fmt: skip
+
+
+def test_422_on_every_command_and_nothing_applied(client: Any, admin_headers: Headers) -> None:
+    """Each malformed body is a 422 problem and changes nothing: the valid body after it
+    still succeeds as a first command would."""
+    for name, (method, path, body) in commands(client, admin_headers).items():
+        for bad in BAD_BODIES[name]:
+            resp = client.request(method, path, json=bad, headers=admin_headers)
+            assert resp.status_code == 422, (name, bad, resp.text)
+            assert resp.headers["content-type"].startswith("application/problem+json")
+        ok = client.request(method, path, json=body, headers=admin_headers)
+        assert ok.status_code in (200, 201), (name, ok.text)
 
 
 def test_deactivate_and_rotate_404_and_409(client: Any, admin_headers: Headers) -> None:
