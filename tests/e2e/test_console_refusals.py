@@ -1,7 +1,7 @@
 """The console's token and merchant commands refused in the contract's order, on both
 engines through the ASGI app: 413 (a body over 16 KiB) before 415 (not JSON), 422 for a
-malformed body with nothing applied, 404 for an
-unknown merchant, 409 for a deactivated one; search by status expired and revoked."""
+malformed body with nothing applied, 404 for an unknown merchant, 409 for a deactivated
+one; search by status expired and revoked."""
 
 from __future__ import annotations
 
